@@ -1,0 +1,203 @@
+//! Walking records in order, from `(date, id)` onwards, across days.
+//!
+//! A [`Reader`] never writes. Without `follow` it ends after the last record present in
+//! the folder (every day, finished or not). With `follow` it waits for new records and new
+//! days: it stays on a day until that day's `finish` marker appears (as the original
+//! does), then moves to the next day that exists. Waiting wakes on the writer's signal
+//! when the reader came from [`Store::reader`](crate::store::Store::reader), and polls the
+//! files every [`DEFAULT_POLL`] otherwise (a writer in another process).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::date::Date;
+use crate::error::{Error, ErrorKind, Result};
+use crate::record::Record;
+use crate::store::cursor::DayCursor;
+use crate::store::day;
+use crate::store::io::{StdVfs, Vfs};
+use crate::store::notify::Signal;
+
+/// How often a follower looks at the files when no in-process writer can wake it.
+pub const DEFAULT_POLL: Duration = Duration::from_millis(25);
+
+/// The outcome of [`Reader::next_record`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    Record(Record),
+    /// No more records: the end of the folder (not following), or the reader was stopped.
+    End,
+    /// Following, and nothing arrived before the timeout.
+    Timeout,
+}
+
+/// Stops a following reader from another thread; its `next` then returns [`Next::End`].
+#[derive(Debug, Clone)]
+pub struct Stopper {
+    stopped: Arc<AtomicBool>,
+    signal: Arc<Signal>,
+}
+
+impl Stopper {
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.signal.publish(None);
+    }
+}
+
+pub struct Reader {
+    vfs: Arc<dyn Vfs>,
+    root: PathBuf,
+    signal: Arc<Signal>,
+    follow: bool,
+    poll: Duration,
+    stopped: Arc<AtomicBool>,
+    /// The next position; `None` until the earliest day is looked up.
+    date: Option<Date>,
+    id: u64,
+    cursor: Option<DayCursor>,
+}
+
+impl Reader {
+    /// A reader of the store folder `dir`, starting at its earliest day. The folder must exist.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Reader> {
+        let root = dir.as_ref().to_path_buf();
+        if !root.is_dir() {
+            return Err(Error::new(ErrorKind::NotFound, format!("{}: no such store folder", root.display())));
+        }
+        Ok(Reader::with_parts(Arc::new(StdVfs), root, Arc::default()))
+    }
+
+    pub(crate) fn with_parts(vfs: Arc<dyn Vfs>, root: PathBuf, signal: Arc<Signal>) -> Reader {
+        Reader {
+            vfs,
+            root,
+            signal,
+            follow: false,
+            poll: DEFAULT_POLL,
+            stopped: Arc::default(),
+            date: None,
+            id: 0,
+            cursor: None,
+        }
+    }
+
+    /// Starts at record `id` of `date` (or the first existing day after it).
+    pub fn from(mut self, date: Date, id: u64) -> Reader {
+        self.date = Some(date);
+        self.id = id;
+        self.cursor = None;
+        self
+    }
+
+    /// Starts at record `id` of the earliest day.
+    pub fn from_id(mut self, id: u64) -> Reader {
+        self.id = id;
+        self
+    }
+
+    pub fn follow(mut self, follow: bool) -> Reader {
+        self.follow = follow;
+        self
+    }
+
+    pub fn poll_interval(mut self, every: Duration) -> Reader {
+        self.poll = every.max(Duration::from_millis(1));
+        self
+    }
+
+    pub fn stopper(&self) -> Stopper {
+        Stopper { stopped: self.stopped.clone(), signal: self.signal.clone() }
+    }
+
+    /// The position of the next record to read (`None` before the earliest day is known).
+    pub fn position(&self) -> (Option<Date>, u64) {
+        (self.date, self.id)
+    }
+
+    /// The next record; waits up to `timeout` (forever with `None`) when following.
+    pub fn next_record(&mut self, timeout: Option<Duration>) -> Result<Next> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            if self.stopped.load(Ordering::SeqCst) {
+                return Ok(Next::End);
+            }
+            // Read the sequence before looking at the files: a change after this point
+            // makes the wait below return at once.
+            let seq = self.signal.head().seq;
+            if let Some(record) = self.step()? {
+                return Ok(Next::Record(record));
+            }
+            if !self.follow {
+                return Ok(Next::End);
+            }
+            let mut wait = self.poll;
+            if let Some(deadline) = deadline {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Ok(Next::Timeout);
+                }
+                wait = wait.min(deadline - now);
+            }
+            self.signal.wait_past(seq, wait);
+        }
+    }
+
+    /// One attempt to produce the next record, moving across days as far as allowed.
+    fn step(&mut self) -> Result<Option<Record>> {
+        loop {
+            let vfs = self.vfs.as_ref();
+            let date = match self.date {
+                Some(d) => d,
+                None => match day::list_days(vfs, &self.root)?.first() {
+                    Some(&d) => {
+                        self.date = Some(d);
+                        d
+                    }
+                    None => return Ok(None),
+                },
+            };
+            let cursor = match &mut self.cursor {
+                Some(c) if c.date == date => c,
+                slot => slot.insert(DayCursor::new(&self.root, date)),
+            };
+            if self.id < cursor.known() || self.id < cursor.refresh(vfs)? {
+                let loc = cursor.read(vfs, self.id)?;
+                let record = Record { date, id: self.id, time: loc.time, ty: loc.entry.data_type, data: loc.data };
+                self.id += 1;
+                return Ok(Some(record));
+            }
+            // At the end of the day's records. A finished day is complete once its marker is
+            // seen (re-count after seeing it: records may have landed just before it).
+            let finished = day::is_finished(vfs, &self.root, date);
+            if finished && self.id < cursor.refresh(vfs)? {
+                continue;
+            }
+            let may_leave = finished || !self.follow || !day::day_exists(vfs, &self.root, date);
+            if !may_leave {
+                return Ok(None);
+            }
+            match day::next_day(vfs, &self.root, date)? {
+                Some(next) => {
+                    self.date = Some(next);
+                    self.id = 0;
+                }
+                None => return Ok(None),
+            }
+        }
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Result<Record>;
+
+    fn next(&mut self) -> Option<Result<Record>> {
+        match self.next_record(None) {
+            Ok(Next::Record(r)) => Some(Ok(r)),
+            Ok(Next::End | Next::Timeout) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The store's window onto the file system.
+//!
+//! All file I/O of the store goes through [`Vfs`] and [`StoreFile`], so tests can put a
+//! fault-injecting implementation in between (see [`crate::store::faults`]) and check
+//! what a failed or torn write leaves behind. [`StdVfs`] is the real thing: positioned
+//! reads and writes (`pread`/`pwrite`) on `std::fs::File`.
+
+use std::fmt::Debug;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// One open file. Positioned I/O only, so a file can be shared by threads without a cursor.
+pub trait StoreFile: Send + Sync + Debug {
+    /// Reads up to `buf.len()` bytes at `offset`; returns how many were read (0 at the end).
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+    /// Writes all of `buf` at `offset`.
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+    fn len(&self) -> io::Result<u64>;
+    fn set_len(&self, len: u64) -> io::Result<()>;
+    /// `fdatasync`: the written bytes (and the size) are on stable storage when it returns.
+    fn sync_data(&self) -> io::Result<()>;
+
+    /// Reads exactly `buf.len()` bytes at `offset`, or fails with `UnexpectedEof`.
+    fn read_exact_at(&self, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.read_at(buf, offset) {
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file ends early")),
+                Ok(n) => {
+                    buf = &mut buf[n..];
+                    offset += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The file-system operations the store needs.
+pub trait Vfs: Send + Sync + Debug {
+    /// Opens an existing file read-only; never creates anything.
+    fn open_read(&self, path: &Path) -> io::Result<Arc<dyn StoreFile>>;
+    /// Opens a file for reading and writing, creating it (mode 0644) if missing.
+    fn open_write(&self, path: &Path) -> io::Result<Arc<dyn StoreFile>>;
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Creates an empty file if it does not exist (used for `finish`).
+    fn create_empty(&self, path: &Path) -> io::Result<()>;
+    /// Size of a file, `None` if it does not exist.
+    fn file_len(&self, path: &Path) -> io::Result<Option<u64>>;
+    fn exists(&self, path: &Path) -> bool;
+    /// Names of the entries of a folder that are folders themselves.
+    fn list_dirs(&self, path: &Path) -> io::Result<Vec<String>>;
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Makes a folder's entries (new files, new sub-folders) durable.
+    fn sync_dir(&self, path: &Path) -> io::Result<()>;
+}
+
+/// The real file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StdVfs;
+
+#[derive(Debug)]
+struct StdFile(File);
+
+impl StoreFile for StdFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.0.read_at(buf, offset)
+    }
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.0.write_all_at(buf, offset)
+    }
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+}
+
+impl Vfs for StdVfs {
+    fn open_read(&self, path: &Path) -> io::Result<Arc<dyn StoreFile>> {
+        Ok(Arc::new(StdFile(File::open(path)?)))
+    }
+    fn open_write(&self, path: &Path) -> io::Result<Arc<dyn StoreFile>> {
+        let f = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        Ok(Arc::new(StdFile(f)))
+    }
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        fs::create_dir_all(path)
+    }
+    fn create_empty(&self, path: &Path) -> io::Result<()> {
+        OpenOptions::new().write(true).create(true).truncate(false).open(path).map(drop)
+    }
+    fn file_len(&self, path: &Path) -> io::Result<Option<u64>> {
+        match fs::metadata(path) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+    fn list_dirs(&self, path: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(path)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                if let Ok(name) = entry.file_name().into_string() {
+                    names.push(name);
+                }
+            }
+        }
+        Ok(names)
+    }
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        fs::remove_dir_all(path)
+    }
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        File::open(path)?.sync_all()
+    }
+}

@@ -1,0 +1,218 @@
+//! The store: a folder of day folders in the original's format, with one writer.
+//!
+//! [`Store`] is the writer. It holds an exclusive lock on the root folder (`flock`, so a
+//! second writer, in this process or another, gets a `Conflict` error instead of
+//! interleaving records), keeps the current day open, appends batches, marks days
+//! finished and tells in-process readers about every change through a [`Signal`].
+//! Reading needs no `Store`: see [`crate::reader::Reader`].
+
+pub mod cursor;
+pub mod day;
+pub mod durability;
+pub mod faults;
+pub mod format;
+pub mod io;
+pub mod notify;
+mod recovery;
+pub mod verify;
+mod writer;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use durability::Durability;
+pub use notify::{Head, Signal};
+pub use writer::{Appended, NewRecord};
+
+use durability::{IntervalSyncer, SyncTargets};
+use format::FINISH_FILE;
+use io::{StdVfs, Vfs};
+use writer::DayWriter;
+
+use crate::date::Date;
+use crate::error::{Error, ErrorKind, Result};
+use crate::reader::Reader;
+
+/// How a [`Store`] is opened.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub durability: Durability,
+    pub vfs: Arc<dyn Vfs>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { durability: Durability::default(), vfs: Arc::new(StdVfs) }
+    }
+}
+
+/// The single writer of a store folder.
+pub struct Store {
+    root: PathBuf,
+    opts: StoreOptions,
+    current: Option<DayWriter>,
+    signal: Arc<Signal>,
+    targets: SyncTargets,
+    _syncer: Option<IntervalSyncer>,
+    _lock: File,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("root", &self.root).field("durability", &self.opts.durability).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root` for writing.
+    pub fn open(root: impl AsRef<Path>, opts: StoreOptions) -> Result<Store> {
+        let root = root.as_ref().to_path_buf();
+        opts.vfs.create_dir_all(&root).map_err(|e| Error::io(&root, "create store folder", e))?;
+        let lock = File::open(&root).map_err(|e| Error::io(&root, "open", e))?;
+        lock.try_lock().map_err(|e| {
+            Error::new(ErrorKind::Conflict, format!("{}: another writer holds this store ({e})", root.display()))
+        })?;
+        let targets: SyncTargets = Arc::default();
+        let syncer = match opts.durability {
+            Durability::Interval(every) => Some(
+                IntervalSyncer::start(every, targets.clone()).map_err(|e| Error::io(&root, "start fsync thread for", e))?,
+            ),
+            _ => None,
+        };
+        Ok(Store { root, opts, current: None, signal: Arc::default(), targets, _syncer: syncer, _lock: lock })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn durability(&self) -> Durability {
+        self.opts.durability
+    }
+
+    /// Appends a batch to `date`; returns where it landed. An empty batch is a no-op.
+    pub fn append(&mut self, date: Date, records: &[NewRecord<'_>]) -> Result<Appended> {
+        self.append_checked(date, None, records)
+    }
+
+    /// Appends a batch that must start at id `first_id` (a replica copying a master).
+    pub fn append_at(&mut self, date: Date, first_id: u64, records: &[NewRecord<'_>]) -> Result<Appended> {
+        self.append_checked(date, Some(first_id), records)
+    }
+
+    fn append_checked(&mut self, date: Date, first_id: Option<u64>, records: &[NewRecord<'_>]) -> Result<Appended> {
+        let (vfs, durability, targets) = (self.opts.vfs.clone(), self.opts.durability, self.targets.clone());
+        let writer = self.writer(date)?;
+        if let Some(expected) = first_id {
+            if writer.count() != expected {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!("day {date} holds {} records; a batch starting at id {expected} does not follow", writer.count()),
+                ));
+            }
+        }
+        if records.is_empty() {
+            return Ok(Appended { date, first_id: writer.count(), count: 0 });
+        }
+        let result = writer.append(vfs.as_ref(), records, durability, &targets);
+        match &result {
+            Ok(a) => self.signal.publish(Some((date, a.first_id + a.count))),
+            // The files may end in a torn write; reopening runs recovery and cuts it.
+            Err(_) => self.current = None,
+        }
+        result
+    }
+
+    fn writer(&mut self, date: Date) -> Result<&mut DayWriter> {
+        if self.current.as_ref().map(|w| w.date) != Some(date) {
+            if let Some(old) = self.current.take() {
+                if self.opts.durability != Durability::Never {
+                    old.sync()?;
+                }
+            }
+            self.current = Some(DayWriter::open(self.opts.vfs.as_ref(), &self.root, date, self.opts.durability)?);
+        }
+        Ok(self.current.as_mut().expect("set above"))
+    }
+
+    /// Records in `date` (0 if the day does not exist).
+    pub fn count(&self, date: Date) -> Result<u64> {
+        match &self.current {
+            Some(w) if w.date == date => Ok(w.count()),
+            _ => day::record_count(self.opts.vfs.as_ref(), &self.root, date),
+        }
+    }
+
+    /// Marks `date` finished: nothing more will be appended to it. The day folder (with an
+    /// empty index) is created if it did not exist, as the original does.
+    pub fn finish(&mut self, date: Date) -> Result<()> {
+        let vfs = self.opts.vfs.clone();
+        let dir = match &self.current {
+            Some(w) if w.date == date => {
+                if self.opts.durability != Durability::Never {
+                    w.sync()?;
+                }
+                w.dir().to_path_buf()
+            }
+            _ => DayWriter::open(vfs.as_ref(), &self.root, date, self.opts.durability)?.dir().to_path_buf(),
+        };
+        let path = dir.join(FINISH_FILE);
+        if !vfs.exists(&path) {
+            vfs.create_empty(&path).map_err(|e| Error::io(&path, "create", e))?;
+            if self.opts.durability != Durability::Never {
+                vfs.sync_dir(&dir).map_err(|e| Error::io(&dir, "sync", e))?;
+            }
+        }
+        self.signal.publish(None);
+        Ok(())
+    }
+
+    pub fn is_finished(&self, date: Date) -> bool {
+        day::is_finished(self.opts.vfs.as_ref(), &self.root, date)
+    }
+
+    /// The days present, oldest first.
+    pub fn days(&self) -> Result<Vec<Date>> {
+        day::list_days(self.opts.vfs.as_ref(), &self.root)
+    }
+
+    /// Deletes a whole day folder (retention). The day being written cannot be removed.
+    pub fn remove_day(&mut self, date: Date) -> Result<()> {
+        if self.current.as_ref().map(|w| w.date) == Some(date) {
+            return Err(Error::new(ErrorKind::Conflict, format!("day {date} is being written")));
+        }
+        let dir = day::day_dir(&self.root, date);
+        self.opts.vfs.remove_dir_all(&dir).map_err(|e| Error::io(&dir, "remove", e))?;
+        self.signal.publish(None);
+        Ok(())
+    }
+
+    /// Flushes the open files to stable storage, whatever the policy.
+    pub fn sync(&self) -> Result<()> {
+        match &self.current {
+            Some(w) => w.sync(),
+            None => Ok(()),
+        }
+    }
+
+    /// The in-process change signal, for readers and replica feeders.
+    pub fn signal(&self) -> Arc<Signal> {
+        self.signal.clone()
+    }
+
+    /// A reader of this store that wakes as soon as a record is appended.
+    pub fn reader(&self) -> Reader {
+        Reader::with_parts(self.opts.vfs.clone(), self.root.clone(), self.signal.clone())
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if self.opts.durability != Durability::Never {
+            if let Err(e) = self.sync() {
+                tracing::error!(error = %e, "final sync failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! How the writer tells readers in the same process that something changed.
+//!
+//! The [`Signal`] is a sequence number behind a mutex and a condition variable, plus a
+//! tokio `watch` channel carrying the same [`Head`] for async tasks. The writer bumps it
+//! after every append and every `finish`; a reader remembers the sequence it saw before
+//! looking at the files and sleeps only while it is unchanged, so no wake-up is lost.
+//! Readers in other processes cannot be woken this way and poll instead.
+
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::date::Date;
+
+/// The writer's position: the latest day written to and its record count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Head {
+    /// Bumped on every change; lets waiters tell "something happened" from a spurious wake.
+    pub seq: u64,
+    pub date: Option<Date>,
+    pub count: u64,
+}
+
+#[derive(Debug)]
+pub struct Signal {
+    state: Mutex<Head>,
+    cv: Condvar,
+    watch: tokio::sync::watch::Sender<Head>,
+}
+
+impl Default for Signal {
+    fn default() -> Self {
+        Signal { state: Mutex::new(Head::default()), cv: Condvar::new(), watch: tokio::sync::watch::Sender::new(Head::default()) }
+    }
+}
+
+impl Signal {
+    pub fn head(&self) -> Head {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes a new head (or only wakes everyone, with `None`).
+    pub fn publish(&self, position: Option<(Date, u64)>) {
+        let mut head = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        head.seq += 1;
+        if let Some((date, count)) = position {
+            head.date = Some(date);
+            head.count = count;
+        }
+        let snapshot = *head;
+        drop(head);
+        self.cv.notify_all();
+        self.watch.send_replace(snapshot);
+    }
+
+    /// Sleeps until the sequence differs from `seen` or `timeout` passes; returns the sequence.
+    pub fn wait_past(&self, seen: u64, timeout: Duration) -> u64 {
+        let deadline = Instant::now() + timeout;
+        let mut head = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while head.seq == seen {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            head = self.cv.wait_timeout(head, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        head.seq
+    }
+
+    /// An async view of the head, for tasks that feed replicas.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Head> {
+        self.watch.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn wakes_a_waiter_and_times_out_without_one() {
+        let s = Arc::new(Signal::default());
+        assert_eq!(s.wait_past(0, Duration::from_millis(5)), 0);
+        let s2 = s.clone();
+        let t = std::thread::spawn(move || s2.wait_past(0, Duration::from_secs(30)));
+        std::thread::sleep(Duration::from_millis(20));
+        s.publish(Some((Date::parse("2026-11-21").unwrap(), 3)));
+        assert_eq!(t.join().unwrap(), 1);
+        assert_eq!(s.head().count, 3);
+        assert_eq!(s.subscribe().borrow().count, 3);
+    }
+}

@@ -1,0 +1,178 @@
+//! Appending batches of records to one day folder.
+//!
+//! A [`DayWriter`] owns the open `index` and current data file of one day. Each batch is
+//! encoded into two reusable buffers and written with one positioned write to the data
+//! file and one to the index (two of each when the batch crosses a data-file boundary),
+//! data first, so that an index entry a reader can see always points at a whole record.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::durability::{Durability, SyncTargets};
+use super::format::{
+    INDEX_ENTRY_LEN, INDEX_FILE, IndexEntry, MAX_RECORD_LEN, MAX_RECORDS_PER_DAY, RECORD_HEADER_LEN,
+    RECORDS_PER_DATA_FILE, RecordHeader, data_file_index, data_file_path,
+};
+use super::io::{StoreFile, Vfs};
+use super::recovery::{Tail, recover};
+use crate::date::Date;
+use crate::error::{Error, ErrorKind, Result};
+
+/// A record to append: the payload is borrowed from the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewRecord<'a> {
+    /// Unix seconds, as the original stores it.
+    pub time: i32,
+    pub ty: i16,
+    pub data: &'a [u8],
+}
+
+/// Where a batch landed: records `first_id .. first_id + count` of `date`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub date: Date,
+    pub first_id: u64,
+    pub count: u64,
+}
+
+pub(crate) struct DayWriter {
+    pub(crate) date: Date,
+    dir: PathBuf,
+    index: Arc<dyn StoreFile>,
+    /// The data file receiving record `tail.count`, opened lazily (the original creates
+    /// `data000000` only with the first record).
+    data: Option<(i16, Arc<dyn StoreFile>)>,
+    tail: Tail,
+    data_buf: Vec<u8>,
+    index_buf: Vec<u8>,
+}
+
+impl DayWriter {
+    /// Opens (creating if needed) the day folder and recovers its tail.
+    pub(crate) fn open(vfs: &dyn Vfs, root: &Path, date: Date, durability: Durability) -> Result<DayWriter> {
+        let dir = root.join(date.folder_name());
+        if !vfs.exists(&dir) {
+            vfs.create_dir_all(&dir).map_err(|e| Error::io(&dir, "create day folder", e))?;
+            if durability != Durability::Never {
+                vfs.sync_dir(root).map_err(|e| Error::io(root, "sync", e))?;
+            }
+        }
+        let index_path = dir.join(INDEX_FILE);
+        let index = vfs.open_write(&index_path).map_err(|e| Error::io(&index_path, "open", e))?;
+        let mut repairs = Vec::new();
+        let tail = recover(vfs, &dir, index.as_ref(), &mut repairs)?;
+        for r in &repairs {
+            tracing::warn!(day = %date, "recovered: {r}");
+        }
+        Ok(DayWriter { date, dir, index, data: None, tail, data_buf: Vec::new(), index_buf: Vec::new() })
+    }
+
+    pub(crate) fn count(&self) -> u64 {
+        self.tail.count
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Appends `records` and applies `durability`. On error the writer must be dropped
+    /// and reopened: the files may hold a torn tail that only recovery removes.
+    pub(crate) fn append(
+        &mut self,
+        vfs: &dyn Vfs,
+        records: &[NewRecord<'_>],
+        durability: Durability,
+        targets: &SyncTargets,
+    ) -> Result<Appended> {
+        let first_id = self.tail.count;
+        if let Some(r) = records.iter().find(|r| r.data.len() > MAX_RECORD_LEN) {
+            return Err(Error::new(ErrorKind::TooLarge, format!("record of {} bytes exceeds the format's limit", r.data.len())));
+        }
+        if first_id + records.len() as u64 > MAX_RECORDS_PER_DAY {
+            return Err(Error::new(ErrorKind::TooLarge, format!("day {} is full", self.date)));
+        }
+        let mut rest = records;
+        while !rest.is_empty() {
+            // Records up to the next data-file boundary go in one write.
+            let id = self.tail.count;
+            let room = RECORDS_PER_DATA_FILE - id % RECORDS_PER_DATA_FILE;
+            let n = rest.len().min(room as usize);
+            self.append_run(vfs, &rest[..n], durability, targets)?;
+            rest = &rest[n..];
+        }
+        Ok(Appended { date: self.date, first_id, count: records.len() as u64 })
+    }
+
+    fn append_run(&mut self, vfs: &dyn Vfs, run: &[NewRecord<'_>], durability: Durability, targets: &SyncTargets) -> Result<()> {
+        let id = self.tail.count;
+        let file_index = data_file_index(id);
+        let data = self.data_file(vfs, file_index, durability, targets)?;
+
+        self.data_buf.clear();
+        self.index_buf.clear();
+        let mut offset = self.tail.next_offset;
+        for r in run {
+            self.index_buf.extend_from_slice(
+                &IndexEntry { data_file_index: file_index, data_offset: offset as i64, data_type: r.ty }.encode(),
+            );
+            self.data_buf.extend_from_slice(&RecordHeader::new(r.time, r.data.len()).encode());
+            self.data_buf.extend_from_slice(r.data);
+            offset += (RECORD_HEADER_LEN + r.data.len()) as u64;
+        }
+
+        let data_path = || data_file_path(&self.dir, file_index);
+        let index_path = || self.dir.join(INDEX_FILE);
+        data.write_all_at(&self.data_buf, self.tail.next_offset).map_err(|e| Error::io(&data_path(), "write", e))?;
+        if durability == Durability::Batch {
+            data.sync_data().map_err(|e| Error::io(&data_path(), "sync", e))?;
+        }
+        self.index
+            .write_all_at(&self.index_buf, id * INDEX_ENTRY_LEN as u64)
+            .map_err(|e| Error::io(&index_path(), "write", e))?;
+        if durability == Durability::Batch {
+            self.index.sync_data().map_err(|e| Error::io(&index_path(), "sync", e))?;
+        }
+        self.tail.count += run.len() as u64;
+        self.tail.next_offset = if self.tail.count % RECORDS_PER_DATA_FILE == 0 { 0 } else { offset };
+        Ok(())
+    }
+
+    /// The data file for `file_index`, opening (and creating) it on first use.
+    fn data_file(
+        &mut self,
+        vfs: &dyn Vfs,
+        file_index: i16,
+        durability: Durability,
+        targets: &SyncTargets,
+    ) -> Result<Arc<dyn StoreFile>> {
+        if let Some((i, f)) = &self.data {
+            if *i == file_index {
+                return Ok(f.clone());
+            }
+        }
+        let path = data_file_path(&self.dir, file_index);
+        let created = !vfs.exists(&path);
+        let f = vfs.open_write(&path).map_err(|e| Error::io(&path, "open", e))?;
+        // Recovery cut the file that receives the next record; a later file can only hold
+        // garbage from a crash during a previous rollover.
+        let len = f.len().map_err(|e| Error::io(&path, "stat", e))?;
+        if len > self.tail.next_offset {
+            tracing::warn!(file = %path.display(), bytes = len - self.tail.next_offset, "cut stale bytes before the first append");
+            f.set_len(self.tail.next_offset).map_err(|e| Error::io(&path, "truncate", e))?;
+        }
+        if created && durability != Durability::Never {
+            vfs.sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, "sync", e))?;
+        }
+        self.data = Some((file_index, f.clone()));
+        *targets.lock().unwrap_or_else(|p| p.into_inner()) = vec![f.clone(), self.index.clone()];
+        Ok(f)
+    }
+
+    /// Syncs the open files (data first).
+    pub(crate) fn sync(&self) -> Result<()> {
+        if let Some((i, f)) = &self.data {
+            f.sync_data().map_err(|e| Error::io(&data_file_path(&self.dir, *i), "sync", e))?;
+        }
+        self.index.sync_data().map_err(|e| Error::io(&self.dir.join(INDEX_FILE), "sync", e))
+    }
+}
