@@ -132,11 +132,7 @@ impl Error {
             std::io::ErrorKind::NotFound => ErrorKind::NotFound,
             _ => ErrorKind::Io,
         };
-        Error {
-            kind,
-            message: format!("{what} {}: {err}", path.display()),
-            source: Some(Box::new(err)),
-        }
+        Error { kind, message: format!("{what} {}: {err}", path.display()), source: Some(Box::new(err)) }
     }
 
     /// Damage found in `path`.
@@ -178,11 +174,7 @@ mod tests {
 
     #[test]
     fn io_not_found_maps_to_not_found() {
-        let e = Error::io(
-            Path::new("/x/index"),
-            "open",
-            std::io::Error::from(std::io::ErrorKind::NotFound),
-        );
+        let e = Error::io(Path::new("/x/index"), "open", std::io::Error::from(std::io::ErrorKind::NotFound));
         assert_eq!(e.kind(), ErrorKind::NotFound);
         assert!(e.to_string().starts_with("open /x/index: "), "{e}");
     }

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use super::format::{INDEX_ENTRY_LEN, INDEX_FILE, IndexEntry, RECORD_HEADER_LEN, RecordHeader, data_file_index, data_file_path};
+use super::format::{
+    INDEX_ENTRY_LEN, INDEX_FILE, IndexEntry, RECORD_HEADER_LEN, RecordHeader, data_file_index, data_file_path,
+};
 use super::io::{StoreFile, Vfs};
 use crate::date::Date;
 use crate::error::{Error, Result};
@@ -93,12 +95,12 @@ impl DayCursor {
         }
         let at = (offset - self.chunk_offset) as usize;
         if self.chunk.len() < at + RECORD_HEADER_LEN {
-            return Err(self.corrupt(file_index, format!("record {id} at offset {offset}: the file ends inside its header")));
+            return Err(
+                self.corrupt(file_index, format!("record {id} at offset {offset}: the file ends inside its header"))
+            );
         }
         let header = RecordHeader::decode(&self.chunk[at..at + RECORD_HEADER_LEN]);
-        header
-            .check(offset, u64::MAX)
-            .map_err(|why| self.corrupt(file_index, format!("record {id}: {why}")))?;
+        header.check(offset, u64::MAX).map_err(|why| self.corrupt(file_index, format!("record {id}: {why}")))?;
         let total = RECORD_HEADER_LEN + header.length as usize;
         if !self.chunk_holds(file_index, offset, total) {
             self.load(vfs, file_index, offset, total.max(DATA_CHUNK))?;
@@ -123,7 +125,10 @@ impl DayCursor {
         if id < self.entries_first || id >= self.entries_first + cached {
             let n = INDEX_CHUNK_ENTRIES.min(self.known.saturating_sub(id));
             let path = self.dir.join(INDEX_FILE);
-            let index = self.index.as_ref().ok_or_else(|| Error::corrupt(&path, format!("entry {id} read before the index was opened")))?;
+            let index = self
+                .index
+                .as_ref()
+                .ok_or_else(|| Error::corrupt(&path, format!("entry {id} read before the index was opened")))?;
             self.entries.resize((n as usize) * INDEX_ENTRY_LEN, 0);
             index
                 .read_exact_at(&mut self.entries, id * INDEX_ENTRY_LEN as u64)
@@ -136,7 +141,8 @@ impl DayCursor {
 
     fn chunk_holds(&self, file_index: i16, offset: u64, len: usize) -> bool {
         file_index == self.chunk_file
-            && offset >= self.chunk_offset && offset + len as u64 <= self.chunk_offset + self.chunk.len() as u64
+            && offset >= self.chunk_offset
+            && offset + len as u64 <= self.chunk_offset + self.chunk.len() as u64
     }
 
     /// Loads up to `want` bytes of data file `file_index` from `offset` (fewer at its end).

@@ -71,25 +71,23 @@ impl IntervalSyncer {
     pub(crate) fn start(every: Duration, targets: SyncTargets) -> std::io::Result<IntervalSyncer> {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stop2 = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("msl-fsync".into())
-            .spawn(move || {
-                let (lock, cv) = &*stop2;
-                let mut stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
-                loop {
-                    let (guard, _) = cv.wait_timeout(stopped, every).unwrap_or_else(|p| p.into_inner());
-                    stopped = guard;
-                    let files = targets.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                    for f in files {
-                        if let Err(e) = f.sync_data() {
-                            tracing::error!(error = %e, "background fsync failed");
-                        }
-                    }
-                    if *stopped {
-                        return;
+        let thread = std::thread::Builder::new().name("msl-fsync".into()).spawn(move || {
+            let (lock, cv) = &*stop2;
+            let mut stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
+            loop {
+                let (guard, _) = cv.wait_timeout(stopped, every).unwrap_or_else(|p| p.into_inner());
+                stopped = guard;
+                let files = targets.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                for f in files {
+                    if let Err(e) = f.sync_data() {
+                        tracing::error!(error = %e, "background fsync failed");
                     }
                 }
-            })?;
+                if *stopped {
+                    return;
+                }
+            }
+        })?;
         Ok(IntervalSyncer { stop, thread: Some(thread) })
     }
 }

@@ -76,7 +76,8 @@ impl Store {
         let targets: SyncTargets = Arc::default();
         let syncer = match opts.durability {
             Durability::Interval(every) => Some(
-                IntervalSyncer::start(every, targets.clone()).map_err(|e| Error::io(&root, "start fsync thread for", e))?,
+                IntervalSyncer::start(every, targets.clone())
+                    .map_err(|e| Error::io(&root, "start fsync thread for", e))?,
             ),
             _ => None,
         };
@@ -108,7 +109,10 @@ impl Store {
             if writer.count() != expected {
                 return Err(Error::new(
                     ErrorKind::Conflict,
-                    format!("day {date} holds {} records; a batch starting at id {expected} does not follow", writer.count()),
+                    format!(
+                        "day {date} holds {} records; a batch starting at id {expected} does not follow",
+                        writer.count()
+                    ),
                 ));
             }
         }

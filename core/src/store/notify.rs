@@ -29,7 +29,11 @@ pub struct Signal {
 
 impl Default for Signal {
     fn default() -> Self {
-        Signal { state: Mutex::new(Head::default()), cv: Condvar::new(), watch: tokio::sync::watch::Sender::new(Head::default()) }
+        Signal {
+            state: Mutex::new(Head::default()),
+            cv: Condvar::new(),
+            watch: tokio::sync::watch::Sender::new(Head::default()),
+        }
     }
 }
 

@@ -86,7 +86,10 @@ impl DayWriter {
     ) -> Result<Appended> {
         let first_id = self.tail.count;
         if let Some(r) = records.iter().find(|r| r.data.len() > MAX_RECORD_LEN) {
-            return Err(Error::new(ErrorKind::TooLarge, format!("record of {} bytes exceeds the format's limit", r.data.len())));
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                format!("record of {} bytes exceeds the format's limit", r.data.len()),
+            ));
         }
         if first_id + records.len() as u64 > MAX_RECORDS_PER_DAY {
             return Err(Error::new(ErrorKind::TooLarge, format!("day {} is full", self.date)));
@@ -103,7 +106,13 @@ impl DayWriter {
         Ok(Appended { date: self.date, first_id, count: records.len() as u64 })
     }
 
-    fn append_run(&mut self, vfs: &dyn Vfs, run: &[NewRecord<'_>], durability: Durability, targets: &SyncTargets) -> Result<()> {
+    fn append_run(
+        &mut self,
+        vfs: &dyn Vfs,
+        run: &[NewRecord<'_>],
+        durability: Durability,
+        targets: &SyncTargets,
+    ) -> Result<()> {
         let id = self.tail.count;
         let file_index = data_file_index(id);
         let data = self.data_file(vfs, file_index, durability, targets)?;
