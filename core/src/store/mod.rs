@@ -81,7 +81,20 @@ impl Store {
             ),
             _ => None,
         };
-        Ok(Store { root, opts, current: None, signal: Arc::default(), targets, _syncer: syncer, _lock: lock })
+        let mut store = Store { root, opts, current: None, signal: Arc::default(), targets, _syncer: syncer, _lock: lock };
+        store.recover_open_days()?;
+        Ok(store)
+    }
+
+    /// Repairs every day without `finish` now, at open, so that counts are right at once
+    /// and repairs are logged at start-up. The latest day stays open for appending.
+    fn recover_open_days(&mut self) -> Result<()> {
+        for date in self.days()? {
+            if !self.is_finished(date) {
+                self.current = Some(DayWriter::open(self.opts.vfs.as_ref(), &self.root, date, self.opts.durability)?);
+            }
+        }
+        Ok(())
     }
 
     pub fn root(&self) -> &Path {
