@@ -83,7 +83,8 @@ fn polling_follower_sees_every_record_once_in_order_across_days() {
 #[test]
 fn follower_waits_on_an_unfinished_day_but_a_scan_moves_on() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut store = Store::open(tmp.path(), StoreOptions { durability: Durability::Never, ..Default::default() }).unwrap();
+    let mut store =
+        Store::open(tmp.path(), StoreOptions { durability: Durability::Never, ..Default::default() }).unwrap();
     let (d1, d2) = (date("2026-11-21"), date("2026-11-22"));
     store.append(d1, &[NewRecord { time: 0, ty: 0, data: b"one" }]).unwrap();
     store.append(d2, &[NewRecord { time: 0, ty: 0, data: b"two" }]).unwrap();

@@ -77,7 +77,8 @@ fn torn_index_entry() {
 fn index_entry_past_the_end_of_data() {
     let tmp = store_with(10);
     let data_len = std::fs::metadata(day_file(tmp.path(), "data000000")).unwrap().len();
-    let entry = modsynclog_core::store::format::IndexEntry { data_file_index: 0, data_offset: data_len as i64, data_type: 2 };
+    let entry =
+        modsynclog_core::store::format::IndexEntry { data_file_index: 0, data_offset: data_len as i64, data_type: 2 };
     append_bytes(&day_file(tmp.path(), "index"), &entry.encode());
     check_recovers(tmp.path(), 10, 10, "file ends");
 }
@@ -134,7 +135,9 @@ fn corruption_in_the_middle_is_an_error_not_a_panic() {
 fn a_torn_batch_is_invisible_and_cut_on_the_next_append() {
     let tmp = tempfile::tempdir().unwrap();
     let vfs = FaultyVfs::new();
-    let mut store = Store::open(tmp.path(), StoreOptions { durability: Durability::Batch, vfs: std::sync::Arc::new(vfs.clone()) }).unwrap();
+    let mut store =
+        Store::open(tmp.path(), StoreOptions { durability: Durability::Batch, vfs: std::sync::Arc::new(vfs.clone()) })
+            .unwrap();
     let d: Date = date(DAY);
     let data: Vec<_> = (0..5).map(payload).collect();
     let batch: Vec<_> = data.iter().map(|p| NewRecord { time: 1, ty: 2, data: p }).collect();

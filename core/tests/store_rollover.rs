@@ -20,8 +20,11 @@ fn the_millionth_record_starts_data000001_at_offset_0() {
     store.append(d, &empty[..99_998]).unwrap();
     // One batch that crosses the boundary: ids 999_998 .. 1_000_001.
     let payloads: [&[u8]; 4] = [b"a", b"bb", b"ccc", b"dddd"];
-    let batch: Vec<_> =
-        payloads.iter().enumerate().map(|(i, p)| NewRecord { time: 100 + i as i32, ty: 5 + i as i16, data: p }).collect();
+    let batch: Vec<_> = payloads
+        .iter()
+        .enumerate()
+        .map(|(i, p)| NewRecord { time: 100 + i as i32, ty: 5 + i as i16, data: p })
+        .collect();
     let a = store.append(d, &batch).unwrap();
     assert_eq!((a.first_id, a.count), (999_998, 4));
     drop(store);
@@ -48,13 +51,9 @@ fn the_millionth_record_starts_data000001_at_offset_0() {
     }
     assert_eq!(&data0[before as usize..], &tail[..]);
     let data1 = std::fs::read(day.join("data000001")).unwrap();
-    let want1 = [
-        &[0x4b, 0x86, 0, 0, 0, 102, 0, 0, 0, 3][..],
-        b"ccc",
-        &[0x4b, 0x86, 0, 0, 0, 103, 0, 0, 0, 4][..],
-        b"dddd",
-    ]
-    .concat();
+    let want1 =
+        [&[0x4b, 0x86, 0, 0, 0, 102, 0, 0, 0, 3][..], b"ccc", &[0x4b, 0x86, 0, 0, 0, 103, 0, 0, 0, 4][..], b"dddd"]
+            .concat();
     assert_eq!(data1, want1);
 
     // Reading across the boundary, and reopening, both see it right.

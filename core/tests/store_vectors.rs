@@ -44,7 +44,8 @@ fn reading_from_a_position_starts_there() {
 fn appending_the_manifest_gives_byte_identical_files() {
     let (days, records) = manifest();
     let tmp = tempfile::tempdir().unwrap();
-    let mut store = Store::open(tmp.path(), StoreOptions { durability: Durability::Never, ..Default::default() }).unwrap();
+    let mut store =
+        Store::open(tmp.path(), StoreOptions { durability: Durability::Never, ..Default::default() }).unwrap();
     for d in &days {
         let batch: Vec<NewRecord> = records
             .iter()

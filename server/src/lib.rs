@@ -1,1 +1,9 @@
+//! The commands behind the `modsynclog-server` and `modsynclog-client` binaries.
+//!
+//! Each sub-command is a module with a clap `Args` struct and a `run` function; the
+//! binaries only parse the command line, set up logging and dispatch here. All real work
+//! is in `modsynclog-core`.
 
+pub mod logging;
+pub mod read;
+pub mod verify;

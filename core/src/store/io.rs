@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// One open file. Positioned I/O only, so a file can be shared by threads without a cursor.
+#[allow(clippy::len_without_is_empty)] // a file, not a collection
 pub trait StoreFile: Send + Sync + Debug {
     /// Reads up to `buf.len()` bytes at `offset`; returns how many were read (0 at the end).
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
@@ -112,10 +113,10 @@ impl Vfs for StdVfs {
         let mut names = Vec::new();
         for entry in fs::read_dir(path)? {
             let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                if let Ok(name) = entry.file_name().into_string() {
-                    names.push(name);
-                }
+            if entry.file_type()?.is_dir()
+                && let Ok(name) = entry.file_name().into_string()
+            {
+                names.push(name);
             }
         }
         Ok(names)

@@ -81,7 +81,8 @@ impl Store {
             ),
             _ => None,
         };
-        let mut store = Store { root, opts, current: None, signal: Arc::default(), targets, _syncer: syncer, _lock: lock };
+        let mut store =
+            Store { root, opts, current: None, signal: Arc::default(), targets, _syncer: syncer, _lock: lock };
         store.recover_open_days()?;
         Ok(store)
     }
@@ -118,16 +119,16 @@ impl Store {
     fn append_checked(&mut self, date: Date, first_id: Option<u64>, records: &[NewRecord<'_>]) -> Result<Appended> {
         let (vfs, durability, targets) = (self.opts.vfs.clone(), self.opts.durability, self.targets.clone());
         let writer = self.writer(date)?;
-        if let Some(expected) = first_id {
-            if writer.count() != expected {
-                return Err(Error::new(
-                    ErrorKind::Conflict,
-                    format!(
-                        "day {date} holds {} records; a batch starting at id {expected} does not follow",
-                        writer.count()
-                    ),
-                ));
-            }
+        if let Some(expected) = first_id
+            && writer.count() != expected
+        {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "day {date} holds {} records; a batch starting at id {expected} does not follow",
+                    writer.count()
+                ),
+            ));
         }
         if records.is_empty() {
             return Ok(Appended { date, first_id: writer.count(), count: 0 });
@@ -143,10 +144,10 @@ impl Store {
 
     fn writer(&mut self, date: Date) -> Result<&mut DayWriter> {
         if self.current.as_ref().map(|w| w.date) != Some(date) {
-            if let Some(old) = self.current.take() {
-                if self.opts.durability != Durability::Never {
-                    old.sync()?;
-                }
+            if let Some(old) = self.current.take()
+                && self.opts.durability != Durability::Never
+            {
+                old.sync()?;
             }
             self.current = Some(DayWriter::open(self.opts.vfs.as_ref(), &self.root, date, self.opts.durability)?);
         }
@@ -226,10 +227,10 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        if self.opts.durability != Durability::Never {
-            if let Err(e) = self.sync() {
-                tracing::error!(error = %e, "final sync failed");
-            }
+        if self.opts.durability != Durability::Never
+            && let Err(e) = self.sync()
+        {
+            tracing::error!(error = %e, "final sync failed");
         }
     }
 }

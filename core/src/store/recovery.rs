@@ -60,7 +60,7 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, index: &dyn StoreFile, repairs:
     if count * INDEX_ENTRY_LEN as u64 != index_len {
         index.set_len(count * INDEX_ENTRY_LEN as u64).map_err(|e| Error::io(&index_path, "truncate", e))?;
     }
-    if count % RECORDS_PER_DATA_FILE == 0 {
+    if count.is_multiple_of(RECORDS_PER_DATA_FILE) {
         next_offset = 0;
     }
     cut_data_tail(vfs, dir, count, next_offset, repairs)?;

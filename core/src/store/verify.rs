@@ -90,11 +90,11 @@ pub fn verify_day(vfs: &dyn Vfs, root: &Path, date: Date) -> Result<DayReport> {
         );
         return Ok(report);
     }
-    if entries > 0 {
-        if let Some(p) = trailing_bytes(vfs, &dir, data_file_index(entries - 1), expected_offset, entries - 1)? {
-            report.problem = Some(p);
-            return Ok(report);
-        }
+    if entries > 0
+        && let Some(p) = trailing_bytes(vfs, &dir, data_file_index(entries - 1), expected_offset, entries - 1)?
+    {
+        report.problem = Some(p);
+        return Ok(report);
     }
     if finished && vfs.file_len(&finish_path).map_err(|e| Error::io(&finish_path, "stat", e))? != Some(0) {
         report.problem = problem(None, format!("{} is not an empty file", finish_path.display()));

@@ -142,7 +142,7 @@ impl DayWriter {
             self.index.sync_data().map_err(|e| Error::io(&index_path(), "sync", e))?;
         }
         self.tail.count += run.len() as u64;
-        self.tail.next_offset = if self.tail.count % RECORDS_PER_DATA_FILE == 0 { 0 } else { offset };
+        self.tail.next_offset = if self.tail.count.is_multiple_of(RECORDS_PER_DATA_FILE) { 0 } else { offset };
         Ok(())
     }
 
@@ -154,10 +154,10 @@ impl DayWriter {
         durability: Durability,
         targets: &SyncTargets,
     ) -> Result<Arc<dyn StoreFile>> {
-        if let Some((i, f)) = &self.data {
-            if *i == file_index {
-                return Ok(f.clone());
-            }
+        if let Some((i, f)) = &self.data
+            && *i == file_index
+        {
+            return Ok(f.clone());
         }
         let path = data_file_path(&self.dir, file_index);
         let created = !vfs.exists(&path);
