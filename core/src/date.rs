@@ -86,6 +86,13 @@ impl Date {
         Date(chrono::Utc::now().date_naive())
     }
 
+    /// Wraps a chrono date (clamped into years 1..=9999).
+    pub fn from_naive(d: NaiveDate) -> Date {
+        let min = NaiveDate::from_ymd_opt(1, 1, 1).expect("valid");
+        let max = NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid");
+        Date(d.clamp(min, max))
+    }
+
     pub fn naive(self) -> NaiveDate {
         self.0
     }

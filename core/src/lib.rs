@@ -6,6 +6,7 @@
 //! - [`wire`]: the legacy sync socket's frames and record batches, byte-compatible with Go;
 //! - [`date`], [`record`], [`error`]: the vocabulary every front door shares.
 
+pub mod clock;
 pub mod date;
 pub mod error;
 pub mod reader;
