@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project: formatting, lints, and the Rust test suites
+# (store, reader, wire codecs, CLI). Language bindings and Go interop join here as they land.
+# Usage: scripts/test.sh            (from anywhere; CI calls it through .ci/run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked
+
+echo
+echo "all checks passed"
