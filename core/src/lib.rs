@@ -4,13 +4,20 @@
 //!   with one crash-safe batch writer;
 //! - [`reader`]: walking records from `(date, id)` onwards, optionally following;
 //! - [`wire`]: the legacy sync socket's frames and record batches, byte-compatible with Go;
+//! - [`server`]: the single writer task and the gRPC ingest services (legacy and `v1`);
+//! - [`sdk`]: the producer (`commit`/`flush`/`close`) and the process-wide global SDK;
+//! - [`proto`]: the generated protobuf messages, clients and servers;
 //! - [`date`], [`record`], [`error`]: the vocabulary every front door shares.
 
 pub mod clock;
 pub mod date;
 pub mod error;
+pub mod legacy;
+pub mod proto;
 pub mod reader;
 pub mod record;
+pub mod sdk;
+pub mod server;
 pub mod store;
 pub mod wire;
 

@@ -1,0 +1,81 @@
+//! The replica's local decisions: which day to ask for first, and which days to delete.
+//!
+//! Both only look at the local store, so they can run before the server answers.
+
+use crate::date::Date;
+use crate::error::{ErrorKind, Result};
+use crate::store::Store;
+
+/// The first day a replica still needs: the earliest day from `today + history_days` on
+/// that is not finished locally (a restart resumes there instead of re-asking for days
+/// it already holds whole). Never later than `today`.
+pub fn first_needed_day(store: &Store, today: Date, history_days: i64) -> Date {
+    let mut day = today.add_days(history_days.min(0));
+    while day < today && store.is_finished(day) {
+        day = day.succ();
+    }
+    day
+}
+
+/// The oldest day `retain_days` keeps: `-1` keeps yesterday and today, `-3` three days back.
+pub fn oldest_kept(today: Date, retain_days: i64) -> Date {
+    today.add_days(retain_days.min(-1))
+}
+
+/// Deletes the local day folders older than [`oldest_kept`], except `today` and the day
+/// being synced (a replica far behind must not delete what it is copying). Returns the
+/// days removed.
+pub fn apply_retention(store: &mut Store, today: Date, retain_days: i64, syncing: Date) -> Result<Vec<Date>> {
+    let keep_from = oldest_kept(today, retain_days);
+    let mut removed = Vec::new();
+    for day in store.days()? {
+        if day >= keep_from {
+            break; // days() is sorted, oldest first
+        }
+        if day == today || day == syncing {
+            continue;
+        }
+        match store.remove_day(day) {
+            Ok(()) => {
+                tracing::info!(%day, retain_days, "legacy sync: retention removed a day folder");
+                removed.push(day);
+            }
+            // The store refuses to delete the day its writer has open; it goes next time.
+            Err(err) if err.kind() == ErrorKind::Conflict => {
+                tracing::debug!(%day, error = %err, "legacy sync: retention skipped a day in use");
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Durability, NewRecord, StoreOptions};
+
+    fn d(s: &str) -> Date {
+        Date::parse(s).unwrap()
+    }
+
+    #[test]
+    fn resumes_at_the_first_unfinished_day_and_keeps_what_retention_says() {
+        let tmp = tempfile::tempdir().unwrap();
+        let opts = StoreOptions { durability: Durability::Never, ..Default::default() };
+        let mut store = Store::open(tmp.path(), opts).unwrap();
+        let today = d("2026-11-22");
+        for day in ["2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20"] {
+            store.append(d(day), &[NewRecord { time: 0, ty: 0, data: b"x" }]).unwrap();
+            store.finish(d(day)).unwrap();
+        }
+        assert_eq!(first_needed_day(&store, today, -4), d("2026-11-21"));
+        assert_eq!(first_needed_day(&store, today, -1), d("2026-11-21"));
+        assert_eq!(first_needed_day(&store, today, 0), today);
+
+        // -3 keeps 11-19 onwards; 11-17 is the day being synced in this scenario.
+        let removed = apply_retention(&mut store, today, -3, d("2026-11-17")).unwrap();
+        assert_eq!(removed, vec![d("2026-11-18")]);
+        assert_eq!(store.days().unwrap(), vec![d("2026-11-17"), d("2026-11-19"), d("2026-11-20")]);
+    }
+}

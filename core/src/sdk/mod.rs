@@ -1,0 +1,143 @@
+//! The SDK: send records to a modsynclog server from application code.
+//!
+//! [`Producer`] is the object API; [`global`] wraps one process-wide producer behind
+//! `init` / `commit` / `flush` / `close`, like the original Go SDK.
+//!
+//! `commit` only queues (a bounded in-memory queue) and returns without waiting for the
+//! network; it works from any thread, async or not. A background task on a tokio runtime
+//! (the one given in [`ProducerOptions::runtime`], else a small process-wide one) batches
+//! queued records by count, bytes and a short linger and sends the batches over one
+//! long-lived `modsynclog.v1.Ingest/AppendStream`, keeping every batch until the server
+//! acknowledges it. `flush` waits until everything committed before it is acknowledged.
+//!
+//! # Delivery: at least once
+//!
+//! A batch is acknowledged only after the server wrote it to its store. When the stream
+//! breaks (server restart, network failure), the producer reconnects with capped
+//! exponential backoff (the first retry is immediate) and resends, in order, every batch
+//! not yet acknowledged. A batch the server wrote but whose ack was lost is therefore
+//! stored twice: records are delivered at least once, never silently dropped, unless the
+//! server refuses a batch as invalid (over a size limit), which `flush` then reports.
+//!
+//! With [`ProducerOptions::legacy`] the producer speaks the Go server's unary
+//! `grpc_proto_log.Log` methods instead (one call per record, a bounded number at once),
+//! with the same retry and `flush` guarantees.
+
+pub mod global;
+mod producer;
+mod transport;
+
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+pub use producer::Producer;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Data types the original Go SDK uses (any `i16` may be committed).
+pub const TYPE_DB_LOG: i16 = 1001;
+pub const TYPE_APP_LOG: i16 = 1101;
+pub const TYPE_JSON_LOG: i16 = 1201;
+
+/// How a [`Producer`] batches, queues and connects.
+#[derive(Debug, Clone)]
+pub struct ProducerOptions {
+    /// Sent as `authorization: Bearer <token>` to the native services.
+    pub token: Option<String>,
+    /// A batch is sent once it holds this many records (default 1000)...
+    pub batch_max_records: usize,
+    /// ...or this many payload bytes (default 1 MiB)...
+    pub batch_max_bytes: usize,
+    /// ...or its oldest record waited this long (default 5 ms).
+    pub linger: Duration,
+    /// Records queued and not yet sent before `commit` waits (default 100 000).
+    pub queue_capacity: usize,
+    /// How long `commit` waits for room in a full queue before `QueueFull` (default 5 s).
+    pub enqueue_timeout: Duration,
+    /// Use the legacy unary `grpc_proto_log.Log` service (to talk to the Go server).
+    pub legacy: bool,
+    /// Concurrent calls in legacy mode (default 16).
+    pub legacy_concurrency: usize,
+    /// Largest payload accepted by `commit` (default 4 MiB, the server's default limit).
+    pub max_record_len: usize,
+    /// The runtime running the background task; `None` uses a process-wide one.
+    pub runtime: Option<tokio::runtime::Handle>,
+}
+
+impl Default for ProducerOptions {
+    fn default() -> Self {
+        ProducerOptions {
+            token: None,
+            batch_max_records: 1000,
+            batch_max_bytes: 1 << 20,
+            linger: Duration::from_millis(5),
+            queue_capacity: 100_000,
+            enqueue_timeout: Duration::from_secs(5),
+            legacy: false,
+            legacy_concurrency: 16,
+            max_record_len: 4 << 20,
+            runtime: None,
+        }
+    }
+}
+
+/// The process-wide SDK runtime (two worker threads), built on first use.
+fn default_runtime() -> Result<tokio::runtime::Handle> {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    static BUILDING: Mutex<()> = Mutex::new(());
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt.handle().clone());
+    }
+    let _guard = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt.handle().clone());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("modsynclog-sdk")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the SDK runtime: {e}")))?;
+    Ok(RUNTIME.get_or_init(|| rt).handle().clone())
+}
+
+/// `"127.0.0.1:1235"` or `"http://host:port"` as a URL.
+fn endpoint_url(addr: &str) -> Result<String> {
+    let addr = addr.trim();
+    if addr.is_empty() {
+        return Err(Error::invalid("empty server address"));
+    }
+    Ok(if addr.contains("://") { addr.to_string() } else { format!("http://{addr}") })
+}
+
+/// The core error for a gRPC status (the kind the server sent, when it did).
+pub(crate) fn error_from_status(status: &tonic::Status) -> Error {
+    let sent = status
+        .metadata()
+        .get("modsynclog-error-code")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        .and_then(|code| ErrorKind::ALL.iter().copied().find(|k| k.code() == code));
+    let kind = sent.unwrap_or(match status.code() {
+        tonic::Code::InvalidArgument | tonic::Code::OutOfRange => ErrorKind::InvalidArgument,
+        tonic::Code::ResourceExhausted => ErrorKind::TooLarge,
+        tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => ErrorKind::Unauthenticated,
+        tonic::Code::DeadlineExceeded => ErrorKind::Timeout,
+        tonic::Code::FailedPrecondition => ErrorKind::Conflict,
+        tonic::Code::Unimplemented => ErrorKind::Protocol,
+        _ => ErrorKind::Unavailable,
+    });
+    Error::new(kind, format!("server: {}", status.message()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_become_urls() {
+        assert_eq!(endpoint_url("127.0.0.1:1235").unwrap(), "http://127.0.0.1:1235");
+        assert_eq!(endpoint_url("https://h:1").unwrap(), "https://h:1");
+        assert_eq!(endpoint_url(" ").unwrap_err().kind(), ErrorKind::InvalidArgument);
+    }
+}

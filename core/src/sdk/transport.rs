@@ -1,0 +1,244 @@
+//! The producer's background task: batches to the server, acks back to the queue.
+//!
+//! Native mode keeps one `AppendStream` open, with up to [`MAX_IN_FLIGHT`] batches sent
+//! and not yet acknowledged. When the stream fails it reconnects (backoff: immediate,
+//! then 50 ms doubling up to 2 s) and first resends the unacknowledged batches, in order,
+//! with their original `batch_seq`. A batch the server refuses as invalid is dropped and
+//! reported (resending it could never succeed). Legacy mode sends one unary call per
+//! record, retrying each until the server answers.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::{FuturesOrdered, StreamExt};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Request;
+use tonic::metadata::MetadataValue;
+use tonic::transport::{Channel, Endpoint};
+
+use super::producer::Shared;
+use super::{TYPE_APP_LOG, TYPE_DB_LOG, error_from_status};
+use crate::error::{Error, ErrorKind};
+use crate::proto::legacy::log_client::LogClient;
+use crate::proto::legacy::{AppLogRequest, DbLogRequest, JsonLogRequest};
+use crate::proto::v1::ingest_client::IngestClient;
+use crate::proto::v1::{AppendRequest, Record};
+
+/// Batches sent on the stream and not yet acknowledged.
+pub(crate) const MAX_IN_FLIGHT: usize = 32;
+const MAX_MESSAGE: usize = 64 << 20;
+
+struct Backoff(u32);
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        let d = if self.0 == 0 { Duration::ZERO } else { Duration::from_millis(50 << (self.0 - 1).min(6)) };
+        self.0 += 1;
+        d.min(Duration::from_secs(2))
+    }
+}
+
+pub(crate) async fn run(shared: Arc<Shared>, endpoint: Endpoint) {
+    let endpoint = endpoint
+        .connect_timeout(Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(10))
+        .keep_alive_while_idle(true);
+    if shared.opts.legacy { run_legacy(shared, endpoint).await } else { run_native(shared, endpoint).await }
+}
+
+struct Sent {
+    request: AppendRequest,
+    count: u64,
+}
+
+fn auth_header(shared: &Shared) -> Option<MetadataValue<tonic::metadata::Ascii>> {
+    let token = shared.opts.token.as_ref()?;
+    match format!("Bearer {token}").parse() {
+        Ok(v) => Some(v),
+        Err(_) => {
+            shared.failed(&Error::invalid("the token is not valid in a gRPC header"));
+            None
+        }
+    }
+}
+
+async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
+    let mut unacked: VecDeque<Sent> = VecDeque::new();
+    let mut next_seq = 0u64;
+    let mut backoff = Backoff(0);
+    let auth = auth_header(&shared);
+    loop {
+        if unacked.is_empty() && shared.drained() {
+            return;
+        }
+        let delay = backoff.next();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let channel = match endpoint.connect().await {
+            Ok(c) => c,
+            Err(e) => {
+                shared.failed(&Error::new(ErrorKind::Unavailable, format!("cannot connect: {e}")));
+                continue;
+            }
+        };
+        let mut client = IngestClient::new(channel).max_decoding_message_size(MAX_MESSAGE);
+        let (tx, rx) = mpsc::channel::<AppendRequest>(MAX_IN_FLIGHT + 1);
+        for sent in &unacked {
+            let _ = tx.try_send(sent.request.clone());
+        }
+        let mut request = Request::new(ReceiverStream::new(rx));
+        if let Some(v) = &auth {
+            request.metadata_mut().insert("authorization", v.clone());
+        }
+        let mut acks = match client.append_stream(request).await {
+            Ok(r) => r.into_inner(),
+            Err(status) => {
+                shared.failed(&error_from_status(&status));
+                continue;
+            }
+        };
+        let mut draining = false;
+        loop {
+            if draining && unacked.is_empty() {
+                return;
+            }
+            tokio::select! {
+                ack = acks.message() => match ack {
+                    Ok(Some(ack)) => {
+                        match unacked.front() {
+                            Some(front) if front.request.batch_seq == ack.batch_seq => {
+                                shared.acked(front.count);
+                                unacked.pop_front();
+                                backoff = Backoff(0);
+                            }
+                            _ => {
+                                shared.failed(&Error::new(ErrorKind::Protocol, "unexpected ack from the server"));
+                                break;
+                            }
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(status) => {
+                        let err = error_from_status(&status);
+                        if matches!(err.kind(), ErrorKind::InvalidArgument | ErrorKind::TooLarge)
+                            && let Some(bad) = unacked.pop_front()
+                        {
+                            shared.rejected(bad.count, &err);
+                            backoff = Backoff(0);
+                        } else {
+                            shared.failed(&err);
+                        }
+                        break;
+                    }
+                },
+                batch = shared.next_batch(usize::MAX), if !draining && unacked.len() < MAX_IN_FLIGHT => {
+                    let Some(batch) = batch else {
+                        draining = true;
+                        continue;
+                    };
+                    let count = batch.len() as u64;
+                    let records = batch.into_iter().map(|(ty, data)| Record { r#type: i32::from(ty), data }).collect();
+                    let request = AppendRequest { batch_seq: next_seq, records };
+                    next_seq += 1;
+                    let ok = tx.send(request.clone()).await.is_ok();
+                    unacked.push_back(Sent { request, count });
+                    if !ok {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn run_legacy(shared: Arc<Shared>, endpoint: Endpoint) {
+    let client = LogClient::new(endpoint.connect_lazy()).max_decoding_message_size(MAX_MESSAGE);
+    let limit = shared.opts.legacy_concurrency.max(1);
+    let mut in_flight = FuturesOrdered::new();
+    let mut draining = false;
+    loop {
+        if draining && in_flight.is_empty() {
+            return;
+        }
+        let room = limit.saturating_sub(in_flight.len());
+        tokio::select! {
+            Some(outcome) = in_flight.next(), if !in_flight.is_empty() => {
+                let outcome: Result<(), Error> = outcome;
+                match outcome {
+                    Ok(()) => shared.acked(1),
+                    Err(e) => shared.rejected(1, &e),
+                }
+            }
+            batch = shared.next_batch(room), if !draining && room > 0 => {
+                match batch {
+                    Some(batch) => {
+                        for (ty, data) in batch {
+                            in_flight.push_back(send_legacy(shared.clone(), client.clone(), ty, data));
+                        }
+                    }
+                    None => draining = true,
+                }
+            }
+        }
+    }
+}
+
+/// One record through the legacy service, retried until the server answers. A non-zero
+/// `errCode` is final, except "closed" (that server is stopping: try again).
+async fn send_legacy(shared: Arc<Shared>, mut client: LogClient<Channel>, ty: i16, data: Bytes) -> Result<(), Error> {
+    let mut backoff = Backoff(0);
+    loop {
+        let delay = backoff.next();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let data_type = i32::from(ty);
+        let data = data.clone();
+        let reply = match ty {
+            TYPE_DB_LOG => {
+                client.db_log_write(DbLogRequest { data_type, data }).await.map(|r| r.into_inner().into_parts())
+            }
+            TYPE_APP_LOG => {
+                client.app_log_write(AppLogRequest { data_type, data }).await.map(|r| r.into_inner().into_parts())
+            }
+            _ => client.json_log_write(JsonLogRequest { data_type, data }).await.map(|r| r.into_inner().into_parts()),
+        };
+        match reply {
+            Ok((0, _)) => return Ok(()),
+            Ok((code, message)) if code == ErrorKind::Closed.code() => {
+                shared.failed(&Error::new(ErrorKind::Unavailable, message));
+            }
+            Ok((code, message)) => {
+                let kind = ErrorKind::ALL.iter().copied().find(|k| k.code() == code).unwrap_or(ErrorKind::Protocol);
+                return Err(Error::new(kind, format!("server errCode {code}: {message}")));
+            }
+            Err(status) => shared.failed(&error_from_status(&status)),
+        }
+    }
+}
+
+/// `(errCode, errMessage)` of the three legacy replies.
+trait Parts {
+    fn into_parts(self) -> (i32, String);
+}
+
+macro_rules! parts {
+    ($($t:ty),*) => {$(
+        impl Parts for $t {
+            fn into_parts(self) -> (i32, String) {
+                (self.err_code, self.err_message)
+            }
+        }
+    )*};
+}
+parts!(
+    crate::proto::legacy::DbLogResponse,
+    crate::proto::legacy::AppLogResponse,
+    crate::proto::legacy::JsonLogResponse
+);

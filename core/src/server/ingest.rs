@@ -1,0 +1,175 @@
+//! The native ingest service `modsynclog.v1.Ingest`: batches, unary or streamed.
+//!
+//! `Append` stores one batch and answers with its `(date, first_id, count)`.
+//! `AppendStream` is a pipeline: the handler keeps reading (and queueing) batches while
+//! earlier ones are being written, up to [`MAX_IN_FLIGHT`] batches, and sends one ack per
+//! batch in order, each only after its batch is in the store. A bad batch (over a limit,
+//! a type outside `i16`) ends the stream with a `Status` after the acks of the batches
+//! before it; nothing of the bad batch or of later ones is stored. When the server stops,
+//! open streams stop reading, ack what they queued and end with `UNAVAILABLE`.
+
+use std::pin::Pin;
+
+use futures::stream::{FuturesOrdered, Stream, StreamExt};
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::writer::{Batch, WriterHandle};
+use crate::error::{Error, ErrorKind, Result};
+use crate::proto::v1::ingest_server::{Ingest, IngestServer};
+use crate::proto::v1::{AppendRequest, AppendResponse};
+
+/// Most batches of one stream queued but not yet acknowledged.
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// The gRPC status for a core error; the numeric kind travels in `modsynclog-error-code`.
+pub fn status_from(e: &Error) -> Status {
+    let mut status = match e.kind() {
+        ErrorKind::InvalidArgument => Status::invalid_argument(e.to_string()),
+        ErrorKind::TooLarge | ErrorKind::QueueFull => Status::resource_exhausted(e.to_string()),
+        ErrorKind::Closed | ErrorKind::Unavailable => Status::unavailable(e.to_string()),
+        ErrorKind::Unauthenticated => Status::unauthenticated(e.to_string()),
+        ErrorKind::Timeout => Status::deadline_exceeded(e.to_string()),
+        ErrorKind::Conflict => Status::failed_precondition(e.to_string()),
+        _ => Status::internal(e.to_string()),
+    };
+    status.metadata_mut().insert("modsynclog-error-code", e.code().into());
+    status
+}
+
+/// Turns the wire records into a writer batch (types must fit an `i16`).
+fn to_batch(req: AppendRequest) -> Result<Batch> {
+    req.records
+        .into_iter()
+        .map(|r| {
+            let ty = i16::try_from(r.r#type)
+                .map_err(|_| Error::invalid(format!("record type {} does not fit in 16 bits", r.r#type)))?;
+            Ok((ty, r.data))
+        })
+        .collect()
+}
+
+/// The `modsynclog.v1.Ingest` implementation.
+#[derive(Debug, Clone)]
+pub struct IngestService {
+    writer: WriterHandle,
+    stopping: watch::Receiver<bool>,
+}
+
+impl IngestService {
+    /// `stopping` turns true when the server begins to shut down.
+    pub fn new(writer: WriterHandle, stopping: watch::Receiver<bool>) -> Self {
+        IngestService { writer, stopping }
+    }
+
+    pub fn into_server(self) -> IngestServer<Self> {
+        let max = self.writer.limits().max_message_len();
+        IngestServer::new(self).max_decoding_message_size(max)
+    }
+}
+
+type AckStream = Pin<Box<dyn Stream<Item = Result<AppendResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Ingest for IngestService {
+    async fn append(&self, request: Request<AppendRequest>) -> Result<Response<AppendResponse>, Status> {
+        let req = request.into_inner();
+        let batch_seq = req.batch_seq;
+        let batch = to_batch(req).map_err(|e| status_from(&e))?;
+        let a = self.writer.append(batch).await.map_err(|e| status_from(&e))?;
+        Ok(Response::new(AppendResponse { batch_seq, date: a.date.to_string(), first_id: a.first_id, count: a.count }))
+    }
+
+    type AppendStreamStream = AckStream;
+
+    async fn append_stream(
+        &self,
+        request: Request<Streaming<AppendRequest>>,
+    ) -> Result<Response<Self::AppendStreamStream>, Status> {
+        let inbound = request.into_inner();
+        let (tx, rx) = mpsc::channel(MAX_IN_FLIGHT);
+        tokio::spawn(pipeline(inbound, tx, self.writer.clone(), self.stopping.clone()));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// Reads batches, queues them for the writer and forwards their acks in order.
+async fn pipeline(
+    mut inbound: Streaming<AppendRequest>,
+    out: mpsc::Sender<Result<AppendResponse, Status>>,
+    writer: WriterHandle,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let mut pending = FuturesOrdered::new();
+    // Set once no more input will be read: `Some(status)` ends the stream with that status.
+    let mut input_done = false;
+    let mut final_status: Option<Status> = None;
+    let mut stop = *stopping.borrow();
+    loop {
+        if stop && !input_done {
+            input_done = true;
+            final_status = Some(Status::unavailable("the server is stopping"));
+        }
+        if input_done && pending.is_empty() {
+            break;
+        }
+        tokio::select! {
+            biased;
+            Some(ack) = pending.next(), if !pending.is_empty() => {
+                let ack: Result<AppendResponse, Status> = ack;
+                match ack {
+                    Ok(resp) => {
+                        if out.send(Ok(resp)).await.is_err() {
+                            return; // the client went away
+                        }
+                    }
+                    Err(status) => {
+                        let _ = out.send(Err(status)).await;
+                        return;
+                    }
+                }
+            }
+            changed = stopping.changed(), if !stop => {
+                stop = changed.is_err() || *stopping.borrow();
+            }
+            msg = inbound.message(), if !input_done && pending.len() < MAX_IN_FLIGHT => {
+                match msg {
+                    Ok(Some(req)) => {
+                        let batch_seq = req.batch_seq;
+                        let queued = match to_batch(req) {
+                            Ok(batch) => writer.submit(batch).await,
+                            Err(e) => Err(e),
+                        };
+                        match queued {
+                            Ok(ack) => pending.push_back(futures::future::Either::Left(async move {
+                                let a = ack.wait().await.map_err(|e| status_from(&e))?;
+                                Ok(AppendResponse {
+                                    batch_seq,
+                                    date: a.date.to_string(),
+                                    first_id: a.first_id,
+                                    count: a.count,
+                                })
+                            })),
+                            Err(e) => {
+                                // Acks of earlier batches go first, then the stream ends.
+                                pending.push_back(futures::future::Either::Right(futures::future::ready(Err(
+                                    status_from(&e),
+                                ))));
+                                input_done = true;
+                            }
+                        }
+                    }
+                    Ok(None) => input_done = true,
+                    Err(status) => {
+                        tracing::debug!(%status, "ingest stream broke");
+                        input_done = true;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(status) = final_status {
+        let _ = out.send(Err(status)).await;
+    }
+}

@@ -1,0 +1,71 @@
+//! The legacy gRPC ingest service `grpc_proto_log.Log`, as the Go SDK calls it.
+//!
+//! Each of the three unary methods stores `(int16)DataType` and `Data` verbatim (the
+//! method only tells which kind of payload the Go SDK sent) and answers `errCode = 0,
+//! errMessage = "ok"` — unlike the original, only once the record is in the store. A
+//! refused record (over the size limit, server stopping, I/O failure) gets a non-zero
+//! `errCode` (the [`ErrorKind`](crate::ErrorKind) code) and a message, with gRPC status OK,
+//! because the Go SDK looks at `errCode`.
+
+use bytes::Bytes;
+use tonic::{Request, Response, Status};
+
+use super::writer::WriterHandle;
+use crate::error::Result;
+use crate::proto::legacy::log_server::{Log, LogServer};
+use crate::proto::legacy::{
+    AppLogRequest, AppLogResponse, DbLogRequest, DbLogResponse, JsonLogRequest, JsonLogResponse,
+};
+use crate::store::Appended;
+
+/// The `grpc_proto_log.Log` implementation.
+#[derive(Debug, Clone)]
+pub struct LegacyLogService {
+    writer: WriterHandle,
+}
+
+impl LegacyLogService {
+    pub fn new(writer: WriterHandle) -> Self {
+        LegacyLogService { writer }
+    }
+
+    /// The tonic service, accepting messages as large as the limits allow.
+    pub fn into_server(self) -> LogServer<Self> {
+        let max = self.writer.limits().max_message_len();
+        LogServer::new(self).max_decoding_message_size(max)
+    }
+
+    /// Stores one record; `(errCode, errMessage)` for the reply.
+    async fn store(&self, data_type: i32, data: Bytes) -> (i32, String) {
+        // `(int16)DataType` in Go: keep the low 16 bits.
+        let result: Result<Appended> = self.writer.append(vec![(data_type as i16, data)]).await;
+        match result {
+            Ok(_) => (0, "ok".to_string()),
+            Err(e) => {
+                tracing::warn!(error = %e, "legacy write refused");
+                (e.code(), e.to_string())
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Log for LegacyLogService {
+    async fn db_log_write(&self, request: Request<DbLogRequest>) -> Result<Response<DbLogResponse>, Status> {
+        let r = request.into_inner();
+        let (err_code, err_message) = self.store(r.data_type, r.data).await;
+        Ok(Response::new(DbLogResponse { err_code, err_message, data: String::new() }))
+    }
+
+    async fn app_log_write(&self, request: Request<AppLogRequest>) -> Result<Response<AppLogResponse>, Status> {
+        let r = request.into_inner();
+        let (err_code, err_message) = self.store(r.data_type, r.data).await;
+        Ok(Response::new(AppLogResponse { err_code, err_message, data: String::new() }))
+    }
+
+    async fn json_log_write(&self, request: Request<JsonLogRequest>) -> Result<Response<JsonLogResponse>, Status> {
+        let r = request.into_inner();
+        let (err_code, err_message) = self.store(r.data_type, r.data).await;
+        Ok(Response::new(JsonLogResponse { err_code, err_message, data: String::new() }))
+    }
+}

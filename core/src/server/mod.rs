@@ -1,0 +1,251 @@
+//! The server's ingest side: one writer thread owning the store, and the gRPC services
+//! feeding it.
+//!
+//! - [`writer`]: the single writer (group commit, day rollover, acks after the append);
+//! - [`legacy_grpc`]: `grpc_proto_log.Log`, wire-compatible with the Go SDK;
+//! - [`ingest`]: `modsynclog.v1.Ingest`, batched and streamed;
+//! - [`auth`]: the bearer token of the native services; [`limits`]: size limits.
+//!
+//! [`start`] opens the store, spawns the writer, binds the gRPC port and serves;
+//! [`RunningServer::shutdown`] stops accepting, writes and acknowledges everything already
+//! queued, syncs and returns. When `sync_addr` is set, the legacy sync socket
+//! ([`crate::legacy::serve`]) runs beside it, so original Go replicas can copy the store.
+
+pub mod auth;
+pub mod ingest;
+pub mod legacy_grpc;
+pub mod limits;
+pub mod writer;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use auth::BearerAuth;
+pub use ingest::IngestService;
+pub use legacy_grpc::LegacyLogService;
+pub use limits::Limits;
+pub use writer::{Batch, PendingAck, WriterHandle};
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::error::{Error, ErrorKind, Result};
+use crate::legacy::LegacyServerConfig;
+use crate::store::{Durability, Signal, Store, StoreOptions};
+use writer::WriterControl;
+
+/// Batches the writer's queue holds before ingest handlers wait for room.
+const WRITER_QUEUE: usize = 1024;
+/// How often the writer looks at the clock when idle (to finish a day after midnight).
+const ROLLOVER_TICK: Duration = Duration::from_secs(1);
+/// How long shutdown waits for open gRPC calls before cutting them.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// Everything [`start`] needs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub grpc_addr: SocketAddr,
+    /// When set, the native services require `authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Serve the legacy (unauthenticated) `grpc_proto_log.Log` even when a token is set.
+    pub allow_legacy: bool,
+    pub durability: Durability,
+    pub clock: SharedClock,
+    pub limits: Limits,
+    /// The legacy sync socket for Go replicas; `None` leaves it off.
+    pub sync_addr: Option<SocketAddr>,
+    pub legacy_sync: LegacyServerConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            data_dir: PathBuf::from("./data"),
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 1235)),
+            token: None,
+            allow_legacy: false,
+            durability: Durability::Batch,
+            clock: Arc::new(SystemClock { utc: false }),
+            limits: Limits::default(),
+            sync_addr: None,
+            legacy_sync: LegacyServerConfig::default(),
+        }
+    }
+}
+
+/// A started server. Dropping it without [`shutdown`](RunningServer::shutdown) cuts open
+/// calls, but still writes what was queued before returning.
+pub struct RunningServer {
+    grpc_addr: SocketAddr,
+    sync_addr: Option<SocketAddr>,
+    legacy_sync: Option<JoinHandle<Result<()>>>,
+    root: PathBuf,
+    signal: Arc<Signal>,
+    writer_handle: WriterHandle,
+    stop: watch::Sender<bool>,
+    serve: Option<JoinHandle<std::result::Result<(), tonic::transport::Error>>>,
+    ticker: JoinHandle<()>,
+    writer: Option<WriterControl>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer").field("grpc_addr", &self.grpc_addr).field("root", &self.root).finish()
+    }
+}
+
+/// Opens the store (`Conflict` if another writer holds it), spawns the writer, binds the
+/// gRPC listener (port 0 picks a free port: see [`RunningServer::grpc_addr`]) and serves.
+pub async fn start(config: ServerConfig) -> Result<RunningServer> {
+    let listener = bind(config.grpc_addr).await?;
+    let grpc_addr = listener.local_addr().map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
+    let sync_listener = match config.sync_addr {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+
+    let (data_dir, clock, limits) = (config.data_dir.clone(), config.clock.clone(), config.limits);
+    let store_opts = StoreOptions { durability: config.durability, ..StoreOptions::default() };
+    let (control, signal, root) = tokio::task::spawn_blocking(move || {
+        let store = Store::open(&data_dir, store_opts)?;
+        let (signal, root) = (store.signal(), store.root().to_path_buf());
+        Ok::<_, Error>((WriterControl::spawn(store, clock, limits, WRITER_QUEUE)?, signal, root))
+    })
+    .await
+    .map_err(|e| Error::new(ErrorKind::Io, format!("store open task failed: {e}")))??;
+    let writer_handle = control.handle();
+
+    let (stop, stopping) = watch::channel(false);
+    let auth = BearerAuth::new(config.token.as_deref());
+    let ingest = IngestService::new(writer_handle.clone(), stopping.clone()).into_server();
+    let legacy = (config.token.is_none() || config.allow_legacy)
+        .then(|| LegacyLogService::new(writer_handle.clone()).into_server());
+    let router = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(tonic::service::interceptor::InterceptedService::new(ingest, auth))
+        .add_optional_service(legacy);
+    let mut stopped = stopping.clone();
+    let serve = tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }));
+
+    let tick_handle = writer_handle.clone();
+    let ticker = tokio::spawn(async move {
+        let mut every = tokio::time::interval(ROLLOVER_TICK);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if tick_handle.is_closed() {
+                return;
+            }
+            tick_handle.tick();
+        }
+    });
+    tracing::info!(%grpc_addr, root = %root.display(), "gRPC ingest listening");
+    let (sync_addr, legacy_sync) = match sync_listener {
+        Some(l) => {
+            let addr = l.local_addr().map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
+            tracing::info!(sync_addr = %addr, "legacy sync socket listening");
+            let task =
+                crate::legacy::serve(l, root.clone(), signal.clone(), config.legacy_sync.clone(), stopping.clone());
+            (Some(addr), Some(tokio::spawn(task)))
+        }
+        None => (None, None),
+    };
+    Ok(RunningServer {
+        grpc_addr,
+        sync_addr,
+        legacy_sync,
+        root,
+        signal,
+        writer_handle,
+        stop,
+        serve: Some(serve),
+        ticker,
+        writer: Some(control),
+    })
+}
+
+impl RunningServer {
+    /// The address the gRPC listener is bound to (the real port when asked for port 0).
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// The in-process `commit` for embedders: appends straight to the writer.
+    /// The address of the legacy sync socket, when it is on.
+    pub fn sync_addr(&self) -> Option<SocketAddr> {
+        self.sync_addr
+    }
+
+    pub fn writer(&self) -> WriterHandle {
+        self.writer_handle.clone()
+    }
+
+    pub fn store_root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The store's change signal (head publication), for replica feeders.
+    pub fn signal(&self) -> Arc<Signal> {
+        self.signal.clone()
+    }
+
+    /// Stops accepting, lets open calls finish (streams ack what they queued and end with
+    /// `UNAVAILABLE`), writes and acknowledges everything queued, syncs, and returns.
+    pub async fn shutdown(mut self) -> Result<()> {
+        let _ = self.stop.send(true);
+        let mut result = Ok(());
+        if let Some(mut serve) = self.serve.take() {
+            match tokio::time::timeout(GRACE, &mut serve).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => result = Err(Error::new(ErrorKind::Io, format!("gRPC server failed: {e}"))),
+                Ok(Err(e)) => result = Err(Error::new(ErrorKind::Io, format!("gRPC server task failed: {e}"))),
+                Err(_) => {
+                    tracing::warn!("open gRPC calls did not end within {GRACE:?}; cutting them");
+                    serve.abort();
+                }
+            }
+        }
+        self.ticker.abort();
+        if let Some(legacy) = self.legacy_sync.take() {
+            match legacy.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "legacy sync socket ended with an error"),
+                Err(e) => tracing::warn!(error = %e, "legacy sync socket task failed"),
+            }
+        }
+        if let Some(writer) = self.writer.take() {
+            writer.shutdown().await;
+        }
+        tracing::info!(root = %self.root.display(), "server stopped");
+        result
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        self.ticker.abort();
+        if let Some(serve) = self.serve.take() {
+            serve.abort();
+        }
+        if let Some(legacy) = self.legacy_sync.take() {
+            legacy.abort();
+        }
+        // WriterControl's own Drop writes what is queued and joins the thread.
+        self.writer.take();
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot listen on {addr}: {e}")).with_source(e))
+}

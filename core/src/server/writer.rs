@@ -1,0 +1,280 @@
+//! The one writer: a dedicated thread that owns the [`Store`] and appends every batch.
+//!
+//! Ingest handlers (and embedders, through [`WriterHandle`]) queue batches on a bounded
+//! channel. The writer thread takes everything pending at once (group commit: all the
+//! queued batches go into one [`Store::append`] call, so one data write, one index write
+//! and, under `Durability::Batch`, one pair of `fdatasync`s), stamps the records with the
+//! clock's time and files them under the clock's day. Only after `append` returned does
+//! it acknowledge each batch with its own `(date, first_id, count)`.
+//!
+//! Day rollover: before the first append of a new day, and on a periodic tick when idle,
+//! the previous day gets its `finish` marker. At start every past day without `finish`
+//! gets one; days that never existed are never created.
+//!
+//! The thread blocks on file I/O, so it is a plain `std::thread`, never a tokio worker.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+use super::limits::Limits;
+use crate::clock::SharedClock;
+use crate::date::Date;
+use crate::error::{Error, ErrorKind, Result};
+use crate::store::{Appended, NewRecord, Store};
+
+/// A batch of records as queued for the writer: `(type, payload)`.
+pub type Batch = Vec<(i16, Bytes)>;
+
+/// Most records and bytes appended by one `Store::append` call (larger backlogs take several).
+const GROUP_MAX_RECORDS: usize = 100_000;
+const GROUP_MAX_BYTES: usize = 64 << 20;
+
+pub(crate) enum Msg {
+    Append(Batch, oneshot::Sender<Result<Appended>>),
+    /// Look at the clock: finish the open day if the date moved on.
+    Tick,
+    Shutdown(oneshot::Sender<()>),
+}
+
+fn closed() -> Error {
+    Error::new(ErrorKind::Closed, "the server is stopping")
+}
+
+/// Queues batches for the writer. Cheap to clone; every clone feeds the same writer.
+#[derive(Debug, Clone)]
+pub struct WriterHandle {
+    tx: mpsc::Sender<Msg>,
+    closing: Arc<AtomicBool>,
+    limits: Limits,
+}
+
+/// A queued batch whose acknowledgement has not been awaited yet.
+#[derive(Debug)]
+pub struct PendingAck(oneshot::Receiver<Result<Appended>>);
+
+impl PendingAck {
+    /// Waits until the batch is in the store (synced per the durability policy).
+    pub async fn wait(self) -> Result<Appended> {
+        self.0.await.unwrap_or_else(|_| Err(closed()))
+    }
+}
+
+impl WriterHandle {
+    /// Appends a batch and returns where it landed, once it is in the store. Checks the
+    /// [`Limits`] first (`TooLarge`, nothing stored); `Closed` once shutdown began.
+    pub async fn append(&self, records: Batch) -> Result<Appended> {
+        self.submit(records).await?.wait().await
+    }
+
+    /// Queues a batch (waiting for queue space) without waiting for it to be written;
+    /// batches are written in the order they were queued.
+    pub async fn submit(&self, records: Batch) -> Result<PendingAck> {
+        self.limits.check_batch(&records)?;
+        if self.is_closed() {
+            return Err(closed());
+        }
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Msg::Append(records, tx)).await.map_err(|_| closed())?;
+        Ok(PendingAck(rx))
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closing.load(Ordering::SeqCst) || self.tx.is_closed()
+    }
+
+    /// Asks the writer to look at the clock (finish the open day after midnight).
+    pub(crate) fn tick(&self) {
+        let _ = self.tx.try_send(Msg::Tick);
+    }
+}
+
+/// The running writer thread, for the server to stop it.
+pub(crate) struct WriterControl {
+    handle: WriterHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl WriterControl {
+    /// Spawns the writer thread on an open store: finishes past days, then serves the queue.
+    pub(crate) fn spawn(mut store: Store, clock: SharedClock, limits: Limits, capacity: usize) -> Result<Self> {
+        let today = clock.today();
+        let mut open_day = None;
+        for date in store.days()? {
+            if date < today && !store.is_finished(date) {
+                tracing::info!(%date, "finishing a past day left open");
+                store.finish(date)?;
+            } else if date >= today && !store.is_finished(date) {
+                open_day = Some(date);
+            }
+        }
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let handle = WriterHandle { tx, closing: Arc::default(), limits };
+        let mut writer = Writer { store, clock, open_day, warned_backwards: false };
+        let thread = std::thread::Builder::new()
+            .name("modsynclog-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the writer thread: {e}")))?;
+        Ok(WriterControl { handle, thread: Some(thread) })
+    }
+
+    pub(crate) fn handle(&self) -> WriterHandle {
+        self.handle.clone()
+    }
+
+    /// Stops accepting, writes and acknowledges everything queued, syncs, joins the thread.
+    pub(crate) async fn shutdown(mut self) {
+        self.handle.closing.store(true, Ordering::SeqCst);
+        let (done_tx, done_rx) = oneshot::channel();
+        if self.handle.tx.send(Msg::Shutdown(done_tx)).await.is_ok() {
+            let _ = done_rx.await;
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+impl Drop for WriterControl {
+    /// Without an orderly [`shutdown`](WriterControl::shutdown): still writes what was
+    /// queued, then joins the thread (blocking briefly).
+    fn drop(&mut self) {
+        let Some(thread) = self.thread.take() else { return };
+        self.handle.closing.store(true, Ordering::SeqCst);
+        let (done_tx, _done_rx) = oneshot::channel();
+        let mut msg = Msg::Shutdown(done_tx);
+        loop {
+            match self.handle.tx.try_send(msg) {
+                Ok(()) => break,
+                Err(mpsc::error::TrySendError::Full(back)) => {
+                    msg = back;
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => break,
+            }
+        }
+        let _ = thread.join();
+    }
+}
+
+struct Writer {
+    store: Store,
+    clock: SharedClock,
+    /// The latest day that exists and is not finished.
+    open_day: Option<Date>,
+    warned_backwards: bool,
+}
+
+type Job = (Batch, oneshot::Sender<Result<Appended>>);
+
+impl Writer {
+    fn run(&mut self, mut rx: mpsc::Receiver<Msg>) {
+        let mut jobs: Vec<Job> = Vec::new();
+        while let Some(first) = rx.blocking_recv() {
+            let mut shutdown = None;
+            let (mut records, mut bytes) = (0usize, 0usize);
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                match msg {
+                    Msg::Append(batch, ack) => {
+                        records += batch.len();
+                        bytes += batch.iter().map(|(_, d)| d.len()).sum::<usize>();
+                        jobs.push((batch, ack));
+                    }
+                    Msg::Tick => {}
+                    Msg::Shutdown(done) => shutdown = Some(done),
+                }
+                if shutdown.is_none() && records < GROUP_MAX_RECORDS && bytes < GROUP_MAX_BYTES {
+                    next = rx.try_recv().ok();
+                }
+            }
+            self.rollover();
+            self.commit(&mut jobs);
+            if let Some(done) = shutdown {
+                // Refuse new batches; whatever made it into the queue is still written.
+                rx.close();
+                while let Some(msg) = rx.blocking_recv() {
+                    match msg {
+                        Msg::Append(batch, ack) => jobs.push((batch, ack)),
+                        Msg::Tick => {}
+                        Msg::Shutdown(other) => {
+                            let _ = other.send(());
+                        }
+                    }
+                }
+                self.commit(&mut jobs);
+                if let Err(e) = self.store.sync() {
+                    tracing::error!(error = %e, "final sync failed");
+                }
+                let _ = done.send(());
+                return;
+            }
+        }
+    }
+
+    /// Finishes the open day when the clock has moved past it.
+    fn rollover(&mut self) {
+        let today = self.clock.today();
+        if let Some(day) = self.open_day
+            && day < today
+        {
+            tracing::info!(%day, %today, "day rollover: finishing the previous day");
+            if let Err(e) = self.store.finish(day) {
+                tracing::error!(%day, error = %e, "cannot mark the previous day finished");
+            }
+            self.open_day = None;
+        }
+    }
+
+    /// Appends every job with one store call and acknowledges each with its own range.
+    fn commit(&mut self, jobs: &mut Vec<Job>) {
+        if jobs.is_empty() {
+            return;
+        }
+        let today = self.clock.today();
+        let date = match self.open_day {
+            // The clock went backwards: keep filing under the newest day rather than
+            // reopening a day that may already be finished.
+            Some(day) if day > today => {
+                if !self.warned_backwards {
+                    tracing::warn!(%day, %today, "the clock is behind the open day; records go to the open day");
+                    self.warned_backwards = true;
+                }
+                day
+            }
+            _ => today,
+        };
+        let now = self.clock.unix_seconds();
+        let time = i32::try_from(now).unwrap_or(if now < 0 { i32::MIN } else { i32::MAX });
+        let records: Vec<NewRecord<'_>> = jobs
+            .iter()
+            .flat_map(|(batch, _)| batch.iter().map(|(ty, data)| NewRecord { time, ty: *ty, data: data.as_ref() }))
+            .collect();
+        let result = self.store.append(date, &records);
+        drop(records);
+        match result {
+            Ok(appended) => {
+                self.open_day = Some(date);
+                let mut first_id = appended.first_id;
+                for (batch, ack) in jobs.drain(..) {
+                    let count = batch.len() as u64;
+                    let _ = ack.send(Ok(Appended { date, first_id, count }));
+                    first_id += count;
+                }
+            }
+            Err(e) => {
+                tracing::error!(%date, error = %e, "append failed");
+                for (_, ack) in jobs.drain(..) {
+                    let _ = ack.send(Err(Error::new(e.kind(), e.message().to_string())));
+                }
+            }
+        }
+    }
+}
