@@ -45,9 +45,6 @@ pub struct ServerArgs {
     /// File records under UTC days instead of the machine's local calendar.
     #[arg(long, env = "MODSYNCLOG_UTC")]
     pub utc: bool,
-    /// Address for Prometheus metrics (text format at /metrics); off unless set.
-    #[arg(long, env = "MODSYNCLOG_METRICS_ADDR")]
-    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// The same options as read from a TOML file.
@@ -62,7 +59,6 @@ struct FileConfig {
     allow_legacy: Option<bool>,
     fsync: Option<String>,
     utc: Option<bool>,
-    metrics_addr: Option<SocketAddr>,
 }
 
 /// The settled configuration.
@@ -76,7 +72,6 @@ pub struct Settings {
     pub allow_legacy: bool,
     pub fsync: Durability,
     pub utc: bool,
-    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl ServerArgs {
@@ -104,7 +99,6 @@ impl ServerArgs {
             allow_legacy: self.allow_legacy || file.allow_legacy.unwrap_or(false),
             fsync,
             utc: self.utc || file.utc.unwrap_or(false),
-            metrics_addr: self.metrics_addr.or(file.metrics_addr),
         })
     }
 }
@@ -131,7 +125,8 @@ mod tests {
     fn flags_beat_the_file_and_the_file_beats_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("msl.toml");
-        std::fs::write(&path, "data_dir = \"/srv/log\"\nfsync = \"interval:50\"\nsend_flag = 7\nsync_addr = \"off\"\n").unwrap();
+        std::fs::write(&path, "data_dir = \"/srv/log\"\nfsync = \"interval:50\"\nsend_flag = 7\nsync_addr = \"off\"\n")
+            .unwrap();
         let args = ServerArgs { config: Some(path.clone()), send_flag: Some(9), ..Default::default() };
         let s = args.settle().unwrap();
         assert_eq!(s.data_dir, PathBuf::from("/srv/log"));

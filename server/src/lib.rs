@@ -7,4 +7,8 @@
 pub mod config;
 pub mod logging;
 pub mod read;
+pub mod send;
+pub mod serve;
+pub mod status;
+pub mod sync;
 pub mod verify;

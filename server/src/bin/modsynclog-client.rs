@@ -1,7 +1,7 @@
-//! `modsynclog-client`: read, check and (later) replicate a modsynclog store.
+//! `modsynclog-client`: read, check, replicate and feed a modsynclog store.
 
 use clap::{Parser, Subcommand};
-use modsynclog_server::{logging, read, verify};
+use modsynclog_server::{logging, read, send, status, sync, verify};
 
 #[derive(Debug, Parser)]
 #[command(version, about = "Read, verify and replicate modsynclog stores", long_about = None)]
@@ -16,6 +16,12 @@ enum Command {
     Read(read::ReadArgs),
     /// Check every day of a store folder; exit non-zero at the first damage.
     Verify(verify::VerifyArgs),
+    /// Replicate a server's store into a local folder, until stopped (SIGINT/SIGTERM).
+    Sync(sync::SyncArgs),
+    /// Send each line of a file or stdin as a record.
+    Send(send::SendArgs),
+    /// Show each day's record count and finished flag.
+    Status(status::StatusArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -23,6 +29,13 @@ fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Read(args) => read::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Send(args) => send::run(args),
+        Command::Status(args) => status::run(args),
+        Command::Sync(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(sync::run(args))),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,168 @@
+//! End to end with the real binaries: a server, a legacy-protocol replica and `send`.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process that is killed when the test ends, passed or failed.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    fn start(bin: &str, args: &[&str]) -> Proc {
+        let child = Command::new(bin)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {bin}: {e}"));
+        Proc(child)
+    }
+
+    /// SIGTERM, then the exit status (the process must stop by itself within 30 s).
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(s) = self.0.try_wait().unwrap() {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "process {pid} did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on port {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+struct Server {
+    proc: Proc,
+    grpc: String,
+    sync: String,
+}
+
+fn start_server(dir: &Path, grpc: u16, sync: u16) -> Server {
+    let (g, s) = (format!("127.0.0.1:{grpc}"), format!("127.0.0.1:{sync}"));
+    let dir = dir.to_str().unwrap();
+    let proc = Proc::start(
+        env!("CARGO_BIN_EXE_modsynclog-server"),
+        &["--data-dir", dir, "--grpc-addr", &g, "--sync-addr", &s, "--fsync", "never", "--utc"],
+    );
+    wait_for_port(grpc);
+    wait_for_port(sync);
+    Server { proc, grpc: g, sync: s }
+}
+
+fn start_replica(server: &str, dir: &Path) -> Proc {
+    Proc::start(
+        env!("CARGO_BIN_EXE_modsynclog-client"),
+        &["sync", "--protocol", "legacy", "--utc", "--server", server, "--dir", dir.to_str().unwrap()],
+    )
+}
+
+fn send_lines(server: &str, first: usize, n: usize, tmp: &Path) {
+    let file = tmp.join(format!("lines-{first}.txt"));
+    let text: String = (first..first + n).map(|i| format!("line {i} {}\n", "x".repeat(i % 50))).collect();
+    std::fs::write(&file, text).unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_modsynclog-client"))
+        .args(["send", "--server", server, "--type", "1201"])
+        .arg(&file)
+        .env("RUST_LOG", "warn")
+        .status()
+        .unwrap();
+    assert!(status.success(), "send failed: {status}");
+}
+
+/// Every file below `root`, relative path and bytes.
+fn tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Waits until the replica's folder equals the server's, file for file.
+fn wait_identical(master: &Path, replica: &Path, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (a, b) = (tree(master), tree(replica));
+        if a == b {
+            return;
+        }
+        if Instant::now() > deadline {
+            let names = |t: &[(PathBuf, Vec<u8>)]| t.iter().map(|(p, d)| (p.clone(), d.len())).collect::<Vec<_>>();
+            panic!("{what}: folders differ: master {:?} replica {:?}", names(&a), names(&b));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn count_records(dir: &Path) -> usize {
+    let out = Command::new(env!("CARGO_BIN_EXE_modsynclog-client")).args(["read", "--dir"]).arg(dir).output().unwrap();
+    assert!(out.status.success());
+    out.stdout.iter().filter(|&&b| b == b'\n').count()
+}
+
+#[test]
+fn send_200k_lines_and_the_replica_becomes_byte_identical() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (master, replica) = (tmp.path().join("master"), tmp.path().join("replica"));
+    let server = start_server(&master, free_port(), free_port());
+    let rep = start_replica(&server.sync, &replica);
+    send_lines(&server.grpc, 0, 200_000, tmp.path());
+    wait_identical(&master, &replica, "after 200,000 lines");
+    assert_eq!(count_records(&replica), 200_000);
+
+    // kill -9 the replica mid-stream; it resumes from its own count after a restart.
+    drop(rep);
+    let rep = start_replica(&server.sync, &replica);
+    let sender = {
+        let grpc = server.grpc.clone();
+        let t = tmp.path().to_path_buf();
+        std::thread::spawn(move || send_lines(&grpc, 200_000, 100_000, &t))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    drop(rep); // SIGKILL while records are streaming
+    let rep = start_replica(&server.sync, &replica);
+    sender.join().unwrap();
+    wait_identical(&master, &replica, "after the replica was killed and restarted");
+    assert_eq!(count_records(&replica), 300_000);
+
+    // A graceful server stop and restart on the same folder: the replica reconnects.
+    assert!(server.proc.terminate().success(), "server must exit 0 on SIGTERM");
+    let server = start_server(&master, free_port(), free_port());
+    drop(rep);
+    let _rep = start_replica(&server.sync, &replica);
+    send_lines(&server.grpc, 300_000, 1_000, tmp.path());
+    wait_identical(&master, &replica, "after a server restart");
+    assert_eq!(count_records(&master), 301_000);
+}
