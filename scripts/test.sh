@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project: formatting, lints, and the Rust test suites
-# (store, reader, wire codecs, CLI). Language bindings and Go interop join here as they land.
+# (store, reader, wire codecs, server, replica, SDK, CLI, end-to-end) and the Go interop
+# harness. Language bindings join here as they land.
 # Usage: scripts/test.sh            (from anywhere; CI calls it through .ci/run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "interop with the original Go code (go-filelog, go-socket)"
+bash interop/run.sh
 
 echo
 echo "all checks passed"

@@ -34,7 +34,9 @@ pub struct SendArgs {
 }
 
 pub fn run(args: SendArgs) -> Result<()> {
-    let opts = ProducerOptions { token: args.token.clone(), legacy: args.legacy, ..Default::default() };
+    // One legacy call at a time: concurrent unary calls could store a file's lines out of order.
+    let opts =
+        ProducerOptions { token: args.token.clone(), legacy: args.legacy, legacy_concurrency: 1, ..Default::default() };
     let producer = Producer::connect(&args.server, opts)?;
     let input: Box<dyn Read> = match &args.file {
         None => Box::new(io::stdin()),
