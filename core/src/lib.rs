@@ -13,6 +13,7 @@ pub mod clock;
 pub mod date;
 pub mod error;
 pub mod legacy;
+pub mod metrics;
 pub mod proto;
 pub mod reader;
 pub mod record;

@@ -45,6 +45,9 @@ pub struct ServerArgs {
     /// File records under UTC days instead of the machine's local calendar.
     #[arg(long, env = "MODSYNCLOG_UTC")]
     pub utc: bool,
+    /// Address for Prometheus metrics (text format, `GET /metrics`); off unless set.
+    #[arg(long, env = "MODSYNCLOG_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// The same options as read from a TOML file.
@@ -59,6 +62,7 @@ struct FileConfig {
     allow_legacy: Option<bool>,
     fsync: Option<String>,
     utc: Option<bool>,
+    metrics_addr: Option<SocketAddr>,
 }
 
 /// The settled configuration.
@@ -72,6 +76,7 @@ pub struct Settings {
     pub allow_legacy: bool,
     pub fsync: Durability,
     pub utc: bool,
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl ServerArgs {
@@ -99,6 +104,7 @@ impl ServerArgs {
             allow_legacy: self.allow_legacy || file.allow_legacy.unwrap_or(false),
             fsync,
             utc: self.utc || file.utc.unwrap_or(false),
+            metrics_addr: self.metrics_addr.or(file.metrics_addr),
         })
     }
 }

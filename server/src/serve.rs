@@ -29,8 +29,15 @@ pub async fn run(settings: Settings) -> Result<()> {
         ..Default::default()
     };
     let running = server::start(config).await.context("start server")?;
+    let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
+    if let Some(addr) = settings.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listen on {addr} for metrics"))?;
+        tracing::info!(metrics_addr = %listener.local_addr()?, "metrics listening");
+        tokio::spawn(modsynclog_core::metrics::serve(listener, running.signal(), metrics_stopped));
+    }
     shutdown_signal().await?;
     tracing::info!("stopping: finishing in-flight records");
+    let _ = stop_metrics.send(true);
     running.shutdown().await.context("stop server")?;
     Ok(())
 }

@@ -106,6 +106,11 @@ impl Store {
         self.opts.durability
     }
 
+    /// The file system the store works through.
+    pub fn vfs(&self) -> Arc<dyn Vfs> {
+        self.opts.vfs.clone()
+    }
+
     /// Appends a batch to `date`; returns where it landed. An empty batch is a no-op.
     pub fn append(&mut self, date: Date, records: &[NewRecord<'_>]) -> Result<Appended> {
         self.append_checked(date, None, records)
@@ -135,7 +140,10 @@ impl Store {
         }
         let result = writer.append(vfs.as_ref(), records, durability, &targets);
         match &result {
-            Ok(a) => self.signal.publish(Some((date, a.first_id + a.count))),
+            Ok(a) => {
+                let bytes = records.iter().map(|r| r.data.len() as u64).sum();
+                self.signal.publish_append(date, a.first_id + a.count, a.count, bytes)
+            }
             // The files may end in a torn write; reopening runs recovery and cuts it.
             Err(_) => self.current = None,
         }

@@ -18,6 +18,10 @@ pub struct Head {
     pub seq: u64,
     pub date: Option<Date>,
     pub count: u64,
+    /// Totals since the store was opened, for metrics.
+    pub appended_records: u64,
+    pub appended_bytes: u64,
+    pub appended_batches: u64,
 }
 
 #[derive(Debug)]
@@ -42,14 +46,31 @@ impl Signal {
         *self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Publishes a new head (or only wakes everyone, with `None`).
+    /// Wakes everyone without moving the head (a day finished, a reader stopped).
     pub fn publish(&self, position: Option<(Date, u64)>) {
-        let mut head = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        head.seq += 1;
-        if let Some((date, count)) = position {
+        self.update(|head| {
+            if let Some((date, count)) = position {
+                head.date = Some(date);
+                head.count = count;
+            }
+        });
+    }
+
+    /// Publishes an appended batch: the new head and the totals.
+    pub fn publish_append(&self, date: Date, count: u64, records: u64, bytes: u64) {
+        self.update(|head| {
             head.date = Some(date);
             head.count = count;
-        }
+            head.appended_records += records;
+            head.appended_bytes += bytes;
+            head.appended_batches += 1;
+        });
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Head)) {
+        let mut head = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        head.seq += 1;
+        change(&mut head);
         let snapshot = *head;
         drop(head);
         self.cv.notify_all();
