@@ -183,3 +183,17 @@ fn append_at_refuses_a_gap_or_an_overlap() {
     assert_eq!(store.append_at(date(DAY), 4, &r).unwrap_err().kind(), ErrorKind::Conflict);
     assert_eq!(store.append_at(date(DAY), 3, &r).unwrap().first_id, 3);
 }
+
+#[test]
+fn a_finished_day_takes_no_more_records() {
+    let tmp = store_with(3);
+    let mut store = Store::open(tmp.path(), opts()).unwrap();
+    store.finish(date(DAY)).unwrap();
+    let r = [NewRecord { time: 1, ty: 1, data: b"late" }];
+    assert_eq!(store.append(date(DAY), &r).unwrap_err().kind(), ErrorKind::Conflict);
+    drop(store);
+    // Also after a reopen, when the marker is found on disk.
+    let mut store = Store::open(tmp.path(), opts()).unwrap();
+    assert_eq!(store.append(date(DAY), &r).unwrap_err().kind(), ErrorKind::Conflict);
+    assert_eq!(store.count(date(DAY)).unwrap(), 3);
+}

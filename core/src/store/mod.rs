@@ -124,6 +124,9 @@ impl Store {
     fn append_checked(&mut self, date: Date, first_id: Option<u64>, records: &[NewRecord<'_>]) -> Result<Appended> {
         let (vfs, durability, targets) = (self.opts.vfs.clone(), self.opts.durability, self.targets.clone());
         let writer = self.writer(date)?;
+        if writer.finished {
+            return Err(Error::new(ErrorKind::Conflict, format!("day {date} is finished; nothing more can be appended")));
+        }
         if let Some(expected) = first_id
             && writer.count() != expected
         {
@@ -189,6 +192,9 @@ impl Store {
             if self.opts.durability != Durability::Never {
                 vfs.sync_dir(&dir).map_err(|e| Error::io(&dir, "sync", e))?;
             }
+        }
+        if let Some(w) = self.current.as_mut().filter(|w| w.date == date) {
+            w.finished = true;
         }
         self.signal.publish(None);
         Ok(())

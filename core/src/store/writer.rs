@@ -43,6 +43,9 @@ pub(crate) struct DayWriter {
     /// `data000000` only with the first record).
     data: Option<(i16, Arc<dyn StoreFile>)>,
     tail: Tail,
+    /// The day has its `finish` marker: appending would put records where replicas and
+    /// followers have already stopped looking.
+    pub(crate) finished: bool,
     data_buf: Vec<u8>,
     index_buf: Vec<u8>,
 }
@@ -64,7 +67,8 @@ impl DayWriter {
         for r in &repairs {
             tracing::warn!(day = %date, "recovered: {r}");
         }
-        Ok(DayWriter { date, dir, index, data: None, tail, data_buf: Vec::new(), index_buf: Vec::new() })
+        let finished = vfs.exists(&dir.join(super::format::FINISH_FILE));
+        Ok(DayWriter { date, dir, index, data: None, tail, finished, data_buf: Vec::new(), index_buf: Vec::new() })
     }
 
     pub(crate) fn count(&self) -> u64 {
