@@ -5,6 +5,7 @@
 //! - [`reader`]: walking records from `(date, id)` onwards, optionally following;
 //! - [`wire`]: the legacy sync socket's frames and record batches, byte-compatible with Go;
 //! - [`server`]: the single writer task and the gRPC ingest services (legacy and `v1`);
+//! - [`replica`]: the native replica, copying a server's store over `modsynclog.v1.Sync`;
 //! - [`sdk`]: the producer (`commit`/`flush`/`close`) and the process-wide global SDK;
 //! - [`proto`]: the generated protobuf messages, clients and servers;
 //! - [`date`], [`record`], [`error`]: the vocabulary every front door shares.
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod proto;
 pub mod reader;
 pub mod record;
+pub mod replica;
 pub mod sdk;
 pub mod server;
 pub mod store;

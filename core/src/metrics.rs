@@ -23,7 +23,13 @@ pub fn render(head: &Head) -> String {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{labels} {value}");
     };
     metric("modsynclog_appended_records_total", "counter", "Records appended since start.", "", head.appended_records);
-    metric("modsynclog_appended_bytes_total", "counter", "Payload bytes appended since start.", "", head.appended_bytes);
+    metric(
+        "modsynclog_appended_bytes_total",
+        "counter",
+        "Payload bytes appended since start.",
+        "",
+        head.appended_bytes,
+    );
     metric(
         "modsynclog_append_batches_total",
         "counter",

@@ -65,25 +65,45 @@ async fn acks_carry_date_first_id_and_count() {
     let mut srv = TestServer::start_with(cfg).await;
     let mut client = IngestClient::connect(srv.url()).await.unwrap();
 
-    let a = client.append(AppendRequest { batch_seq: 7, records: records(3, "u") }).await.unwrap().into_inner();
-    assert_eq!(a, AppendResponse { batch_seq: 7, date: "2026-11-21".into(), first_id: 0, count: 3 });
-    let b = client.append(AppendRequest { batch_seq: 8, records: records(5, "u") }).await.unwrap().into_inner();
+    let a = client
+        .append(AppendRequest { batch_seq: 7, records: records(3, "u"), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(a, AppendResponse { batch_seq: 7, date: "2026-11-21".into(), first_id: 0, count: 3, duplicate: false });
+    let b = client
+        .append(AppendRequest { batch_seq: 8, records: records(5, "u"), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((b.first_id, b.count), (3, 5));
     let bad = Record { r#type: 40_000, data: Bytes::new() };
-    let err = client.append(AppendRequest { batch_seq: 9, records: vec![bad] }).await.unwrap_err();
+    let err =
+        client.append(AppendRequest { batch_seq: 9, records: vec![bad], ..Default::default() }).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
-    let err = client.append(AppendRequest { batch_seq: 9, records: records(51, "x") }).await.unwrap_err();
+    let err = client
+        .append(AppendRequest { batch_seq: 9, records: records(51, "x"), ..Default::default() })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::ResourceExhausted);
 
     // A stream of ten batches of 1..=10 records, then one over the limit.
-    let mut reqs: Vec<AppendRequest> =
-        (1..=10u64).map(|n| AppendRequest { batch_seq: n, records: records(n as usize, &format!("s{n}")) }).collect();
-    reqs.push(AppendRequest { batch_seq: 11, records: vec![Record { r#type: 1, data: Bytes::from(vec![0u8; 101]) }] });
+    let mut reqs: Vec<AppendRequest> = (1..=10u64)
+        .map(|n| AppendRequest { batch_seq: n, records: records(n as usize, &format!("s{n}")), ..Default::default() })
+        .collect();
+    reqs.push(AppendRequest {
+        batch_seq: 11,
+        records: vec![Record { r#type: 1, data: Bytes::from(vec![0u8; 101]) }],
+        ..Default::default()
+    });
     let mut acks = client.append_stream(futures::stream::iter(reqs)).await.unwrap().into_inner();
     let mut next_id = 8;
     for n in 1..=10u64 {
         let ack = acks.message().await.unwrap().expect("an ack per batch");
-        assert_eq!(ack, AppendResponse { batch_seq: n, date: "2026-11-21".into(), first_id: next_id, count: n });
+        assert_eq!(
+            ack,
+            AppendResponse { batch_seq: n, date: "2026-11-21".into(), first_id: next_id, count: n, duplicate: false }
+        );
         next_id += n;
     }
     let end = acks.message().await.unwrap_err();
@@ -165,7 +185,7 @@ async fn token_guards_native_services_and_legacy_is_off() {
     cfg.token = Some("s3cret".into());
     let mut srv = TestServer::start_with(cfg.clone()).await;
     let mut client = IngestClient::connect(srv.url()).await.unwrap();
-    let req = || AppendRequest { batch_seq: 1, records: records(1, "t") };
+    let req = || AppendRequest { batch_seq: 1, records: records(1, "t"), ..Default::default() };
     for bad in [None, Some("Bearer wrong"), Some("s3cret")] {
         let err = client.append(with_token(req(), bad)).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::Unauthenticated, "{bad:?}");
@@ -205,7 +225,7 @@ async fn shutdown_keeps_everything_acknowledged() {
             let mut acked = Vec::new();
             for i in 0..10_000u64 {
                 let recs = records(10, &format!("g{t}-{i}"));
-                match client.append(AppendRequest { batch_seq: i, records: recs }).await {
+                match client.append(AppendRequest { batch_seq: i, records: recs, ..Default::default() }).await {
                     Ok(a) => acked.push((format!("g{t}-{i}"), a.into_inner())),
                     Err(_) => break,
                 }

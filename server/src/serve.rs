@@ -31,7 +31,8 @@ pub async fn run(settings: Settings) -> Result<()> {
     let running = server::start(config).await.context("start server")?;
     let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
     if let Some(addr) = settings.metrics_addr {
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listen on {addr} for metrics"))?;
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listen on {addr} for metrics"))?;
         tracing::info!(metrics_addr = %listener.local_addr()?, "metrics listening");
         tokio::spawn(modsynclog_core::metrics::serve(listener, running.signal(), metrics_stopped));
     }

@@ -1,26 +1,42 @@
 //! `modsynclog-client sync`: keep a local folder identical to a server's store.
+//!
+//! `--protocol native` (the default) subscribes to the server's gRPC sync service;
+//! `--protocol legacy` speaks the original's TCP socket (also to a Go server). While the
+//! replica catches up it shows a progress bar when stderr is a terminal, and otherwise
+//! logs a progress line every [`LOG_EVERY`].
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use modsynclog_core::clock::SystemClock;
 use modsynclog_core::legacy::{self, LegacyClientConfig};
+use modsynclog_core::replica::{self, Progress, ReplicaConfig};
 use modsynclog_core::wire::DEFAULT_SEND_FLAG;
+
+/// How often a replica without a terminal logs where it stands.
+pub const LOG_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
-    /// Server address, HOST:PORT (the legacy sync socket, default port 2222).
+    /// Server address, HOST:PORT: its gRPC port (default 1235) for the native protocol,
+    /// its legacy sync socket (default 2222) for the legacy one.
     #[arg(long, env = "MODSYNCLOG_SERVER")]
     pub server: String,
     /// Local store folder to keep identical to the server's.
     #[arg(long, env = "MODSYNCLOG_DIR")]
     pub dir: PathBuf,
-    /// Protocol: `legacy` is the original's TCP socket (works with Go servers too).
-    /// The native gRPC sync is not available yet.
-    #[arg(long, value_enum, default_value_t = Protocol::Legacy)]
+    /// Protocol: `native` is modsynclog's gRPC sync (token, compression, lag);
+    /// `legacy` is the original's TCP socket (works with Go servers too).
+    #[arg(long, value_enum, default_value_t = Protocol::Native)]
     pub protocol: Protocol,
+    /// Bearer token the server requires (native protocol).
+    #[arg(long, env = "MODSYNCLOG_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// First day to copy, relative to today: 0 = today, -1 = from yesterday, ...
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub history_days: i64,
@@ -43,17 +59,37 @@ pub enum Protocol {
 }
 
 pub async fn run(args: SyncArgs) -> Result<()> {
-    if args.protocol == Protocol::Native {
-        bail!("native sync is not implemented yet; use --protocol legacy");
-    }
-    let mut config = LegacyClientConfig::new(args.server, args.dir);
-    config.send_flag = args.send_flag;
-    config.history_days = args.history_days;
-    config.retain_days = args.retain_days;
-    config.clock = Arc::new(SystemClock { utc: args.utc });
-    config.validate()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mut task = tokio::spawn(legacy::run(config, stopped));
+    let mut task = match args.protocol {
+        Protocol::Native => {
+            let config = ReplicaConfig {
+                token: args.token,
+                history_days: args.history_days,
+                retain_days: args.retain_days,
+                clock: Arc::new(SystemClock { utc: args.utc }),
+                ..ReplicaConfig::new(args.server, args.dir)
+            };
+            config.validate()?;
+            let reporter = Reporter::new(std::io::stderr().is_terminal());
+            tokio::spawn(async move {
+                let result = replica::run(config, stopped, |p| reporter.update(&p)).await;
+                reporter.finish();
+                result
+            })
+        }
+        Protocol::Legacy => {
+            if args.token.is_some() {
+                tracing::warn!("--token is ignored by the legacy protocol (it uses --send-flag)");
+            }
+            let mut config = LegacyClientConfig::new(args.server, args.dir);
+            config.send_flag = args.send_flag;
+            config.history_days = args.history_days;
+            config.retain_days = args.retain_days;
+            config.clock = Arc::new(SystemClock { utc: args.utc });
+            config.validate()?;
+            tokio::spawn(legacy::run(config, stopped))
+        }
+    };
     tokio::select! {
         r = &mut task => return Ok(r??),
         r = crate::serve::shutdown_signal() => {
@@ -62,4 +98,72 @@ pub async fn run(args: SyncArgs) -> Result<()> {
         }
     }
     Ok(task.await??)
+}
+
+/// Shows the native replica's progress: a bar on a terminal, log lines otherwise.
+struct Reporter {
+    bar: Option<ProgressBar>,
+    plain: Mutex<Plain>,
+}
+
+/// What the plain reporter last said.
+struct Plain {
+    last_log: Option<Instant>,
+    caught_up: bool,
+}
+
+impl Reporter {
+    fn new(terminal: bool) -> Reporter {
+        let bar = terminal.then(|| {
+            let bar = ProgressBar::new(0);
+            let style = ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:30}] {human_pos}/{human_len} records ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            bar.set_style(style);
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Reporter { bar, plain: Mutex::new(Plain { last_log: None, caught_up: false }) }
+    }
+
+    fn update(&self, p: &Progress) {
+        match &self.bar {
+            Some(bar) => {
+                if let Some(lag) = p.lag {
+                    bar.set_length(p.appended + lag);
+                }
+                bar.set_position(p.appended);
+                bar.set_message(describe(p));
+            }
+            None => {
+                let mut plain = self.plain.lock().unwrap_or_else(|e| e.into_inner());
+                let caught_up = p.connected && p.lag == Some(0);
+                let due = plain.last_log.is_none_or(|t| t.elapsed() >= LOG_EVERY);
+                if (due && p.connected) || caught_up != plain.caught_up {
+                    tracing::info!(date = %p.date, id = p.next_id, lag = ?p.lag, appended = p.appended,
+                        "sync progress: {}", describe(p));
+                    plain.last_log = Some(Instant::now());
+                    plain.caught_up = caught_up;
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.abandon();
+        }
+    }
+}
+
+fn describe(p: &Progress) -> String {
+    let state = match (p.connected, p.lag) {
+        (false, _) => "reconnecting".to_string(),
+        (true, Some(0)) => "caught up".to_string(),
+        (true, Some(lag)) => format!("{lag} behind"),
+        (true, None) => "syncing".to_string(),
+    };
+    format!("{} #{} {state}", p.date, p.next_id)
 }

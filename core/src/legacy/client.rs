@@ -17,7 +17,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::watch;
 
 use super::conn::{FrameReader, stopped, write_bounded};
-use super::retention::{apply_retention, first_needed_day};
+use super::retention::{apply_retention, check_days, first_needed_day};
 use crate::clock::{SharedClock, SystemClock};
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
@@ -70,17 +70,7 @@ impl LegacyClientConfig {
 
     /// The original's rules on days, and a usable heartbeat; [`ErrorKind::InvalidArgument`] otherwise.
     pub fn validate(&self) -> Result<()> {
-        if self.history_days > 0 {
-            return Err(Error::invalid(format!("history_days is {}, it must be 0 or negative", self.history_days)));
-        }
-        if let Some(retain) = self.retain_days
-            && (retain > -1 || retain > self.history_days)
-        {
-            return Err(Error::invalid(format!(
-                "retain_days is {retain}; it must be -1 or less and at most history_days ({})",
-                self.history_days
-            )));
-        }
+        check_days(self.history_days, self.retain_days)?;
         if self.heartbeat.is_zero() {
             return Err(Error::invalid("the heartbeat interval must be above zero"));
         }

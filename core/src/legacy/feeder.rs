@@ -52,15 +52,34 @@ impl Feeder {
     /// A feeder for `request`, handing out at most `max_records` (clamped to 1..=500)
     /// records and, unless one record alone is bigger, at most `max_bytes` of encoded batch.
     pub fn new(root: PathBuf, request: SyncRequest, max_records: usize, max_bytes: usize) -> Feeder {
+        Feeder::starting_at(root, request.date, request.id, max_records.clamp(1, MAX_BATCH_RECORDS), max_bytes)
+    }
+
+    /// A feeder of `date` from record `next_id`, without the legacy protocol's 500-record
+    /// cap (the native sync sends larger batches). `max_bytes` is measured as for a 302
+    /// batch ([`WireRecord::encoded_len`]).
+    pub fn starting_at(root: PathBuf, date: Date, next_id: u64, max_records: usize, max_bytes: usize) -> Feeder {
         Feeder {
-            cursor: DayCursor::new(&root, request.date),
+            cursor: DayCursor::new(&root, date),
             root,
             vfs: StdVfs,
-            date: request.date,
-            next_id: request.id,
-            max_records: max_records.clamp(1, MAX_BATCH_RECORDS),
+            date,
+            next_id,
+            max_records: max_records.max(1),
             max_bytes: max_bytes.max(1),
         }
+    }
+
+    /// Whether the day being fed exists on disk. After [`Feed::DayFinished`] this tells a
+    /// day that was finished and fully sent from one that was never written (a later day
+    /// exists and this one has no folder).
+    pub fn day_exists(&self) -> bool {
+        day::day_exists(&self.vfs, &self.root, self.date)
+    }
+
+    /// The first day on disk after the one being fed, where a replica goes next.
+    pub fn next_day(&self) -> Result<Option<Date>> {
+        day::next_day(&self.vfs, &self.root, self.date)
     }
 
     /// The day being fed and the next id to send.
@@ -98,10 +117,10 @@ impl Feeder {
     /// only moves forward. The original would create it empty and call it finished
     /// because it is in the past; this says the same without writing.
     fn abandoned(&self) -> Result<bool> {
-        if day::day_exists(&self.vfs, &self.root, self.date) {
+        if self.day_exists() {
             return Ok(false);
         }
-        Ok(day::next_day(&self.vfs, &self.root, self.date)?.is_some())
+        Ok(self.next_day()?.is_some())
     }
 
     fn batch(&mut self, known: u64) -> Result<Feed> {

@@ -3,8 +3,24 @@
 //! Both only look at the local store, so they can run before the server answers.
 
 use crate::date::Date;
-use crate::error::{ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::store::Store;
+
+/// The original's rules on a replica's days: `history_days <= 0`, and `retain_days`
+/// (when set) `<= -1` and `<= history_days`; [`ErrorKind::InvalidArgument`] otherwise.
+pub fn check_days(history_days: i64, retain_days: Option<i64>) -> Result<()> {
+    if history_days > 0 {
+        return Err(Error::invalid(format!("history_days is {history_days}, it must be 0 or negative")));
+    }
+    if let Some(retain) = retain_days
+        && (retain > -1 || retain > history_days)
+    {
+        return Err(Error::invalid(format!(
+            "retain_days is {retain}; it must be -1 or less and at most history_days ({history_days})"
+        )));
+    }
+    Ok(())
+}
 
 /// The first day a replica still needs: the earliest day from `today + history_days` on
 /// that is not finished locally (a restart resumes there instead of re-asking for days
@@ -37,12 +53,12 @@ pub fn apply_retention(store: &mut Store, today: Date, retain_days: i64, syncing
         }
         match store.remove_day(day) {
             Ok(()) => {
-                tracing::info!(%day, retain_days, "legacy sync: retention removed a day folder");
+                tracing::info!(%day, retain_days, "replica retention removed a day folder");
                 removed.push(day);
             }
             // The store refuses to delete the day its writer has open; it goes next time.
             Err(err) if err.kind() == ErrorKind::Conflict => {
-                tracing::debug!(%day, error = %err, "legacy sync: retention skipped a day in use");
+                tracing::debug!(%day, error = %err, "replica retention skipped a day in use");
             }
             Err(err) => return Err(err),
         }

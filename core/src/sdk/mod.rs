@@ -27,8 +27,8 @@ pub mod global;
 mod producer;
 mod transport;
 
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::time::{Duration, Instant};
 
 pub use producer::Producer;
 
@@ -81,15 +81,48 @@ impl Default for ProducerOptions {
     }
 }
 
-/// The process-wide SDK runtime (two worker threads), built on first use.
-fn default_runtime() -> Result<tokio::runtime::Handle> {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    static BUILDING: Mutex<()> = Mutex::new(());
-    if let Some(rt) = RUNTIME.get() {
-        return Ok(rt.handle().clone());
+/// How long a lock on an SDK-wide value is waited for before giving up with an error.
+///
+/// A lock held by another thread when the process forked stays held forever in the child
+/// (the thread does not exist there): waiting for it must end in an error, not a hang.
+const LOCK_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Locks `m` for an SDK-wide value named `what`; a poisoned lock is taken as is.
+/// `Conflict` after [`LOCK_PATIENCE`] (only a child forked mid-update stays blocked so long).
+pub(crate) fn lock_patiently<'a, T>(m: &'a Mutex<T>, what: &str) -> Result<MutexGuard<'a, T>> {
+    let deadline = Instant::now() + LOCK_PATIENCE;
+    loop {
+        match m.try_lock() {
+            Ok(guard) => return Ok(guard),
+            Err(TryLockError::Poisoned(p)) => return Ok(p.into_inner()),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "the {what} stayed locked for {LOCK_PATIENCE:?} (was the process forked while \
+                         another thread was changing it?)"
+                    ),
+                ));
+            }
+        }
     }
-    let _guard = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(rt) = RUNTIME.get() {
+}
+
+/// The process-wide SDK runtime (two worker threads), built on first use.
+///
+/// Fork-safe: the runtime remembers the process that built it. A child forked after it was
+/// built has none of its threads, so the child builds its own on first use; the parent's
+/// copy is leaked on purpose (dropping it would wait for threads that do not exist here).
+fn default_runtime() -> Result<tokio::runtime::Handle> {
+    static RUNTIME: Mutex<Option<(u32, &'static tokio::runtime::Runtime)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut slot = lock_patiently(&RUNTIME, "SDK runtime")?;
+    if let Some((built_by, rt)) = *slot
+        && built_by == pid
+    {
         return Ok(rt.handle().clone());
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -98,7 +131,9 @@ fn default_runtime() -> Result<tokio::runtime::Handle> {
         .enable_all()
         .build()
         .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the SDK runtime: {e}")))?;
-    Ok(RUNTIME.get_or_init(|| rt).handle().clone())
+    let rt: &'static tokio::runtime::Runtime = Box::leak(Box::new(rt));
+    *slot = Some((pid, rt));
+    Ok(rt.handle().clone())
 }
 
 /// `"127.0.0.1:1235"` or `"http://host:port"` as a URL.

@@ -3,12 +3,17 @@
 //! Native mode keeps one `AppendStream` open, with up to [`MAX_IN_FLIGHT`] batches sent
 //! and not yet acknowledged. When the stream fails it reconnects (backoff: immediate,
 //! then 50 ms doubling up to 2 s) and first resends the unacknowledged batches, in order,
-//! with their original `batch_seq`. A batch the server refuses as invalid is dropped and
+//! with their original `batch_seq`. Every batch carries the producer's random
+//! `producer_id`, so a server that stored a batch but lost the ack (a crash) recognises
+//! the resend and acknowledges it as a duplicate without storing it again: exactly once.
+//! A batch the server refuses as invalid is dropped and
 //! reported (resending it could never succeed). Legacy mode sends one unary call per
 //! record, retrying each until the server answers.
 
 use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -41,6 +46,24 @@ impl Backoff {
     }
 }
 
+/// A random 128-bit id (32 hex digits) for one producer instance. The keys of std's
+/// `RandomState` come from the OS random source; the time, the process id and a counter
+/// make every call distinct.
+pub(crate) fn new_producer_id() -> String {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let half = |part: u64| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(part);
+        h.write_u64(call);
+        h.write_u128(nanos);
+        h.write_u32(std::process::id());
+        h.finish()
+    };
+    format!("{:016x}{:016x}", half(0), half(1))
+}
+
 pub(crate) async fn run(shared: Arc<Shared>, endpoint: Endpoint) {
     let endpoint = endpoint
         .connect_timeout(Duration::from_secs(5))
@@ -69,11 +92,21 @@ fn auth_header(shared: &Shared) -> Option<MetadataValue<tonic::metadata::Ascii>>
 
 async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
     let mut unacked: VecDeque<Sent> = VecDeque::new();
+    // The seq keeps growing across reconnects; resends keep their original seq.
     let mut next_seq = 0u64;
+    let producer_id = new_producer_id();
+    let (mut resent_batches, mut duplicate_batches) = (0u64, 0u64);
     let mut backoff = Backoff(0);
     let auth = auth_header(&shared);
     loop {
         if unacked.is_empty() && shared.drained() {
+            if resent_batches > 0 {
+                tracing::info!(
+                    resent_batches,
+                    duplicate_batches,
+                    "delivered; resends the server had already stored were not stored twice"
+                );
+            }
             return;
         }
         let delay = backoff.next();
@@ -103,9 +136,24 @@ async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
                 continue;
             }
         };
+        if !unacked.is_empty() {
+            resent_batches += unacked.len() as u64;
+            tracing::info!(
+                batches = unacked.len(),
+                records = unacked.iter().map(|s| s.count).sum::<u64>(),
+                "resending unacknowledged batches"
+            );
+        }
         let mut draining = false;
         loop {
             if draining && unacked.is_empty() {
+                if resent_batches > 0 {
+                    tracing::info!(
+                        resent_batches,
+                        duplicate_batches,
+                        "delivered; resends the server had already stored were not stored twice"
+                    );
+                }
                 return;
             }
             tokio::select! {
@@ -113,6 +161,14 @@ async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
                     Ok(Some(ack)) => {
                         match unacked.front() {
                             Some(front) if front.request.batch_seq == ack.batch_seq => {
+                                if ack.duplicate {
+                                    duplicate_batches += 1;
+                                    tracing::debug!(
+                                        batch_seq = ack.batch_seq,
+                                        records = front.count,
+                                        "the server had stored this batch already"
+                                    );
+                                }
                                 shared.acked(front.count);
                                 unacked.pop_front();
                                 backoff = Backoff(0);
@@ -144,7 +200,7 @@ async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
                     };
                     let count = batch.len() as u64;
                     let records = batch.into_iter().map(|(ty, data)| Record { r#type: i32::from(ty), data }).collect();
-                    let request = AppendRequest { batch_seq: next_seq, records };
+                    let request = AppendRequest { batch_seq: next_seq, records, producer_id: producer_id.clone() };
                     next_seq += 1;
                     let ok = tx.send(request.clone()).await.is_ok();
                     unacked.push_back(Sent { request, count });

@@ -7,6 +7,10 @@
 //! a type outside `i16`) ends the stream with a `Status` after the acks of the batches
 //! before it; nothing of the bad batch or of later ones is stored. When the server stops,
 //! open streams stop reading, ack what they queued and end with `UNAVAILABLE`.
+//!
+//! A request with a `producer_id` is deduplicated (see [`super::dedup`]): a batch whose
+//! `batch_seq` is not above the last one stored for that producer is acknowledged with
+//! `duplicate = true` and not stored again.
 
 use std::pin::Pin;
 
@@ -15,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::writer::{Batch, WriterHandle};
+use super::writer::{Ack, Batch, Origin, WriterHandle};
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::v1::ingest_server::{Ingest, IngestServer};
 use crate::proto::v1::{AppendRequest, AppendResponse};
@@ -38,16 +42,42 @@ pub fn status_from(e: &Error) -> Status {
     status
 }
 
-/// Turns the wire records into a writer batch (types must fit an `i16`).
-fn to_batch(req: AppendRequest) -> Result<Batch> {
-    req.records
+/// Turns the wire records into a writer batch (types must fit an `i16`) and its origin.
+fn to_batch(req: AppendRequest) -> Result<(Option<Origin>, Batch)> {
+    let origin = (!req.producer_id.is_empty()).then_some(Origin { producer: req.producer_id, seq: req.batch_seq });
+    let batch = req
+        .records
         .into_iter()
         .map(|r| {
             let ty = i16::try_from(r.r#type)
                 .map_err(|_| Error::invalid(format!("record type {} does not fit in 16 bits", r.r#type)))?;
             Ok((ty, r.data))
         })
-        .collect()
+        .collect::<Result<Batch>>()?;
+    Ok((origin, batch))
+}
+
+/// The wire ack of a batch.
+fn response(batch_seq: u64, ack: Ack) -> AppendResponse {
+    match ack {
+        Ack::Stored(a) => AppendResponse {
+            batch_seq,
+            date: a.date.to_string(),
+            first_id: a.first_id,
+            count: a.count,
+            duplicate: false,
+        },
+        Ack::Duplicate(Some(a)) => AppendResponse {
+            batch_seq,
+            date: a.date.to_string(),
+            first_id: a.first_id,
+            count: a.count,
+            duplicate: true,
+        },
+        Ack::Duplicate(None) => {
+            AppendResponse { batch_seq, date: String::new(), first_id: 0, count: 0, duplicate: true }
+        }
+    }
 }
 
 /// The `modsynclog.v1.Ingest` implementation.
@@ -76,9 +106,10 @@ impl Ingest for IngestService {
     async fn append(&self, request: Request<AppendRequest>) -> Result<Response<AppendResponse>, Status> {
         let req = request.into_inner();
         let batch_seq = req.batch_seq;
-        let batch = to_batch(req).map_err(|e| status_from(&e))?;
-        let a = self.writer.append(batch).await.map_err(|e| status_from(&e))?;
-        Ok(Response::new(AppendResponse { batch_seq, date: a.date.to_string(), first_id: a.first_id, count: a.count }))
+        let (origin, batch) = to_batch(req).map_err(|e| status_from(&e))?;
+        let pending = self.writer.submit_from(origin, batch).await.map_err(|e| status_from(&e))?;
+        let ack = pending.wait_ack().await.map_err(|e| status_from(&e))?;
+        Ok(Response::new(response(batch_seq, ack)))
     }
 
     type AppendStreamStream = AckStream;
@@ -138,18 +169,13 @@ async fn pipeline(
                     Ok(Some(req)) => {
                         let batch_seq = req.batch_seq;
                         let queued = match to_batch(req) {
-                            Ok(batch) => writer.submit(batch).await,
+                            Ok((origin, batch)) => writer.submit_from(origin, batch).await,
                             Err(e) => Err(e),
                         };
                         match queued {
                             Ok(ack) => pending.push_back(futures::future::Either::Left(async move {
-                                let a = ack.wait().await.map_err(|e| status_from(&e))?;
-                                Ok(AppendResponse {
-                                    batch_seq,
-                                    date: a.date.to_string(),
-                                    first_id: a.first_id,
-                                    count: a.count,
-                                })
+                                let ack = ack.wait_ack().await.map_err(|e| status_from(&e))?;
+                                Ok(response(batch_seq, ack))
                             })),
                             Err(e) => {
                                 // Acks of earlier batches go first, then the stream ends.

@@ -4,7 +4,8 @@
 //! - [`writer`]: the single writer (group commit, day rollover, acks after the append);
 //! - [`legacy_grpc`]: `grpc_proto_log.Log`, wire-compatible with the Go SDK;
 //! - [`ingest`]: `modsynclog.v1.Ingest`, batched and streamed;
-//! - [`auth`]: the bearer token of the native services; [`limits`]: size limits.
+//! - [`auth`]: the bearer token of the native services; [`limits`]: size limits;
+//! - [`dedup`]: the per-producer journal that makes native ingest exactly-once.
 //!
 //! [`start`] opens the store, spawns the writer, binds the gRPC port and serves;
 //! [`RunningServer::shutdown`] stops accepting, writes and acknowledges everything already
@@ -12,9 +13,11 @@
 //! ([`crate::legacy::serve`]) runs beside it, so original Go replicas can copy the store.
 
 pub mod auth;
+pub mod dedup;
 pub mod ingest;
 pub mod legacy_grpc;
 pub mod limits;
+pub mod sync_service;
 pub mod writer;
 
 use std::net::SocketAddr;
@@ -31,7 +34,8 @@ pub use auth::BearerAuth;
 pub use ingest::IngestService;
 pub use legacy_grpc::LegacyLogService;
 pub use limits::Limits;
-pub use writer::{Batch, PendingAck, WriterHandle};
+pub use sync_service::SyncService;
+pub use writer::{Ack, Batch, Origin, PendingAck, WriterHandle};
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{Error, ErrorKind, Result};
@@ -126,9 +130,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     let ingest = IngestService::new(writer_handle.clone(), stopping.clone()).into_server();
     let legacy = (config.token.is_none() || config.allow_legacy)
         .then(|| LegacyLogService::new(writer_handle.clone()).into_server());
+    let sync = SyncService::new(root.clone(), signal.clone(), stopping.clone()).into_server();
     let router = tonic::transport::Server::builder()
         .tcp_nodelay(true)
-        .add_service(tonic::service::interceptor::InterceptedService::new(ingest, auth))
+        .add_service(tonic::service::interceptor::InterceptedService::new(ingest, auth.clone()))
+        .add_service(tonic::service::interceptor::InterceptedService::new(sync, auth))
         .add_optional_service(legacy);
     let mut stopped = stopping.clone();
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {

@@ -11,8 +11,14 @@
 //! the previous day gets its `finish` marker. At start every past day without `finish`
 //! gets one; days that never existed are never created.
 //!
+//! Exactly-once for producers: a batch queued with an [`Origin`] (producer id and seq) whose
+//! seq is not above the last one stored for that producer is not appended again; it is
+//! acknowledged as [`Ack::Duplicate`]. The table lives in the [`Journal`], whose entries
+//! for a group are written before the group's data (see [`super::dedup`]).
+//!
 //! The thread blocks on file I/O, so it is a plain `std::thread`, never a tokio worker.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -20,6 +26,7 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
+use super::dedup::{Entry, Journal};
 use super::limits::Limits;
 use crate::clock::SharedClock;
 use crate::date::Date;
@@ -33,8 +40,26 @@ pub type Batch = Vec<(i16, Bytes)>;
 const GROUP_MAX_RECORDS: usize = 100_000;
 const GROUP_MAX_BYTES: usize = 64 << 20;
 
+/// Who sent a batch, for deduplication: the producer's id and the batch's seq.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub producer: String,
+    pub seq: u64,
+}
+
+/// The fate of a queued batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ack {
+    /// Appended now, here.
+    Stored(Appended),
+    /// Stored before (same producer, seq not above its last stored one) and not again.
+    /// `Some`: the producer's last stored batch, with its original range; `None`: an older
+    /// one, whose range is no longer known.
+    Duplicate(Option<Appended>),
+}
+
 pub(crate) enum Msg {
-    Append(Batch, oneshot::Sender<Result<Appended>>),
+    Append(Batch, Option<Origin>, oneshot::Sender<Result<Ack>>),
     /// Look at the clock: finish the open day if the date moved on.
     Tick,
     Shutdown(oneshot::Sender<()>),
@@ -54,11 +79,21 @@ pub struct WriterHandle {
 
 /// A queued batch whose acknowledgement has not been awaited yet.
 #[derive(Debug)]
-pub struct PendingAck(oneshot::Receiver<Result<Appended>>);
+pub struct PendingAck(oneshot::Receiver<Result<Ack>>);
 
 impl PendingAck {
     /// Waits until the batch is in the store (synced per the durability policy).
+    /// A duplicate whose original range is unknown is a `Conflict` here: use
+    /// [`wait_ack`](PendingAck::wait_ack) for batches queued with an [`Origin`].
     pub async fn wait(self) -> Result<Appended> {
+        match self.wait_ack().await? {
+            Ack::Stored(a) | Ack::Duplicate(Some(a)) => Ok(a),
+            Ack::Duplicate(None) => Err(Error::new(ErrorKind::Conflict, "the batch was stored before")),
+        }
+    }
+
+    /// Waits until the batch is in the store, or found to be there already.
+    pub async fn wait_ack(self) -> Result<Ack> {
         self.0.await.unwrap_or_else(|_| Err(closed()))
     }
 }
@@ -73,12 +108,22 @@ impl WriterHandle {
     /// Queues a batch (waiting for queue space) without waiting for it to be written;
     /// batches are written in the order they were queued.
     pub async fn submit(&self, records: Batch) -> Result<PendingAck> {
+        self.submit_from(None, records).await
+    }
+
+    /// [`submit`](WriterHandle::submit) with the batch's [`Origin`]: a batch of that
+    /// producer with a seq not above the last stored one is acknowledged as
+    /// [`Ack::Duplicate`] instead of being stored again.
+    pub async fn submit_from(&self, origin: Option<Origin>, records: Batch) -> Result<PendingAck> {
         self.limits.check_batch(&records)?;
+        if let Some(o) = &origin {
+            super::dedup::check_producer_id(&o.producer)?;
+        }
         if self.is_closed() {
             return Err(closed());
         }
         let (tx, rx) = oneshot::channel();
-        self.tx.send(Msg::Append(records, tx)).await.map_err(|_| closed())?;
+        self.tx.send(Msg::Append(records, origin, tx)).await.map_err(|_| closed())?;
         Ok(PendingAck(rx))
     }
 
@@ -115,9 +160,11 @@ impl WriterControl {
                 open_day = Some(date);
             }
         }
+        let (journal, report) = Journal::open(store.vfs(), store.root(), store.durability(), |date| store.count(date))?;
+        tracing::debug!(?report, file = %journal.path().display(), "ingest journal loaded");
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let handle = WriterHandle { tx, closing: Arc::default(), limits };
-        let mut writer = Writer { store, clock, open_day, warned_backwards: false };
+        let mut writer = Writer { store, journal, clock, open_day, warned_backwards: false };
         let thread = std::thread::Builder::new()
             .name("modsynclog-writer".into())
             .spawn(move || writer.run(rx))
@@ -166,13 +213,20 @@ impl Drop for WriterControl {
 
 struct Writer {
     store: Store,
+    journal: Journal,
     clock: SharedClock,
     /// The latest day that exists and is not finished.
     open_day: Option<Date>,
     warned_backwards: bool,
 }
 
-type Job = (Batch, oneshot::Sender<Result<Appended>>);
+type Job = (Batch, Option<Origin>, oneshot::Sender<Result<Ack>>);
+
+/// What a job of a group comes to.
+enum Plan {
+    Store(Appended),
+    Duplicate(Option<Appended>),
+}
 
 impl Writer {
     fn run(&mut self, mut rx: mpsc::Receiver<Msg>) {
@@ -183,10 +237,10 @@ impl Writer {
             let mut next = Some(first);
             while let Some(msg) = next.take() {
                 match msg {
-                    Msg::Append(batch, ack) => {
+                    Msg::Append(batch, origin, ack) => {
                         records += batch.len();
                         bytes += batch.iter().map(|(_, d)| d.len()).sum::<usize>();
-                        jobs.push((batch, ack));
+                        jobs.push((batch, origin, ack));
                     }
                     Msg::Tick => {}
                     Msg::Shutdown(done) => shutdown = Some(done),
@@ -197,12 +251,15 @@ impl Writer {
             }
             self.rollover();
             self.commit(&mut jobs);
+            if let Err(e) = self.journal.sync_if_due(false) {
+                tracing::error!(error = %e, "ingest journal sync failed");
+            }
             if let Some(done) = shutdown {
                 // Refuse new batches; whatever made it into the queue is still written.
                 rx.close();
                 while let Some(msg) = rx.blocking_recv() {
                     match msg {
-                        Msg::Append(batch, ack) => jobs.push((batch, ack)),
+                        Msg::Append(batch, origin, ack) => jobs.push((batch, origin, ack)),
                         Msg::Tick => {}
                         Msg::Shutdown(other) => {
                             let _ = other.send(());
@@ -212,6 +269,9 @@ impl Writer {
                 self.commit(&mut jobs);
                 if let Err(e) = self.store.sync() {
                     tracing::error!(error = %e, "final sync failed");
+                }
+                if let Err(e) = self.journal.sync_if_due(true) {
+                    tracing::error!(error = %e, "final ingest journal sync failed");
                 }
                 let _ = done.send(());
                 return;
@@ -253,27 +313,109 @@ impl Writer {
         };
         let now = self.clock.unix_seconds();
         let time = i32::try_from(now).unwrap_or(if now < 0 { i32::MIN } else { i32::MAX });
+        let fail = |jobs: &mut Vec<Job>, e: &Error| {
+            for (_, _, ack) in jobs.drain(..) {
+                let _ = ack.send(Err(Error::new(e.kind(), e.message().to_string())));
+            }
+        };
+
+        // Where the day ends now (opening the day runs its recovery, so this is exact).
+        let needs_store = jobs.iter().any(|(_, origin, _)| match origin {
+            None => true,
+            Some(o) => self.journal.last(&o.producer).is_none_or(|(seq, _)| o.seq > seq),
+        });
+        let mut next_id = 0;
+        if needs_store {
+            match self.store.append(date, &[]) {
+                Ok(a) => next_id = a.first_id,
+                Err(e) => {
+                    tracing::error!(%date, error = %e, "cannot open the day");
+                    return fail(jobs, &e);
+                }
+            }
+        }
+        let first_id = next_id;
+
+        // Decide, job by job (in queue order), what is stored and what is a resend.
+        let mut plans = Vec::with_capacity(jobs.len());
+        let mut entries = Vec::new();
+        let (mut dup_batches, mut dup_records) = (0u64, 0u64);
+        {
+            let mut in_group: HashMap<&str, (u64, Appended)> = HashMap::new();
+            for (batch, origin, _) in jobs.iter() {
+                let count = batch.len() as u64;
+                if let Some(o) = origin {
+                    let last = in_group.get(o.producer.as_str()).copied().or_else(|| self.journal.last(&o.producer));
+                    if let Some((seq, ack)) = last
+                        && o.seq <= seq
+                    {
+                        plans.push(Plan::Duplicate((o.seq == seq).then_some(ack)));
+                        dup_batches += 1;
+                        dup_records += count;
+                        continue;
+                    }
+                    let ack = Appended { date, first_id: next_id, count };
+                    in_group.insert(o.producer.as_str(), (o.seq, ack));
+                    entries.push(Entry { producer: o.producer.clone(), seq: o.seq, date, first_id: next_id, count });
+                }
+                plans.push(Plan::Store(Appended { date, first_id: next_id, count }));
+                next_id += count;
+            }
+        }
+        if dup_batches > 0 {
+            tracing::info!(
+                dup_batches,
+                dup_records,
+                "resent batches were stored before; acknowledged, not stored again"
+            );
+        }
+
+        // The journal first, then the records.
+        if let Err(e) = self.journal.write(&entries) {
+            tracing::error!(error = %e, "cannot write the ingest journal");
+            return fail(jobs, &e);
+        }
         let records: Vec<NewRecord<'_>> = jobs
             .iter()
-            .flat_map(|(batch, _)| batch.iter().map(|(ty, data)| NewRecord { time, ty: *ty, data: data.as_ref() }))
+            .zip(&plans)
+            .filter(|(_, plan)| matches!(plan, Plan::Store(_)))
+            .flat_map(|((batch, _, _), _)| {
+                batch.iter().map(|(ty, data)| NewRecord { time, ty: *ty, data: data.as_ref() })
+            })
             .collect();
-        let result = self.store.append(date, &records);
+        let result = if records.is_empty() {
+            Ok(Appended { date, first_id, count: 0 })
+        } else {
+            self.store.append(date, &records)
+        };
         drop(records);
+        let result = result.and_then(|a| {
+            if a.first_id == first_id {
+                Ok(a)
+            } else {
+                Err(Error::new(
+                    ErrorKind::Io,
+                    format!("day {date}: expected to append at {first_id}, got {}", a.first_id),
+                ))
+            }
+        });
         match result {
-            Ok(appended) => {
-                self.open_day = Some(date);
-                let mut first_id = appended.first_id;
-                for (batch, ack) in jobs.drain(..) {
-                    let count = batch.len() as u64;
-                    let _ = ack.send(Ok(Appended { date, first_id, count }));
-                    first_id += count;
+            Ok(_) => {
+                if needs_store {
+                    self.open_day = Some(date);
+                }
+                self.journal.confirm(entries);
+                for ((_, _, ack), plan) in jobs.drain(..).zip(plans) {
+                    let _ = ack.send(Ok(match plan {
+                        Plan::Store(a) => Ack::Stored(a),
+                        Plan::Duplicate(a) => Ack::Duplicate(a),
+                    }));
                 }
             }
             Err(e) => {
                 tracing::error!(%date, error = %e, "append failed");
-                for (_, ack) in jobs.drain(..) {
-                    let _ = ack.send(Err(Error::new(e.kind(), e.message().to_string())));
-                }
+                self.journal.abort();
+                fail(jobs, &e);
             }
         }
     }

@@ -58,6 +58,11 @@ pub trait Vfs: Send + Sync + Debug {
     fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
     /// Makes a folder's entries (new files, new sub-folders) durable.
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
+    /// Atomically replaces `to` with `from` (used by the server's ingest journal, which
+    /// lives outside the day folders).
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
 }
 
 /// The real file system.

@@ -125,7 +125,10 @@ impl Store {
         let (vfs, durability, targets) = (self.opts.vfs.clone(), self.opts.durability, self.targets.clone());
         let writer = self.writer(date)?;
         if writer.finished {
-            return Err(Error::new(ErrorKind::Conflict, format!("day {date} is finished; nothing more can be appended")));
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("day {date} is finished; nothing more can be appended"),
+            ));
         }
         if let Some(expected) = first_id
             && writer.count() != expected

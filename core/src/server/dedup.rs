@@ -1,0 +1,604 @@
+//! Exactly-once native ingest: the last batch stored per producer, kept in a journal.
+//!
+//! A producer (see [`crate::sdk`]) tags its batches with a random `producer_id` and a
+//! growing `batch_seq`, and resends unacknowledged batches after a reconnect with their
+//! original seq. The writer remembers, per producer, the last seq it stored and where that
+//! batch landed; a batch whose seq is not above it is acknowledged without being stored
+//! again.
+//!
+//! The table survives crashes in `<root>/.modsynclog/ingest.journal`, outside the day
+//! folders (readers, replicas and the Go format only look at `YYYYMMDD` folders). Rules:
+//!
+//! - in every group commit the writer appends the group's entries (one write) **before**
+//!   the data and index, and under `Durability::Batch` syncs them first, so a batch that
+//!   is in the store always has its entry;
+//! - an append that fails is undone in the journal too (truncated back, or, if even that
+//!   fails, the journal is rewritten from memory before the next write);
+//! - at start, an entry whose range is not wholly in the store (`count(date) < first_id +
+//!   count`: the crash came between the journal write and the data write) is dropped, and
+//!   the journal is rewritten at once, so a dropped entry cannot come back to life once
+//!   later records fill those ids. An entry therefore never claims a batch that is not
+//!   stored.
+//!
+//! The journal is bounded: when it grows past [`COMPACT_AT`] (or twice its compacted
+//! size) it is rewritten with one entry per producer (temporary file, sync, rename), and
+//! at most [`MAX_PRODUCERS`] producers are remembered, the least recently seen evicted.
+//!
+//! File format: the 8-byte magic `MSLJRN01`, then entries `u32 len | body | u32 crc32(body)`
+//! (little-endian), body = `u64 seq | 8 ASCII bytes YYYYMMDD | u64 first_id | u64 count |
+//! producer id bytes`. A torn or corrupt entry ends the journal.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::date::Date;
+use crate::error::{Error, ErrorKind, Result};
+use crate::store::io::{StoreFile, Vfs};
+use crate::store::{Appended, Durability};
+
+/// The folder, under the store root, holding the server's private state.
+pub const STATE_DIR: &str = ".modsynclog";
+pub const JOURNAL_FILE: &str = "ingest.journal";
+const TEMP_FILE: &str = "ingest.journal.tmp";
+const MAGIC: &[u8; 8] = b"MSLJRN01";
+/// Longest `producer_id` accepted.
+pub const MAX_PRODUCER_ID_LEN: usize = 128;
+/// The journal is compacted when it grows past this (or twice its size after the last
+/// compaction, whichever is larger).
+pub const COMPACT_AT: u64 = 1 << 20;
+/// Producers remembered at most; the least recently seen are forgotten first.
+pub const MAX_PRODUCERS: usize = 10_000;
+const BODY_FIXED: usize = 8 + 8 + 8 + 8;
+
+/// Where a batch of a producer landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub producer: String,
+    pub seq: u64,
+    pub date: Date,
+    pub first_id: u64,
+    pub count: u64,
+}
+
+impl Entry {
+    fn ack(&self) -> Appended {
+        Appended { date: self.date, first_id: self.first_id, count: self.count }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        let body_len = BODY_FIXED + self.producer.len();
+        out.extend_from_slice(&(body_len as u32).to_le_bytes());
+        let start = out.len();
+        out.extend_from_slice(&self.seq.to_le_bytes());
+        out.extend_from_slice(self.date.folder_name().as_bytes());
+        out.extend_from_slice(&self.first_id.to_le_bytes());
+        out.extend_from_slice(&self.count.to_le_bytes());
+        out.extend_from_slice(self.producer.as_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(&out[start..]);
+        out.extend_from_slice(&crc.sum().to_le_bytes());
+    }
+
+    /// One entry from the front of `b`: the entry and its encoded length, `None` when `b`
+    /// does not start with a whole, valid entry.
+    fn decode(b: &[u8]) -> Option<(Entry, usize)> {
+        let len = u32::from_le_bytes(b.get(..4)?.try_into().ok()?) as usize;
+        if !(BODY_FIXED..=BODY_FIXED + MAX_PRODUCER_ID_LEN).contains(&len) {
+            return None;
+        }
+        let body = b.get(4..4 + len)?;
+        let crc = u32::from_le_bytes(b.get(4 + len..8 + len)?.try_into().ok()?);
+        let mut check = flate2::Crc::new();
+        check.update(body);
+        if check.sum() != crc {
+            return None;
+        }
+        let u64_at = |i: usize| u64::from_le_bytes(body[i..i + 8].try_into().expect("8 bytes"));
+        let date = Date::from_folder_name(std::str::from_utf8(&body[8..16]).ok()?)?;
+        let producer = String::from_utf8(body[BODY_FIXED..].to_vec()).ok()?;
+        let entry = Entry { producer, seq: u64_at(0), date, first_id: u64_at(16), count: u64_at(24) };
+        Some((entry, 8 + len))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    seq: u64,
+    ack: Appended,
+    /// Recency: larger is more recent.
+    used: u64,
+}
+
+/// What [`Journal::open`] found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Valid entries read.
+    pub entries: usize,
+    /// Entries dropped because their batch is not (wholly) in the store.
+    pub dropped: usize,
+    /// Bytes after the last valid entry (a torn write), ignored.
+    pub torn_bytes: u64,
+    /// Producers remembered after loading.
+    pub producers: usize,
+}
+
+/// The dedup table and its journal. Owned by the writer thread.
+#[derive(Debug)]
+pub struct Journal {
+    vfs: Arc<dyn Vfs>,
+    dir: PathBuf,
+    path: PathBuf,
+    durability: Durability,
+    file: Arc<dyn StoreFile>,
+    len: u64,
+    /// Length before the last [`write`](Journal::write), for [`abort`](Journal::abort).
+    before_write: u64,
+    /// The file may hold entries that are not true (a failed undo): rewrite it first.
+    poisoned: bool,
+    compact_at: u64,
+    max_producers: usize,
+    table: HashMap<String, Slot>,
+    clock: u64,
+    unsynced: bool,
+    last_sync: Instant,
+    buf: Vec<u8>,
+}
+
+impl Journal {
+    /// Loads `<root>/.modsynclog/ingest.journal` (creating it if missing), keeps the
+    /// entries whose range `count` (records per day in the store) confirms, and rewrites
+    /// the file with them.
+    pub fn open(
+        vfs: Arc<dyn Vfs>,
+        root: &Path,
+        durability: Durability,
+        count: impl Fn(Date) -> Result<u64>,
+    ) -> Result<(Journal, LoadReport)> {
+        Self::open_with(vfs, root, durability, MAX_PRODUCERS, count)
+    }
+
+    /// [`open`](Journal::open) with a different producer limit (tests).
+    pub fn open_with(
+        vfs: Arc<dyn Vfs>,
+        root: &Path,
+        durability: Durability,
+        max_producers: usize,
+        count: impl Fn(Date) -> Result<u64>,
+    ) -> Result<(Journal, LoadReport)> {
+        let dir = root.join(STATE_DIR);
+        let path = dir.join(JOURNAL_FILE);
+        if !vfs.exists(&dir) {
+            vfs.create_dir_all(&dir).map_err(|e| Error::io(&dir, "create", e))?;
+            if durability != Durability::Never {
+                vfs.sync_dir(root).map_err(|e| Error::io(root, "sync", e))?;
+            }
+        }
+        let mut report = LoadReport::default();
+        let mut table = HashMap::new();
+        let mut clock = 0;
+        if vfs.exists(&path) {
+            let f = vfs.open_read(&path).map_err(|e| Error::io(&path, "open", e))?;
+            let len = f.len().map_err(|e| Error::io(&path, "stat", e))?;
+            let mut bytes = vec![0u8; len as usize];
+            f.read_exact_at(&mut bytes, 0).map_err(|e| Error::io(&path, "read", e))?;
+            let mut at = 0;
+            if bytes.starts_with(MAGIC) {
+                at = MAGIC.len();
+                let mut counts: HashMap<Date, u64> = HashMap::new();
+                while let Some((entry, used)) = Entry::decode(&bytes[at..]) {
+                    at += used;
+                    report.entries += 1;
+                    let have = match counts.get(&entry.date) {
+                        Some(n) => *n,
+                        None => *counts.entry(entry.date).or_insert(count(entry.date)?),
+                    };
+                    if have < entry.first_id.saturating_add(entry.count) {
+                        report.dropped += 1;
+                        continue;
+                    }
+                    clock += 1;
+                    table.insert(entry.producer.clone(), Slot { seq: entry.seq, ack: entry.ack(), used: clock });
+                }
+            } else if !bytes.is_empty() {
+                tracing::warn!(file = %path.display(), "not an ingest journal; starting with an empty one");
+            }
+            report.torn_bytes = len - at as u64;
+        }
+        let mut journal = Journal {
+            file: vfs.open_write(&path).map_err(|e| Error::io(&path, "open", e))?,
+            vfs,
+            dir,
+            path,
+            durability,
+            len: 0,
+            before_write: 0,
+            poisoned: false,
+            compact_at: COMPACT_AT,
+            max_producers: max_producers.max(1),
+            table,
+            clock,
+            unsynced: false,
+            last_sync: Instant::now(),
+            buf: Vec::new(),
+        };
+        journal.evict();
+        journal.rewrite()?;
+        report.producers = journal.table.len();
+        if report.dropped > 0 || report.torn_bytes > 0 {
+            tracing::warn!(
+                dropped = report.dropped,
+                torn_bytes = report.torn_bytes,
+                "ingest journal: dropped entries of batches that never reached the store"
+            );
+        }
+        Ok((journal, report))
+    }
+
+    /// The last batch stored for `producer`: its seq and where it landed.
+    pub fn last(&self, producer: &str) -> Option<(u64, Appended)> {
+        self.table.get(producer).map(|s| (s.seq, s.ack))
+    }
+
+    pub fn producers(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Current size of the journal file.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len <= MAGIC.len() as u64
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `entries` (one write; synced under `Durability::Batch`) before their
+    /// batches are appended to the store. Follow with [`confirm`](Journal::confirm) or
+    /// [`abort`](Journal::abort).
+    pub fn write(&mut self, entries: &[Entry]) -> Result<()> {
+        if self.poisoned {
+            self.rewrite()?;
+        }
+        self.before_write = self.len;
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.buf.clear();
+        for e in entries {
+            e.encode(&mut self.buf);
+        }
+        let result = self.file.write_all_at(&self.buf, self.len).map_err(|e| Error::io(&self.path, "write", e));
+        let result = result.and_then(|()| {
+            if self.durability == Durability::Batch {
+                self.file.sync_data().map_err(|e| Error::io(&self.path, "sync", e))
+            } else {
+                self.unsynced = true;
+                Ok(())
+            }
+        });
+        match result {
+            Ok(()) => {
+                self.len += self.buf.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // Part of the write may be there: cut it (or rewrite before the next one).
+                self.len += self.buf.len() as u64;
+                self.abort();
+                Err(e)
+            }
+        }
+    }
+
+    /// The batches of the last [`write`](Journal::write) are in the store: remember them.
+    pub fn confirm(&mut self, entries: Vec<Entry>) {
+        for e in entries {
+            self.clock += 1;
+            let slot = Slot { seq: e.seq, ack: e.ack(), used: self.clock };
+            self.table.insert(e.producer, slot);
+        }
+        if self.table.len() > self.max_producers + self.max_producers / 10 {
+            self.evict();
+            self.poisoned = true; // not wrong, but the file should shrink with the table
+        }
+        if (self.len > self.compact_at || self.poisoned)
+            && let Err(e) = self.rewrite()
+        {
+            tracing::error!(error = %e, "cannot compact the ingest journal; it keeps growing");
+            self.compact_at = self.len.saturating_mul(2);
+        }
+    }
+
+    /// The store append of the last [`write`](Journal::write) failed: take the entries back.
+    pub fn abort(&mut self) {
+        if self.len == self.before_write {
+            return;
+        }
+        let undo = self
+            .file
+            .set_len(self.before_write)
+            .and_then(|()| if self.durability == Durability::Batch { self.file.sync_data() } else { Ok(()) });
+        match undo {
+            Ok(()) => self.len = self.before_write,
+            Err(e) => {
+                tracing::error!(error = %e, file = %self.path.display(), "cannot undo the ingest journal; it will be rewritten");
+                self.poisoned = true;
+            }
+        }
+    }
+
+    /// Syncs the journal if it has unsynced entries and `Durability::Interval` says so
+    /// (`force`: whatever the interval).
+    pub fn sync_if_due(&mut self, force: bool) -> Result<()> {
+        let due = match self.durability {
+            Durability::Interval(every) => force || self.last_sync.elapsed() >= every,
+            Durability::Batch => force,
+            Durability::Never => false,
+        };
+        if self.unsynced && due {
+            self.file.sync_data().map_err(|e| Error::io(&self.path, "sync", e))?;
+            self.unsynced = false;
+            self.last_sync = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Forgets the least recently seen producers beyond the limit.
+    fn evict(&mut self) {
+        if self.table.len() <= self.max_producers {
+            return;
+        }
+        let mut used: Vec<u64> = self.table.values().map(|s| s.used).collect();
+        used.sort_unstable();
+        let cutoff = used[used.len() - self.max_producers];
+        let before = self.table.len();
+        self.table.retain(|_, s| s.used >= cutoff);
+        tracing::info!(forgotten = before - self.table.len(), "ingest journal: forgot the least recent producers");
+    }
+
+    /// Replaces the file with one entry per remembered producer (oldest first), atomically.
+    fn rewrite(&mut self) -> Result<()> {
+        let mut slots: Vec<(&String, &Slot)> = self.table.iter().collect();
+        slots.sort_unstable_by_key(|(_, s)| s.used);
+        self.buf.clear();
+        self.buf.extend_from_slice(MAGIC);
+        for (producer, s) in slots {
+            let entry = Entry {
+                producer: producer.clone(),
+                seq: s.seq,
+                date: s.ack.date,
+                first_id: s.ack.first_id,
+                count: s.ack.count,
+            };
+            entry.encode(&mut self.buf);
+        }
+        let temp = self.dir.join(TEMP_FILE);
+        let sync = self.durability != Durability::Never;
+        let tmp = self.vfs.open_write(&temp).map_err(|e| Error::io(&temp, "open", e))?;
+        tmp.set_len(0).map_err(|e| Error::io(&temp, "truncate", e))?;
+        tmp.write_all_at(&self.buf, 0).map_err(|e| Error::io(&temp, "write", e))?;
+        if sync {
+            tmp.sync_data().map_err(|e| Error::io(&temp, "sync", e))?;
+        }
+        drop(tmp);
+        self.vfs.rename(&temp, &self.path).map_err(|e| Error::io(&self.path, "replace", e))?;
+        if sync {
+            self.vfs.sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, "sync", e))?;
+        }
+        self.file = self.vfs.open_write(&self.path).map_err(|e| Error::io(&self.path, "open", e))?;
+        self.len = self.buf.len() as u64;
+        self.before_write = self.len;
+        self.poisoned = false;
+        self.unsynced = false;
+        self.compact_at = COMPACT_AT.max(self.len.saturating_mul(2));
+        Ok(())
+    }
+}
+
+/// Checks a wire `producer_id` (empty means none): at most [`MAX_PRODUCER_ID_LEN`] bytes.
+pub fn check_producer_id(id: &str) -> Result<()> {
+    if id.len() > MAX_PRODUCER_ID_LEN {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("producer_id of {} bytes exceeds {MAX_PRODUCER_ID_LEN}", id.len()),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::faults::FaultyVfs;
+    use crate::store::io::StdVfs;
+
+    fn day() -> Date {
+        Date::parse("2026-11-21").unwrap()
+    }
+
+    fn entry(p: &str, seq: u64, first_id: u64, count: u64) -> Entry {
+        Entry { producer: p.into(), seq, date: day(), first_id, count }
+    }
+
+    fn open(root: &Path, have: u64) -> (Journal, LoadReport) {
+        open_as(root, have, Durability::Batch)
+    }
+
+    fn open_as(root: &Path, have: u64, durability: Durability) -> (Journal, LoadReport) {
+        Journal::open(Arc::new(StdVfs), root, durability, move |d| Ok(if d == day() { have } else { 0 })).unwrap()
+    }
+
+    #[test]
+    fn entries_round_trip_and_torn_tails_end_the_journal() {
+        let e = entry("abc", 7, 100, 5);
+        let mut b = Vec::new();
+        e.encode(&mut b);
+        assert_eq!(Entry::decode(&b), Some((e.clone(), b.len())));
+        for cut in 0..b.len() {
+            assert_eq!(Entry::decode(&b[..cut]), None, "cut at {cut}");
+        }
+        let mut bad = b.clone();
+        bad[10] ^= 1;
+        assert_eq!(Entry::decode(&bad), None);
+    }
+
+    #[test]
+    fn survives_a_reopen() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut j, report) = open(tmp.path(), 0);
+        assert_eq!(report, LoadReport::default());
+        let batch = vec![entry("a", 1, 0, 10), entry("b", 1, 10, 5), entry("a", 2, 15, 1)];
+        j.write(&batch).unwrap();
+        j.confirm(batch);
+        assert_eq!(j.last("a"), Some((2, Appended { date: day(), first_id: 15, count: 1 })));
+        drop(j);
+        let (j, report) = open(tmp.path(), 16);
+        assert_eq!(report.entries, 3);
+        assert_eq!(report.dropped, 0);
+        assert_eq!(j.last("a").unwrap().0, 2);
+        assert_eq!(j.last("b"), Some((1, Appended { date: day(), first_id: 10, count: 5 })));
+        assert_eq!(j.last("c"), None);
+        // Reopening rewrote the journal with one entry per producer.
+        drop(j);
+        let (_, report) = open(tmp.path(), 16);
+        assert_eq!(report.entries, 2);
+    }
+
+    #[test]
+    fn entries_beyond_the_store_are_dropped_for_good() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut j, _) = open(tmp.path(), 0);
+        let stored = vec![entry("a", 1, 0, 10)];
+        j.write(&stored).unwrap();
+        j.confirm(stored);
+        // Written to the journal, then the "crash" came before the data append.
+        j.write(&[entry("a", 2, 10, 10), entry("b", 1, 20, 1)]).unwrap();
+        drop(j);
+        let (j, report) = open(tmp.path(), 15);
+        assert_eq!((report.entries, report.dropped), (3, 2));
+        assert_eq!(j.last("a").unwrap().0, 1);
+        assert_eq!(j.last("b"), None);
+        drop(j);
+        // Later records fill ids 10..21: the dropped entries must not come back.
+        let (j, report) = open(tmp.path(), 100);
+        assert_eq!((report.entries, report.dropped), (1, 0));
+        assert_eq!(j.last("a").unwrap().0, 1);
+        assert_eq!(j.last("b"), None);
+    }
+
+    #[test]
+    fn a_torn_last_entry_is_ignored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut j, _) = open(tmp.path(), 0);
+        let e = vec![entry("a", 1, 0, 1), entry("a", 2, 1, 1)];
+        j.write(&e).unwrap();
+        j.confirm(e);
+        j.write(&[entry("a", 3, 2, 1)]).unwrap();
+        let path = j.path().to_path_buf();
+        drop(j);
+        let len = std::fs::metadata(&path).unwrap().len();
+        std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 3).unwrap();
+        let (j, report) = open(tmp.path(), 3);
+        assert!(report.torn_bytes > 0);
+        assert_eq!(j.last("a").unwrap().0, 2);
+    }
+
+    #[test]
+    fn an_aborted_write_is_taken_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut j, _) = open(tmp.path(), 0);
+        let len = j.len();
+        j.write(&[entry("a", 1, 0, 4)]).unwrap();
+        assert!(j.len() > len);
+        j.abort();
+        assert_eq!(j.len(), len);
+        assert_eq!(j.last("a"), None);
+        drop(j);
+        // Even with the ids filled by other records later, "a" 1 was never stored.
+        let (j, report) = open(tmp.path(), 50);
+        assert_eq!(report.entries, 0);
+        assert_eq!(j.last("a"), None);
+    }
+
+    #[test]
+    fn a_failed_write_or_undo_leaves_no_false_entry() {
+        let tmp = tempfile::tempdir().unwrap();
+        let vfs = FaultyVfs::new();
+        let count = |_: Date| Ok(1000);
+        let (mut j, _) = Journal::open(Arc::new(vfs.clone()), tmp.path(), Durability::Batch, count).unwrap();
+        let ok = vec![entry("a", 1, 0, 1)];
+        j.write(&ok).unwrap();
+        j.confirm(ok);
+        // The write tears and the undo (set_len) fails too: the journal is poisoned.
+        vfs.fail_after_bytes(10);
+        assert!(j.write(&[entry("a", 2, 1, 1)]).is_err());
+        vfs.heal();
+        // The next write rewrites the file from memory first.
+        let next = vec![entry("b", 1, 1, 1)];
+        j.write(&next).unwrap();
+        j.confirm(next);
+        drop(j);
+        let (j, report) = Journal::open(Arc::new(StdVfs), tmp.path(), Durability::Batch, count).unwrap();
+        assert_eq!((report.entries, report.torn_bytes), (2, 0));
+        assert_eq!(j.last("a").unwrap().0, 1);
+        assert_eq!(j.last("b").unwrap().0, 1);
+    }
+
+    #[test]
+    fn compaction_keeps_the_last_entry_per_producer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut j, _) = open_as(tmp.path(), u64::MAX, Durability::Never);
+        let mut id = 0;
+        let mut compacted = false;
+        for seq in 0..20_000u64 {
+            let e: Vec<Entry> = (0..3).map(|p| entry(&format!("producer-{p}"), seq, id + p, 1)).collect();
+            id += 3;
+            let before = j.len();
+            j.write(&e).unwrap();
+            j.confirm(e);
+            compacted |= j.len() < before;
+            assert!(j.len() <= COMPACT_AT + 1000, "the journal stays bounded");
+        }
+        assert!(compacted);
+        drop(j);
+        let (j, report) = open(tmp.path(), u64::MAX);
+        assert!(report.entries < 60_000 / 2, "{report:?}");
+        assert_eq!(report.producers, 3);
+        drop(j);
+        // Opening compacts too.
+        let (j, report) = open(tmp.path(), u64::MAX);
+        assert_eq!((report.entries, report.producers), (3, 3));
+        for p in 0..3 {
+            assert_eq!(j.last(&format!("producer-{p}")).unwrap().0, 19_999);
+        }
+        let names: Vec<_> =
+            std::fs::read_dir(tmp.path().join(STATE_DIR)).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(JOURNAL_FILE)], "no temporary file left");
+    }
+
+    #[test]
+    fn least_recent_producers_are_forgotten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let open =
+            |max| Journal::open_with(Arc::new(StdVfs), tmp.path(), Durability::Never, max, |_| Ok(u64::MAX)).unwrap();
+        let (mut j, _) = open(10);
+        for p in 0..30u64 {
+            let e = vec![entry(&format!("p{p}"), 1, p, 1)];
+            j.write(&e).unwrap();
+            j.confirm(e);
+        }
+        assert!(j.producers() <= 11);
+        assert!(j.last("p29").is_some());
+        assert!(j.last("p0").is_none());
+        drop(j);
+        let (j, report) = open(10);
+        assert_eq!(report.producers, 10);
+        assert!((20..30).all(|p| j.last(&format!("p{p}")).is_some()));
+    }
+}

@@ -1,0 +1,418 @@
+//! The native sync service `modsynclog.v1.Sync`: replicas subscribe, the server streams.
+//!
+//! `Subscribe(date, id)` parses the date strictly (`INVALID_ARGUMENT` otherwise: a date
+//! from the network never becomes a path unchecked), checks that the replica does not
+//! claim more records than the server holds (`FAILED_PRECONDITION`), and then streams:
+//!
+//! - `DayStart(date, id)` first, and whenever the stream moves on to another day;
+//! - `RecordBatch`es read straight from the day's files by the same
+//!   [`Feeder`] as the legacy socket, bounded by [`MAX_BATCH_RECORDS`] records and
+//!   [`MAX_BATCH_BYTES`] bytes (a larger single record goes alone);
+//! - `DayFinished(date)` once the day has its `finish` marker and everything was sent,
+//!   then a `DayStart` of the next day the server holds (when it appears), so a replica
+//!   never has to subscribe again;
+//! - `Head(date, count)`, the writer's position, whenever it moved, so the replica knows
+//!   its lag.
+//!
+//! A subscription waits on the store's [`Signal`] (with a [`FALLBACK_POLL`] for a
+//! writer in another process), never sleeps a fixed second. Each one runs in its own
+//! task and reads files on the blocking pool; only this replica's stream is affected by
+//! anything it does. The service only reads the store. Responses are gzip-compressed.
+//! `Status` lists every day with its count and `finish` flag.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::codec::CompressionEncoding;
+use tonic::{Request, Response, Status};
+
+use super::ingest::status_from;
+use crate::date::Date;
+use crate::error::{Error, ErrorKind, Result};
+use crate::legacy::feeder::{Feed, Feeder};
+use crate::proto::v1::sync_event::Event;
+use crate::proto::v1::sync_server::{Sync as SyncRpc, SyncServer};
+use crate::proto::v1::{
+    DayFinished, DayStart, DayStatus, Head, RecordBatch, StatusRequest, StatusResponse, StoredRecord, SubscribeRequest,
+    SyncEvent,
+};
+use crate::store::Signal;
+use crate::store::day;
+use crate::store::io::StdVfs;
+use crate::wire::WireRecord;
+
+/// Most records in one `RecordBatch`.
+pub const MAX_BATCH_RECORDS: usize = 4096;
+/// Most bytes in one `RecordBatch` (payloads plus a small per-record overhead), unless a
+/// single record is larger: it then goes alone.
+pub const MAX_BATCH_BYTES: usize = 4 << 20;
+/// How often a caught-up subscription looks at the files when the signal stays quiet.
+pub const FALLBACK_POLL: Duration = Duration::from_millis(250);
+/// Events queued for one replica before its task waits for the network.
+const EVENTS_AHEAD: usize = 4;
+
+/// The `modsynclog.v1.Sync` implementation (read-only on the store).
+#[derive(Debug, Clone)]
+pub struct SyncService {
+    root: PathBuf,
+    signal: Arc<Signal>,
+    stopping: watch::Receiver<bool>,
+    max_records: usize,
+    max_bytes: usize,
+}
+
+impl SyncService {
+    /// Serves the store at `root`, woken by its writer's `signal`; `stopping` turns true
+    /// when the server begins to shut down (open subscriptions then end with `UNAVAILABLE`).
+    pub fn new(root: PathBuf, signal: Arc<Signal>, stopping: watch::Receiver<bool>) -> Self {
+        SyncService { root, signal, stopping, max_records: MAX_BATCH_RECORDS, max_bytes: MAX_BATCH_BYTES }
+    }
+
+    /// Smaller batches (tests use this to exercise batch boundaries).
+    pub fn with_batch_limits(mut self, max_records: usize, max_bytes: usize) -> Self {
+        self.max_records = max_records.max(1);
+        self.max_bytes = max_bytes.max(1);
+        self
+    }
+
+    /// The tonic server, gzip both ways.
+    pub fn into_server(self) -> SyncServer<Self> {
+        SyncServer::new(self).send_compressed(CompressionEncoding::Gzip).accept_compressed(CompressionEncoding::Gzip)
+    }
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = std::result::Result<SyncEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl SyncRpc for SyncService {
+    type SubscribeStream = EventStream;
+
+    async fn subscribe(
+        &self,
+        request: Request<SubscribeRequest>,
+    ) -> std::result::Result<Response<Self::SubscribeStream>, Status> {
+        let peer = request.remote_addr();
+        let req = request.into_inner();
+        let date = Date::parse(&req.date).map_err(|e| {
+            tracing::warn!(?peer, "native sync: refused a subscription: {e}");
+            status_from(&e)
+        })?;
+        let (root, id) = (self.root.clone(), req.id);
+        let start = blocking(move || resolve_start(&root, date, id)).await.map_err(|e| {
+            tracing::warn!(?peer, %date, id, "native sync: refused a subscription: {e}");
+            status_from(&e)
+        })?;
+        tracing::info!(?peer, %date, id, start_date = %start.0, start_id = start.1, "native replica subscribed");
+        let (tx, rx) = mpsc::channel(EVENTS_AHEAD);
+        let sub = Subscription {
+            peer,
+            root: self.root.clone(),
+            signal: self.signal.clone(),
+            stopping: self.stopping.clone(),
+            max_records: self.max_records,
+            max_bytes: self.max_bytes,
+            position: start,
+        };
+        tokio::spawn(sub.run(tx));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn status(&self, _request: Request<StatusRequest>) -> std::result::Result<Response<StatusResponse>, Status> {
+        let root = self.root.clone();
+        let days = blocking(move || {
+            let vfs = StdVfs;
+            day::list_days(&vfs, &root)?
+                .into_iter()
+                .map(|date| {
+                    Ok(DayStatus {
+                        date: date.to_string(),
+                        count: day::record_count(&vfs, &root, date)?,
+                        finished: day::is_finished(&vfs, &root, date),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .await
+        .map_err(|e| status_from(&e))?;
+        Ok(Response::new(StatusResponse { days }))
+    }
+}
+
+/// Where a subscription to `(date, id)` begins. A day the server holds starts at `id`
+/// (which must not pass its count). A day it does not hold is skipped for the next day it
+/// does hold, or waited for when there is none yet; both only for `id == 0`, since a
+/// replica holding records of a day the server lacks has diverged.
+fn resolve_start(root: &std::path::Path, date: Date, id: u64) -> Result<(Date, u64)> {
+    let vfs = StdVfs;
+    if day::day_exists(&vfs, root, date) {
+        let count = day::record_count(&vfs, root, date)?;
+        if id > count {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("the replica holds {id} records of {date}, the server only {count}"),
+            ));
+        }
+        return Ok((date, id));
+    }
+    if id > 0 {
+        return Err(Error::new(
+            ErrorKind::Conflict,
+            format!("the replica holds {id} records of {date}, a day the server does not hold"),
+        ));
+    }
+    Ok((day::next_day(&vfs, root, date)?.unwrap_or(date), 0))
+}
+
+/// Why a subscription ended.
+enum Stop {
+    ClientLeft,
+    ServerStopping,
+    Failed(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+/// What one look at the files found.
+enum Step {
+    Batch {
+        records: Vec<WireRecord>,
+        more: bool,
+    },
+    /// The day is done: finished and fully sent (`existed`), or never written.
+    DayDone {
+        date: Date,
+        existed: bool,
+        next: Option<Date>,
+    },
+    /// The day after a finished one has appeared.
+    NextDay(Date),
+    Waiting,
+}
+
+/// One replica's stream.
+struct Subscription {
+    peer: Option<SocketAddr>,
+    root: PathBuf,
+    signal: Arc<Signal>,
+    stopping: watch::Receiver<bool>,
+    max_records: usize,
+    max_bytes: usize,
+    /// The day being sent and the next id to send, for the log lines.
+    position: (Date, u64),
+}
+
+type EventSender = mpsc::Sender<std::result::Result<SyncEvent, Status>>;
+
+impl Subscription {
+    async fn run(mut self, tx: EventSender) {
+        let stop = self.stream(&tx).await;
+        let (date, id) = self.position;
+        let peer = self.peer;
+        match stop {
+            Stop::ClientLeft => tracing::info!(?peer, %date, id, "native replica disconnected"),
+            Stop::ServerStopping => {
+                let _ = tx.try_send(Err(Status::unavailable("the server is stopping")));
+                tracing::info!(?peer, %date, id, "native replica disconnected: the server is stopping");
+            }
+            Stop::Failed(err) => {
+                tracing::warn!(?peer, %date, id, "native replica dropped: {err}");
+                let _ = tx.try_send(Err(status_from(&err)));
+            }
+        }
+    }
+
+    /// Streams until the replica leaves, the server stops, or reading the store fails.
+    async fn stream(&mut self, tx: &EventSender) -> Stop {
+        match self.stream_inner(tx).await {
+            Ok(never) => match never {},
+            Err(stop) => stop,
+        }
+    }
+
+    async fn stream_inner(&mut self, tx: &EventSender) -> std::result::Result<std::convert::Infallible, Stop> {
+        let mut wake = self.signal.subscribe();
+        let mut stopping = self.stopping.clone();
+        let (date, id) = self.position;
+        // `None` after a finished day whose successor does not exist yet.
+        let mut feeder = Some(Feeder::starting_at(self.root.clone(), date, id, self.max_records, self.max_bytes));
+        self.send(tx, &mut stopping, Event::Start(DayStart { date: date.to_string(), id })).await?;
+        let mut sent_head: Option<(Date, u64)> = None;
+        loop {
+            if *stopping.borrow() {
+                return Err(Stop::ServerStopping);
+            }
+            // Mark the signal seen before reading the files: a change after this point makes
+            // `changed()` below return at once, so no append is missed.
+            wake.borrow_and_update();
+            let (root, after, signal) = (self.root.clone(), self.position.0, self.signal.clone());
+            let (back, step, head) = blocking(move || {
+                let mut feeder = feeder;
+                let step = match feeder.as_mut() {
+                    Some(f) => match f.poll()? {
+                        Feed::Batch { records, more } => Step::Batch { records, more },
+                        Feed::DayFinished => {
+                            Step::DayDone { date: f.position().0, existed: f.day_exists(), next: f.next_day()? }
+                        }
+                        Feed::Waiting => Step::Waiting,
+                    },
+                    None => match day::next_day(&StdVfs, &root, after)? {
+                        Some(next) => Step::NextDay(next),
+                        None => Step::Waiting,
+                    },
+                };
+                // The head is read after the files, so it is never behind the batch it
+                // goes out with (the writer publishes after writing the index).
+                let signalled = signal.head();
+                let head = match signalled.date {
+                    Some(d) => Some((d, signalled.count)),
+                    None => disk_head(&root)?,
+                };
+                Ok((feeder, step, head))
+            })
+            .await?;
+            feeder = back;
+
+            if let Some((date, count)) = head
+                && head != sent_head
+            {
+                self.send(tx, &mut stopping, Event::Head(Head { date: date.to_string(), count })).await?;
+                sent_head = head;
+            }
+            let mut again = false;
+            match step {
+                Step::Batch { records, more } => {
+                    let (date, first_id) = self.position;
+                    let n = records.len() as u64;
+                    let records = records
+                        .into_iter()
+                        .map(|r| StoredRecord { time: r.time, r#type: i32::from(r.ty), data: r.data })
+                        .collect();
+                    let batch = RecordBatch { date: date.to_string(), first_id, records };
+                    self.send(tx, &mut stopping, Event::Batch(batch)).await?;
+                    self.position.1 += n;
+                    again = more;
+                }
+                Step::DayDone { date, existed, next } => {
+                    if existed {
+                        tracing::debug!(peer = ?self.peer, %date, id = self.position.1, "native sync: day fully sent");
+                        self.send(tx, &mut stopping, Event::Finished(DayFinished { date: date.to_string() })).await?;
+                    }
+                    feeder = None;
+                    if let Some(next) = next {
+                        feeder = Some(self.start_day(tx, &mut stopping, next).await?);
+                        again = true;
+                    }
+                }
+                Step::NextDay(next) => {
+                    feeder = Some(self.start_day(tx, &mut stopping, next).await?);
+                    again = true;
+                }
+                Step::Waiting => {}
+            }
+            if again {
+                continue;
+            }
+            tokio::select! {
+                biased;
+                _ = stopped(&mut stopping) => return Err(Stop::ServerStopping),
+                _ = tx.closed() => return Err(Stop::ClientLeft),
+                changed = wake.changed() => {
+                    if changed.is_err() {
+                        tokio::time::sleep(FALLBACK_POLL).await;
+                    }
+                }
+                _ = tokio::time::sleep(FALLBACK_POLL) => {}
+            }
+        }
+    }
+
+    /// Moves the stream to `date` from record 0.
+    async fn start_day(
+        &mut self,
+        tx: &EventSender,
+        stopping: &mut watch::Receiver<bool>,
+        date: Date,
+    ) -> std::result::Result<Feeder, Stop> {
+        self.position = (date, 0);
+        self.send(tx, stopping, Event::Start(DayStart { date: date.to_string(), id: 0 })).await?;
+        Ok(Feeder::starting_at(self.root.clone(), date, 0, self.max_records, self.max_bytes))
+    }
+
+    /// Queues one event, waiting for room (a slow replica slows only its own task).
+    async fn send(
+        &self,
+        tx: &EventSender,
+        stopping: &mut watch::Receiver<bool>,
+        event: Event,
+    ) -> std::result::Result<(), Stop> {
+        tokio::select! {
+            sent = tx.send(Ok(SyncEvent { event: Some(event) })) => sent.map_err(|_| Stop::ClientLeft),
+            _ = stopped(stopping) => Err(Stop::ServerStopping),
+        }
+    }
+}
+
+/// The latest day on disk and its count, for a writer that has not appended since it started.
+fn disk_head(root: &std::path::Path) -> Result<Option<(Date, u64)>> {
+    let vfs = StdVfs;
+    match day::list_days(&vfs, root)?.last() {
+        Some(&date) => Ok(Some((date, day::record_count(&vfs, root, date)?))),
+        None => Ok(None),
+    }
+}
+
+/// Resolves when `stopping` turns true or its sender is dropped.
+async fn stopped(stopping: &mut watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|s| *s).await;
+}
+
+/// Runs file I/O on the blocking pool.
+async fn blocking<T, F>(f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Io, format!("store read task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Durability, NewRecord, Store, StoreOptions};
+
+    fn d(s: &str) -> Date {
+        Date::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_subscription_starts_where_the_server_can_serve_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let opts = StoreOptions { durability: Durability::Never, ..Default::default() };
+        let mut store = Store::open(tmp.path(), opts).unwrap();
+        let rec = [NewRecord { time: 0, ty: 1, data: b"x" }, NewRecord { time: 0, ty: 1, data: b"y" }];
+        store.append(d("2026-11-20"), &rec).unwrap();
+        store.append(d("2026-11-22"), &rec).unwrap();
+        let root = tmp.path();
+        assert_eq!(resolve_start(root, d("2026-11-20"), 1).unwrap(), (d("2026-11-20"), 1));
+        assert_eq!(resolve_start(root, d("2026-11-20"), 2).unwrap(), (d("2026-11-20"), 2));
+        assert_eq!(resolve_start(root, d("2026-11-20"), 3).unwrap_err().kind(), ErrorKind::Conflict);
+        // A missing day is skipped for the next one, or waited for.
+        assert_eq!(resolve_start(root, d("2026-11-19"), 0).unwrap(), (d("2026-11-20"), 0));
+        assert_eq!(resolve_start(root, d("2026-11-21"), 0).unwrap(), (d("2026-11-22"), 0));
+        assert_eq!(resolve_start(root, d("2026-11-23"), 0).unwrap(), (d("2026-11-23"), 0));
+        assert_eq!(resolve_start(root, d("2026-11-21"), 5).unwrap_err().kind(), ErrorKind::Conflict);
+        assert_eq!(disk_head(root).unwrap(), Some((d("2026-11-22"), 2)));
+    }
+}
