@@ -10,18 +10,22 @@
 //! long-lived `modsynclog.v1.Ingest/AppendStream`, keeping every batch until the server
 //! acknowledges it. `flush` waits until everything committed before it is acknowledged.
 //!
-//! # Delivery: at least once
+//! # Delivery: exactly once (native), at least once (legacy)
 //!
 //! A batch is acknowledged only after the server wrote it to its store. When the stream
-//! breaks (server restart, network failure), the producer reconnects with capped
+//! breaks (server restart or crash, network failure), the producer reconnects with capped
 //! exponential backoff (the first retry is immediate) and resends, in order, every batch
-//! not yet acknowledged. A batch the server wrote but whose ack was lost is therefore
-//! stored twice: records are delivered at least once, never silently dropped, unless the
-//! server refuses a batch as invalid (over a size limit), which `flush` then reports.
+//! not yet acknowledged. Each batch carries the producer's random id and a sequence
+//! number; the server journals the last sequence of every producer together with the
+//! batch's position (outside the day folders), so a batch that was written but whose ack
+//! was lost is acknowledged again, not stored twice, even after a `kill -9` of the server.
+//! Records are never silently dropped, unless the server refuses a batch as invalid (over
+//! a size limit), which `flush` then reports.
 //!
 //! With [`ProducerOptions::legacy`] the producer speaks the Go server's unary
 //! `grpc_proto_log.Log` methods instead (one call per record, a bounded number at once),
-//! with the same retry and `flush` guarantees.
+//! with the same retry and `flush` guarantees; that protocol has no producer identity,
+//! so a record whose reply was lost may be stored twice.
 
 pub mod global;
 mod producer;
