@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project: formatting, lints, and the Rust test suites
 # (store, reader, wire codecs, server, replica, SDK, CLI, end-to-end) and the Go interop
-# harness. Language bindings join here as they land.
+# harness, the C tests and the Python tests. Node joins here when it lands.
 # Usage: scripts/test.sh            (from anywhere; CI calls it through .ci/run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "C: libmodsynclog tests (gcc, valgrind when installed)"
+bash ffi-c/tests/run.sh
+
+step "Python: pip install ./python, then pytest"
+bash python/test.sh
 
 step "interop with the original Go code (go-filelog, go-socket)"
 bash interop/run.sh

@@ -1,0 +1,122 @@
+/* Throughput of the C API from one thread (figures only, nothing asserted).
+ *   bench commit ADDR N   N commits of 100-byte records through the global SDK (default
+ *                         options), then through a producer whose queue holds all N;
+ *                         prints commits/s queued (the msl_commit calls alone) and
+ *                         acknowledged (including the final flush).
+ *                         MSL_BENCH_BATCH / MSL_BENCH_LINGER_MS change the producer's batch_max_records
+ *                         (with batch_max_bytes = 64 MiB) and linger_ms, for experiments.
+ *   bench scan DIR        reads every record of a store folder; prints records/s. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "modsynclog.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+typedef msl_status (*commit_fn)(void *ctx, const uint8_t *data, size_t len);
+typedef msl_status (*flush_fn)(void *ctx);
+
+static msl_status global_commit(void *ctx, const uint8_t *data, size_t len) {
+    (void)ctx;
+    return msl_commit(1101, data, len);
+}
+static msl_status global_flush(void *ctx) {
+    (void)ctx;
+    return msl_flush(-1);
+}
+static msl_status producer_commit(void *ctx, const uint8_t *data, size_t len) {
+    return msl_producer_commit(ctx, 1101, data, len);
+}
+static msl_status producer_flush(void *ctx) { return msl_producer_flush(ctx, -1); }
+
+static int run(const char *label, long n, commit_fn commit, flush_fn flush, void *ctx) {
+    uint8_t rec[100];
+    memset(rec, 'x', sizeof rec);
+    double t0 = now_s();
+    for (long i = 0; i < n; i++) {
+        memcpy(rec, &i, sizeof i);
+        if (commit(ctx, rec, sizeof rec) != MSL_OK) {
+            fprintf(stderr, "%s: commit %ld: %s\n", label, i, msl_last_error());
+            return 1;
+        }
+    }
+    double t1 = now_s();
+    if (flush(ctx) != MSL_OK) {
+        fprintf(stderr, "%s: flush: %s\n", label, msl_last_error());
+        return 1;
+    }
+    double t2 = now_s();
+    printf("%-34s %9ld records  queued %10.0f commits/s (%.3f s, %.0f ns/commit)  acknowledged %10.0f commits/s "
+           "(%.3f s)\n",
+           label, n, (double)n / (t1 - t0), t1 - t0, (t1 - t0) * 1e9 / (double)n, (double)n / (t2 - t0), t2 - t0);
+    return 0;
+}
+
+static int bench_commit(const char *addr, long n) {
+    if (msl_init(addr) != MSL_OK) {
+        fprintf(stderr, "init: %s\n", msl_last_error());
+        return 1;
+    }
+    /* Warm up: connect, start the stream. */
+    if (run("warm-up (global)", 10000, global_commit, global_flush, NULL)) return 1;
+    if (run("global SDK, default options", n, global_commit, global_flush, NULL)) return 1;
+
+    msl_producer_options opts;
+    msl_producer_options_default(&opts);
+    opts.queue_capacity = (size_t)n + 1;
+    /* Optional knobs for experiments: MSL_BENCH_BATCH (records per batch), MSL_BENCH_LINGER_MS. */
+    if (getenv("MSL_BENCH_BATCH")) {
+        opts.batch_max_records = (size_t)atol(getenv("MSL_BENCH_BATCH"));
+        opts.batch_max_bytes = 64u << 20;
+    }
+    if (getenv("MSL_BENCH_LINGER_MS")) opts.linger_ms = (uint32_t)atol(getenv("MSL_BENCH_LINGER_MS"));
+    msl_producer *p;
+    if (msl_producer_new(addr, &opts, &p) != MSL_OK) {
+        fprintf(stderr, "producer: %s\n", msl_last_error());
+        return 1;
+    }
+    if (run("warm-up (producer)", 10000, producer_commit, producer_flush, p)) return 1;
+    int rc = run("producer, queue_capacity = N", n, producer_commit, producer_flush, p);
+    msl_producer_free(p);
+    msl_close();
+    return rc;
+}
+
+static int bench_scan(const char *dir) {
+    msl_reader *r;
+    if (msl_reader_open(dir, NULL, 0, false, &r) != MSL_OK) {
+        fprintf(stderr, "open: %s\n", msl_last_error());
+        return 1;
+    }
+    msl_record rec;
+    msl_status st;
+    unsigned long n = 0, bytes = 0, sum = 0;
+    double t0 = now_s();
+    while ((st = msl_reader_next(r, &rec, 0)) == MSL_OK) {
+        n++;
+        bytes += rec.len;
+        sum += rec.len ? rec.data[rec.len - 1] : 0;
+    }
+    double t1 = now_s();
+    msl_reader_free(r);
+    if (st != MSL_END) {
+        fprintf(stderr, "scan: %s\n", msl_last_error());
+        return 1;
+    }
+    printf("%-34s %9lu records  %10.0f records/s (%.3f s, %.1f MB/s payload, checksum %lu)\n", "reader scan", n,
+           (double)n / (t1 - t0), t1 - t0, (double)bytes / (t1 - t0) / 1e6, sum);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "commit") == 0) return bench_commit(argv[2], atol(argv[3]));
+    if (argc == 3 && strcmp(argv[1], "scan") == 0) return bench_scan(argv[2]);
+    fprintf(stderr, "usage: %s commit ADDR N | scan DIR\n", argv[0]);
+    return 2;
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# C tests of libmodsynclog, in plain C11 against a real server.
+#
+#   ffi-c/tests/run.sh             (from anywhere; needs cargo, gcc; valgrind when installed)
+#   MSL_NO_VALGRIND=1 ffi-c/tests/run.sh   to skip valgrind
+#
+# Builds the library (debug), checks the committed header is current, compiles every
+# ffi-c/tests/*.c, the README quickstart and examples/c with
+# `gcc -std=c11 -Wall -Wextra -Werror -pedantic`, starts target/debug/modsynclog-server on a
+# free port in a temporary folder, runs the tests (under valgrind: no definite leaks, no
+# invalid accesses), stops the server and reads its folder back. Ends with the plain line
+# `c: N passed, M failed`; exits non-zero when anything failed.
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$ROOT"
+
+passed=0
+failed=0
+TMP="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null
+        wait "$SERVER_PID" 2>/dev/null
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+step() { printf '\n==> %s\n' "$*"; }
+pass() { passed=$((passed + 1)); echo "ok   - $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
+finish() {
+    echo
+    echo "c: $passed passed, $failed failed"
+    [[ $failed -eq 0 ]]
+    exit $?
+}
+
+step "build libmodsynclog (debug) and the server"
+cargo build -p modsynclog-ffi || { fail "cargo build -p modsynclog-ffi"; finish; }
+if [[ ! -x target/debug/modsynclog-server ]]; then
+    cargo build -p modsynclog-server --bin modsynclog-server || { fail "cargo build -p modsynclog-server"; finish; }
+fi
+LIBDIR="$ROOT/target/debug"
+INCDIR="$ROOT/ffi-c/include"
+
+step "the committed header is current"
+if cargo test -q -p modsynclog-ffi --test header >"$TMP/header.log" 2>&1; then
+    pass "ffi-c/include/modsynclog.h matches cbindgen's output"
+else
+    cat "$TMP/header.log"
+    fail "ffi-c/include/modsynclog.h is stale: run MSL_UPDATE_HEADER=1 cargo test -p modsynclog-ffi --test header"
+fi
+
+step "compile (gcc -std=c11 -Wall -Wextra -Werror -pedantic)"
+CFLAGS=(-std=c11 -Wall -Wextra -Werror -pedantic -g -O1)
+compile() { # OUT SRC...
+    local out="$1"
+    shift
+    if gcc "${CFLAGS[@]}" -I"$INCDIR" -o "$out" "$@" -L"$LIBDIR" -lmodsynclog -Wl,-rpath,"$LIBDIR"; then
+        pass "compile $(basename "$out")"
+    else
+        fail "compile $(basename "$out")"
+    fi
+}
+TESTS=()
+for src in ffi-c/tests/*.c; do
+    name="$(basename "$src" .c)"
+    compile "$TMP/$name" "$src"
+    TESTS+=("$name")
+done
+# The quickstart of ffi-c/README.md, exactly as printed there.
+awk '/<!-- quickstart:begin -->/{on=1; next} /<!-- quickstart:end -->/{on=0} on && !/^```/' ffi-c/README.md \
+    >"$TMP/quickstart.c"
+compile "$TMP/quickstart" "$TMP/quickstart.c"
+if make -s -C examples/c LIBDIR="$LIBDIR" INCDIR="$INCDIR" CFLAGS="${CFLAGS[*]} -Wl,-rpath,$LIBDIR" \
+    producer reader >/dev/null && cp examples/c/producer examples/c/reader "$TMP/"; then
+    pass "make -C examples/c LIBDIR=... INCDIR=..."
+else
+    fail "make -C examples/c"
+fi
+make -s -C examples/c clean >/dev/null 2>&1
+[[ $failed -eq 0 ]] || finish
+
+VALGRIND=()
+if [[ -z "${MSL_NO_VALGRIND:-}" ]] && command -v valgrind >/dev/null; then
+    # Tokio's runtime threads stay alive until exit ("possibly lost" / "still reachable"):
+    # only definite leaks and invalid accesses fail.
+    VALGRIND=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+        --show-leak-kinds=definite --track-origins=yes)
+    echo "valgrind: ${VALGRIND[*]}"
+else
+    echo "valgrind: not used"
+fi
+
+# run LABEL PROGRAM ARGS...: runs a test program (under valgrind), adds up its RESULT line.
+run() {
+    local label="$1"
+    shift
+    local log="$TMP/$label.log"
+    timeout 900 "${VALGRIND[@]}" "$@" >"$log" 2>&1
+    local rc=$?
+    grep -E '^(ok|FAIL|#)' "$log" | sed "s/^/[$label] /"
+    local line
+    line="$(grep -E '^RESULT passed=[0-9]+ failed=[0-9]+' "$log" | tail -1)"
+    if [[ -n "$line" ]]; then
+        local p f
+        p="$(sed -E 's/.*passed=([0-9]+).*/\1/' <<<"$line")"
+        f="$(sed -E 's/.*failed=([0-9]+).*/\1/' <<<"$line")"
+        passed=$((passed + p))
+        failed=$((failed + f))
+    fi
+    if [[ $rc -eq 99 ]]; then
+        sed -n '/^==[0-9]*==/p' "$log" | head -60
+        fail "$label: valgrind found errors (definite leaks or invalid accesses)"
+    elif [[ $rc -ne 0 && -z "$line" ]]; then
+        tail -20 "$log"
+        fail "$label: exited with $rc"
+    elif [[ $rc -eq 0 && ${#VALGRIND[@]} -gt 0 ]]; then
+        pass "$label: valgrind clean"
+    fi
+}
+
+# A plain program (example or quickstart): passes when it exits 0.
+run_plain() {
+    local label="$1"
+    shift
+    if timeout 900 "${VALGRIND[@]}" "$@" >"$TMP/$label.log" 2>&1; then
+        pass "$label: $(tail -1 "$TMP/$label.log")"
+    else
+        tail -20 "$TMP/$label.log"
+        fail "$label exited with an error"
+    fi
+}
+
+step "start the server"
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+ADDR="127.0.0.1:$PORT"
+DATA="$TMP/data"
+mkdir -p "$DATA"
+target/debug/modsynclog-server --data-dir "$DATA" --grpc-addr "$ADDR" --sync-addr off --fsync never --utc \
+    >"$TMP/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+done
+if ! (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    cat "$TMP/server.log"
+    fail "the server did not start on $ADDR"
+    finish
+fi
+echo "server pid $SERVER_PID on $ADDR, data in $DATA"
+
+step "errors and bad input"
+run errors "$TMP/errors" "$ADDR" "$TMP/no-such-folder"
+
+step "write: 10,000 records through the global SDK, 4 x 10,000 through one producer"
+run roundtrip-write "$TMP/roundtrip" write "$ADDR"
+
+step "README quickstart and examples/c against the server"
+run_plain quickstart "$TMP/quickstart" "$ADDR"
+run_plain example-producer "$TMP/producer" "$ADDR" 25
+
+step "stop the server (SIGTERM)"
+kill -TERM "$SERVER_PID"
+if wait "$SERVER_PID"; then pass "server stopped cleanly"; else fail "server exit status $?"; fi
+SERVER_PID=""
+
+step "read the server's folder back"
+run roundtrip-verify "$TMP/roundtrip" verify "$DATA"
+mkdir -p "$TMP/empty"
+run follow "$TMP/follow" "$TMP/empty"
+run_plain example-reader "$TMP/reader" "$DATA"
+
+finish
