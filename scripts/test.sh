@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project: formatting, lints, and the Rust test suites
 # (store, reader, wire codecs, server, replica, SDK, CLI, end-to-end) and the Go interop
-# harness, the C tests and the Python tests. Node joins here when it lands.
+# harness, and the C, Python, Node and cross-language suites.
 # Usage: scripts/test.sh            (from anywhere; CI calls it through .ci/run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,12 @@ bash ffi-c/tests/run.sh
 
 step "Python: pip install ./python, then pytest"
 bash python/test.sh
+
+step "Node: npm install ./node, then node --test"
+bash node/test.sh
+
+step "cross-language: C, Python and Node commit to one server; a replica; three readers agree"
+bash interop/cross-language/run.sh
 
 step "interop with the original Go code (go-filelog, go-socket)"
 bash interop/run.sh

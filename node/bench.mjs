@@ -1,0 +1,98 @@
+// Benchmark (figures only, no assertions): acknowledged commits/s from one JS thread with
+// 100-byte records, and Reader scan rate over 1,000,000 records, against a release server.
+//
+//   node bench.mjs            (env: MODSYNCLOG_SERVER_BIN, BENCH_N = commits per run)
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { Producer, Reader } from 'modsynclog'
+import { nodeDir, startServer } from './testing/helpers.mjs'
+
+const N = Number(process.env.BENCH_N ?? 1_000_000)
+const SCAN = 1_000_000
+const repo = path.resolve(nodeDir, '..')
+let bin = process.env.MODSYNCLOG_SERVER_BIN ?? path.join(repo, 'target', 'release', 'modsynclog-server')
+if (!existsSync(bin)) {
+  console.log('building the release server (cargo build --release -p modsynclog-server)...')
+  execFileSync('cargo', ['build', '--release', '-p', 'modsynclog-server'], { cwd: repo, stdio: 'inherit' })
+}
+
+const fmt = (n) => Math.round(n).toLocaleString('en-US')
+const server = await startServer({ bin })
+console.log(`server ${bin} on ${server.addr}, data ${server.dataDir}`)
+let total = 0
+
+async function run(name, body) {
+  const p = new Producer(server.addr)
+  // warm up: connection and stream
+  p.commit(1, Buffer.alloc(100))
+  await p.flush(10000)
+  total += 1
+  const t0 = process.hrtime.bigint()
+  const t1 = await body(p)
+  await p.flush(120000)
+  const t2 = process.hrtime.bigint()
+  await p.close()
+  total += N
+  const s = Number(t2 - t0) / 1e9
+  const sc = Number(t1 - t0) / 1e9
+  console.log(
+    `${name.padEnd(34)} ${fmt(N / s).padStart(11)} acked commits/s  (${s.toFixed(3)} s for ${fmt(N)}; commit calls alone ${fmt(N / sc)}/s)`,
+  )
+}
+
+try {
+  const record = Buffer.alloc(100, 0x61)
+  const text = 'b'.repeat(100)
+  await run('commit(Buffer 100 B) + flush', async (p) => {
+    for (let i = 0; i < N; i++) p.commit(1101, record)
+    return process.hrtime.bigint()
+  })
+  await run('commit(string 100 B) + flush', async (p) => {
+    for (let i = 0; i < N; i++) p.commit(1101, text)
+    return process.hrtime.bigint()
+  })
+  const batch = new Array(1000).fill(record)
+  await run('commitMany(1000 x Buffer) + flush', async (p) => {
+    for (let i = 0; i < N; i += batch.length) p.commitMany(1101, batch)
+    return process.hrtime.bigint()
+  })
+  await server.stop()
+
+  // Reader scans (the server is stopped: nothing else uses the CPU).
+  {
+    let n = 0
+    let bytes = 0
+    const t0 = process.hrtime.bigint()
+    for await (const r of new Reader(server.dataDir)) {
+      bytes += r.data.length
+      if (++n === SCAN) break
+    }
+    const s = Number(process.hrtime.bigint() - t0) / 1e9
+    console.log(`${'Reader for-await scan'.padEnd(34)} ${fmt(n / s).padStart(11)} records/s        (${s.toFixed(3)} s for ${fmt(n)}, ${fmt(bytes)} B)`)
+  }
+  {
+    let n = 0
+    const reader = new Reader(server.dataDir)
+    const t0 = process.hrtime.bigint()
+    while (n < SCAN) {
+      const batch = await reader.readBatch(4096)
+      if (batch.length === 0) break
+      n += batch.length
+    }
+    const s = Number(process.hrtime.bigint() - t0) / 1e9
+    console.log(`${'Reader readBatch(4096) scan'.padEnd(34)} ${fmt(n / s).padStart(11)} records/s        (${s.toFixed(3)} s for ${fmt(n)})`)
+  }
+  {
+    const n = Math.min(SCAN, 100_000)
+    const reader = new Reader(server.dataDir)
+    const t0 = process.hrtime.bigint()
+    for (let i = 0; i < n; i++) await reader.read()
+    const s = Number(process.hrtime.bigint() - t0) / 1e9
+    console.log(`${'Reader read() one by one'.padEnd(34)} ${fmt(n / s).padStart(11)} records/s        (${s.toFixed(3)} s for ${fmt(n)})`)
+  }
+  console.log(`(${fmt(total)} records stored)`)
+} finally {
+  server.kill()
+  server.cleanup()
+}
