@@ -4,84 +4,20 @@
 //! acknowledged and exits 0. Every line must then be stored exactly once, in file order,
 //! and `modsynclog-client verify` must pass.
 
-use std::fs::File;
-use std::net::{TcpListener, TcpStream};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{Proc, free_port, wait_for_port};
 use modsynclog_core::Reader;
 
 const LINES: usize = 200_000;
 
-/// A child process that is killed when the test ends, passed or failed.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Proc {
-    fn start(bin: &str, args: &[&str], log: &Path) -> Proc {
-        let child = Command::new(bin)
-            .args(args)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(log).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {bin}: {e}"));
-        Proc(child)
-    }
-
-    /// SIGKILL, and wait until the process is gone.
-    fn kill9(mut self) {
-        self.0.kill().unwrap();
-        self.0.wait().unwrap();
-    }
-
-    /// SIGTERM, then the exit status (the process must stop by itself within 30 s).
-    fn terminate(mut self) -> ExitStatus {
-        let pid = self.0.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        self.wait(Duration::from_secs(30), "stop on SIGTERM")
-    }
-
-    fn wait(&mut self, limit: Duration, what: &str) -> ExitStatus {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(s) = self.0.try_wait().unwrap() {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "process {} did not {what} within {limit:?}", self.0.id());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn running(&mut self) -> bool {
-        self.0.try_wait().unwrap().is_none()
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on port {port}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn start_server(dir: &Path, port: u16, fsync: &str, log: &Path) -> Proc {
     let addr = format!("127.0.0.1:{port}");
-    let proc = Proc::start(
+    let proc = Proc::start_logged(
         env!("CARGO_BIN_EXE_modsynclog-server"),
         &["--data-dir", dir.to_str().unwrap(), "--grpc-addr", &addr, "--sync-addr", "off", "--fsync", fsync, "--utc"],
         log,
@@ -126,7 +62,7 @@ fn crash_and_resume(fsync: &str) {
     let port = free_port();
     let server = start_server(&data, port, fsync, &logs("server1.log"));
 
-    let mut send = Proc::start(
+    let mut send = Proc::start_logged(
         env!("CARGO_BIN_EXE_modsynclog-client"),
         &["send", "--server", &format!("127.0.0.1:{port}"), "--type", "1201", file.to_str().unwrap()],
         &logs("send.log"),

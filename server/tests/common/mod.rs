@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+use std::fs::File;
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// A child process that is killed when the test ends, passed or failed.
@@ -19,28 +21,53 @@ impl Drop for Proc {
 
 impl Proc {
     pub fn start(bin: &str, args: &[&str]) -> Proc {
+        Proc::spawn(bin, args, "warn", Stdio::inherit())
+    }
+
+    /// Starts with `info` logs written to `log` (for tests that read what happened).
+    pub fn start_logged(bin: &str, args: &[&str], log: &Path) -> Proc {
+        Proc::spawn(bin, args, "info", Stdio::from(File::create(log).unwrap()))
+    }
+
+    fn spawn(bin: &str, args: &[&str], level: &str, stderr: Stdio) -> Proc {
         let child = Command::new(bin)
             .args(args)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", level)
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("start {bin}: {e}"));
         Proc(child)
     }
 
+    /// SIGKILL, and wait until the process is gone.
+    pub fn kill9(mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+
     /// SIGTERM, then the exit status (the process must stop by itself within 30 s).
-    pub fn terminate(mut self) -> std::process::ExitStatus {
+    pub fn terminate(mut self) -> ExitStatus {
         let pid = self.0.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        self.wait(Duration::from_secs(30), "stop on SIGTERM")
+    }
+
+    pub fn wait(&mut self, limit: Duration, what: &str) -> ExitStatus {
+        let deadline = Instant::now() + limit;
         loop {
             if let Some(s) = self.0.try_wait().unwrap() {
                 return s;
             }
-            assert!(Instant::now() < deadline, "process {pid} did not stop on SIGTERM");
+            assert!(Instant::now() < deadline, "process {} did not {what} within {limit:?}", self.0.id());
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    pub fn running(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
     }
 }
 
