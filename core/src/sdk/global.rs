@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{Producer, ProducerOptions, lock_patiently};
+use super::{Producer, ProducerOptions, current_pid, lock_patiently};
 use crate::error::{Error, ErrorKind, Result};
 
 /// How long [`close`] waits for outstanding records.
@@ -63,14 +63,13 @@ pub fn init_with(addr: &str, opts: ProducerOptions) -> Result<()> {
                 format!("the SDK is already initialized with {:?}, not {addr:?}", current.addr),
             ));
         }
-        if current.pid != std::process::id() {
+        if current.pid != current_pid() {
             restart_in_child(index, current)?;
         }
         return Ok(());
     }
     let producer = Producer::connect(addr, opts.clone())?;
-    let global =
-        Global { pid: std::process::id(), addr: addr.to_string(), opts, producer, closed: AtomicBool::new(false) };
+    let global = Global { pid: current_pid(), addr: addr.to_string(), opts, producer, closed: AtomicBool::new(false) };
     let _ = SLOTS[index].set(global);
     Ok(())
 }
@@ -83,13 +82,13 @@ pub fn producer() -> Result<&'static Producer> {
     let Some(global) = SLOTS[index].get() else {
         return Err(Error::new(ErrorKind::NotInitialized, "call init(address) before using the SDK"));
     };
-    if global.pid == std::process::id() {
+    if global.pid == current_pid() {
         return Ok(&global.producer);
     }
     let _guard = lock_patiently(&INIT, "global SDK")?;
     let index = CURRENT.load(Ordering::Acquire);
     match SLOTS[index].get() {
-        Some(global) if global.pid == std::process::id() => Ok(&global.producer),
+        Some(global) if global.pid == current_pid() => Ok(&global.producer),
         Some(global) => restart_in_child(index, global),
         None => Err(Error::new(ErrorKind::NotInitialized, "call init(address) before using the SDK")),
     }
@@ -111,7 +110,7 @@ fn restart_in_child(index: usize, parent: &Global) -> Result<&'static Producer> 
     // The parent's runtime handle (if it gave one) has no threads here: use the SDK's own.
     let opts = ProducerOptions { runtime: None, ..parent.opts.clone() };
     let producer = Producer::connect(&parent.addr, opts.clone())?;
-    let pid = std::process::id();
+    let pid = current_pid();
     tracing::debug!(pid, addr = %parent.addr, "global SDK restarted in a forked process");
     let global = SLOTS[next].get_or_init(|| Global {
         pid,

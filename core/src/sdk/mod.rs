@@ -31,7 +31,8 @@ pub mod global;
 mod producer;
 mod transport;
 
-use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard, Once, TryLockError};
 use std::time::{Duration, Instant};
 
 pub use producer::Producer;
@@ -115,6 +116,29 @@ pub(crate) fn lock_patiently<'a, T>(m: &'a Mutex<T>, what: &str) -> Result<Mutex
     }
 }
 
+/// This process's id, without a system call on the hot path: cached, and forgotten in a
+/// forked child by a `pthread_atfork` handler (the child's first call reads it anew).
+pub(crate) fn current_pid() -> u32 {
+    static PID: AtomicU32 = AtomicU32::new(0);
+    static HANDLER: Once = Once::new();
+    extern "C" fn forget_in_child() {
+        PID.store(0, Ordering::Relaxed);
+    }
+    HANDLER.call_once(|| {
+        // SAFETY: registers a handler that only stores to an atomic, which is
+        // async-signal-safe as the child side of fork requires.
+        unsafe { libc::pthread_atfork(None, None, Some(forget_in_child)) };
+    });
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            let pid = std::process::id();
+            PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
 /// The process-wide SDK runtime (two worker threads), built on first use.
 ///
 /// Fork-safe: the runtime remembers the process that built it. A child forked after it was
@@ -122,7 +146,7 @@ pub(crate) fn lock_patiently<'a, T>(m: &'a Mutex<T>, what: &str) -> Result<Mutex
 /// copy is leaked on purpose (dropping it would wait for threads that do not exist here).
 fn default_runtime() -> Result<tokio::runtime::Handle> {
     static RUNTIME: Mutex<Option<(u32, &'static tokio::runtime::Runtime)>> = Mutex::new(None);
-    let pid = std::process::id();
+    let pid = current_pid();
     let mut slot = lock_patiently(&RUNTIME, "SDK runtime")?;
     if let Some((built_by, rt)) = *slot
         && built_by == pid
