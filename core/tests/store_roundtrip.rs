@@ -48,3 +48,22 @@ proptest! {
         prop_assert_eq!(store.count(d2).unwrap(), counts[1]);
     }
 }
+
+#[test]
+fn a_batch_larger_than_one_write_chunk_reads_back_exactly() {
+    // 3,000 records of 1,000 bytes: the data goes out in several 1 MiB writes.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store =
+        Store::open(tmp.path(), StoreOptions { durability: Durability::Batch, ..Default::default() }).unwrap();
+    let payloads: Vec<Vec<u8>> = (0..3000u32).map(|i| vec![(i % 251) as u8; 1000]).collect();
+    let batch: Vec<_> = payloads.iter().map(|p| NewRecord { time: 9, ty: 3, data: p }).collect();
+    let d = date("2026-11-21");
+    assert_eq!(store.append(d, &batch).unwrap().count, 3000);
+    drop(store);
+    let data = std::fs::read(tmp.path().join("20261121/data000000")).unwrap();
+    assert_eq!(data.len(), 3000 * 1010);
+    assert_eq!(&data[1010 * 1234 + 10..1010 * 1235], &payloads[1234][..]);
+    let got: Vec<_> = Reader::open(tmp.path()).unwrap().map(|r| r.unwrap().data.to_vec()).collect();
+    assert_eq!(got, payloads);
+    assert!(verify_store(&StdVfs, tmp.path()).unwrap().iter().all(|r| r.problem.is_none()));
+}

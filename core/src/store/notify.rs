@@ -6,6 +6,7 @@
 //! looking at the files and sleeps only while it is unchanged, so no wake-up is lost.
 //! Readers in other processes cannot be woken this way and poll instead.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,9 @@ pub struct Head {
 #[derive(Debug)]
 pub struct Signal {
     state: Mutex<Head>,
+    /// Threads blocked in [`Signal::wait_past`]; waking a condition variable nobody waits
+    /// on still costs a system call, on every append.
+    sleepers: AtomicUsize,
     cv: Condvar,
     watch: tokio::sync::watch::Sender<Head>,
 }
@@ -35,6 +39,7 @@ impl Default for Signal {
     fn default() -> Self {
         Signal {
             state: Mutex::new(Head::default()),
+            sleepers: AtomicUsize::new(0),
             cv: Condvar::new(),
             watch: tokio::sync::watch::Sender::new(Head::default()),
         }
@@ -73,7 +78,10 @@ impl Signal {
         change(&mut head);
         let snapshot = *head;
         drop(head);
-        self.cv.notify_all();
+        // A sleeper registers under the lock taken above, so it is counted by now.
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            self.cv.notify_all();
+        }
         self.watch.send_replace(snapshot);
     }
 
@@ -86,7 +94,9 @@ impl Signal {
             if now >= deadline {
                 break;
             }
+            self.sleepers.fetch_add(1, Ordering::SeqCst);
             head = self.cv.wait_timeout(head, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            self.sleepers.fetch_sub(1, Ordering::SeqCst);
         }
         head.seq
     }

@@ -1,9 +1,9 @@
 //! Appending batches of records to one day folder.
 //!
 //! A [`DayWriter`] owns the open `index` and current data file of one day. Each batch is
-//! encoded into two reusable buffers and written with one positioned write to the data
-//! file and one to the index (two of each when the batch crosses a data-file boundary),
-//! data first, so that an index entry a reader can see always points at a whole record.
+//! encoded into two reusable buffers and written with positioned writes: the data (in
+//! pieces of about 1 MiB), then the index in one write (per data file the batch touches).
+//! Data goes first, so that an index entry a reader can see always points at a whole record.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,6 +34,9 @@ pub struct Appended {
     pub first_id: u64,
     pub count: u64,
 }
+
+/// Size of the pieces a batch's data is written in.
+const WRITE_CHUNK: usize = 1 << 20;
 
 pub(crate) struct DayWriter {
     pub(crate) date: Date,
@@ -121,9 +124,15 @@ impl DayWriter {
         let file_index = data_file_index(id);
         let data = self.data_file(vfs, file_index, durability, targets)?;
 
+        let data_path = || data_file_path(&self.dir, file_index);
+        let index_path = || self.dir.join(INDEX_FILE);
         self.data_buf.clear();
         self.index_buf.clear();
         let mut offset = self.tail.next_offset;
+        // Data is written in pieces of about WRITE_CHUNK: one multi-MiB write is several
+        // times slower than a few 1 MiB ones (the page cache then works in huge pages), and
+        // the buffer stays small. The index is still written once, after all of the data.
+        let mut written = self.tail.next_offset;
         for r in run {
             self.index_buf.extend_from_slice(
                 &IndexEntry { data_file_index: file_index, data_offset: offset as i64, data_type: r.ty }.encode(),
@@ -131,11 +140,15 @@ impl DayWriter {
             self.data_buf.extend_from_slice(&RecordHeader::new(r.time, r.data.len()).encode());
             self.data_buf.extend_from_slice(r.data);
             offset += (RECORD_HEADER_LEN + r.data.len()) as u64;
+            if self.data_buf.len() >= WRITE_CHUNK {
+                data.write_all_at(&self.data_buf, written).map_err(|e| Error::io(&data_path(), "write", e))?;
+                written += self.data_buf.len() as u64;
+                self.data_buf.clear();
+            }
         }
-
-        let data_path = || data_file_path(&self.dir, file_index);
-        let index_path = || self.dir.join(INDEX_FILE);
-        data.write_all_at(&self.data_buf, self.tail.next_offset).map_err(|e| Error::io(&data_path(), "write", e))?;
+        if !self.data_buf.is_empty() {
+            data.write_all_at(&self.data_buf, written).map_err(|e| Error::io(&data_path(), "write", e))?;
+        }
         if durability == Durability::Batch {
             data.sync_data().map_err(|e| Error::io(&data_path(), "sync", e))?;
         }
