@@ -1,1 +1,38 @@
-fn main() {}
+//! `modsynclog-bench`: the figures behind BENCHMARKS.md.
+//!
+//! - `store`: append throughput (sizes x durability x batch size), the Go original's
+//!   per-record seek+write baseline, and a full scan with `Reader`, all in one run so the
+//!   figures share a machine, a file system and a page cache state;
+//! - `server`: ingest (native stream and legacy unary), replica catch-up (native and
+//!   legacy), live replication lag and server memory with replicas connected.
+
+mod ceiling;
+mod go_baseline;
+mod report;
+mod server_bench;
+mod store_bench;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Append, per-record baseline and scan throughput of the on-disk store.
+    Store(store_bench::StoreArgs),
+    /// Ingest, catch-up, live lag and memory of the server and its replicas over loopback.
+    Server(server_bench::ServerBenchArgs),
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Store(args) => store_bench::run(&args),
+        Command::Server(args) => server_bench::run(args),
+    }
+}
