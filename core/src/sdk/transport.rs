@@ -100,13 +100,7 @@ async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
     let auth = auth_header(&shared);
     loop {
         if unacked.is_empty() && shared.drained() {
-            if resent_batches > 0 {
-                tracing::info!(
-                    resent_batches,
-                    duplicate_batches,
-                    "delivered; resends the server had already stored were not stored twice"
-                );
-            }
+            log_delivered(resent_batches, duplicate_batches);
             return;
         }
         let delay = backoff.next();
@@ -147,13 +141,7 @@ async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
         let mut draining = false;
         loop {
             if draining && unacked.is_empty() {
-                if resent_batches > 0 {
-                    tracing::info!(
-                        resent_batches,
-                        duplicate_batches,
-                        "delivered; resends the server had already stored were not stored twice"
-                    );
-                }
+                log_delivered(resent_batches, duplicate_batches);
                 return;
             }
             tokio::select! {
@@ -298,3 +286,14 @@ parts!(
     crate::proto::legacy::AppLogResponse,
     crate::proto::legacy::JsonLogResponse
 );
+
+/// The closing line of a producer that had to resend after a reconnect.
+fn log_delivered(resent_batches: u64, duplicate_batches: u64) {
+    if resent_batches > 0 {
+        tracing::info!(
+            resent_batches,
+            duplicate_batches,
+            "delivered; resends the server had already stored were not stored twice"
+        );
+    }
+}
