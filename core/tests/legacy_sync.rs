@@ -298,6 +298,8 @@ async fn bad_clients_are_dropped_without_touching_the_store_or_other_clients() {
         ("301 ../../etc", framed(CTYPE_REQUEST, &request("../../etc")), false),
         ("301 2026-02-30", framed(CTYPE_REQUEST, &request("2026-02-30")), false),
         ("301 not json", framed(CTYPE_REQUEST, b"{\"date\":"), false),
+        // The vector day holds 20 records: a replica "ahead" of us has diverged.
+        ("301 past our count", framed(CTYPE_REQUEST, br#"{"date":"2026-11-21","id":21}"#), false),
         ("silent for the heartbeat timeout", Vec::new(), false),
         ("hello then silent", framed(CTYPE_HELLO, b"hello test msg from client"), false),
     ];

@@ -157,3 +157,33 @@ async fn flush_times_out_without_a_server_and_token_is_sent() {
     srv.stop().await;
     assert_eq!(read_all(tmp.path()).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_over_the_servers_message_limit_fails_flush_instead_of_looping() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(NOV21_2359);
+    let mut srv = TestServer::start(tmp.path(), &clock).await;
+    // The producer allows what the server's gRPC message limit does not.
+    let opts = ProducerOptions { max_record_len: 64 << 20, ..ProducerOptions::default() };
+    let producer = Arc::new(Producer::connect(&srv.addr.to_string(), opts).unwrap());
+    let p = producer.clone();
+    let err = tokio::task::spawn_blocking(move || {
+        p.commit(1, vec![7u8; 40 << 20]).unwrap();
+        p.flush(Some(Duration::from_secs(30)))
+    })
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert_ne!(err.kind(), ErrorKind::Timeout, "the batch must be refused, not resent until the timeout: {err}");
+    // Later records still go through.
+    let p = producer.clone();
+    tokio::task::spawn_blocking(move || {
+        p.commit(1, "after").unwrap();
+        p.flush(Some(Duration::from_secs(30))).unwrap();
+    })
+    .await
+    .unwrap();
+    srv.stop().await;
+    let got = read_all(tmp.path());
+    assert_eq!(got.iter().map(|r| r.data.to_vec()).collect::<Vec<_>>(), vec![b"after".to_vec()]);
+}

@@ -192,6 +192,17 @@ impl Client {
                 let request = SyncRequest::decode(&frame.content)
                     .map_err(|e| Error::new(e.kind(), format!("bad sync request: {e}")))?;
                 let (date, id) = (request.date, request.id);
+                // A replica ahead of us holds records we never wrote: feeding it would skip
+                // them, or finish its diverged day. (The native sync refuses this too.)
+                let held = crate::store::day::record_count(&crate::store::io::StdVfs, &self.root, date)?;
+                if id > held {
+                    return Err(Error::new(
+                        ErrorKind::Conflict,
+                        format!(
+                            "replica asks for {date} from id {id}, but this server holds {held} records of that day"
+                        ),
+                    ));
+                }
                 if state.position.is_none() {
                     tracing::info!(peer = %self.peer, %date, id, "legacy replica connected");
                 } else {

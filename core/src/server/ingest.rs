@@ -188,7 +188,11 @@ async fn pipeline(
                     }
                     Ok(None) => input_done = true,
                     Err(status) => {
+                        // Tell the producer why (e.g. a message over the size limit), after
+                        // the acks of earlier batches: ending with OK would make it resend
+                        // the same batch forever.
                         tracing::debug!(%status, "ingest stream broke");
+                        final_status.get_or_insert(status);
                         input_done = true;
                     }
                 }

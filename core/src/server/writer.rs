@@ -164,7 +164,8 @@ impl WriterControl {
         tracing::debug!(?report, file = %journal.path().display(), "ingest journal loaded");
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let handle = WriterHandle { tx, closing: Arc::default(), limits };
-        let mut writer = Writer { store, journal, clock, open_day, warned_backwards: false };
+        let mut writer =
+            Writer { store, journal, clock, open_day, pending_finish: Vec::new(), warned_backwards: false };
         let thread = std::thread::Builder::new()
             .name("modsynclog-writer".into())
             .spawn(move || writer.run(rx))
@@ -217,6 +218,8 @@ struct Writer {
     clock: SharedClock,
     /// The latest day that exists and is not finished.
     open_day: Option<Date>,
+    /// Past days whose `finish` could not be written yet (an I/O error); retried every loop.
+    pending_finish: Vec<Date>,
     warned_backwards: bool,
 }
 
@@ -249,8 +252,11 @@ impl Writer {
                     next = rx.try_recv().ok();
                 }
             }
-            self.rollover();
-            self.commit(&mut jobs);
+            // One reading of the clock for both: read twice, a midnight falling between them
+            // would append to the new day without finishing the old one.
+            let today = self.clock.today();
+            self.rollover(today);
+            self.commit(&mut jobs, today);
             if let Err(e) = self.journal.sync_if_due(false) {
                 tracing::error!(error = %e, "ingest journal sync failed");
             }
@@ -266,7 +272,9 @@ impl Writer {
                         }
                     }
                 }
-                self.commit(&mut jobs);
+                let today = self.clock.today();
+                self.rollover(today);
+                self.commit(&mut jobs, today);
                 if let Err(e) = self.store.sync() {
                     tracing::error!(error = %e, "final sync failed");
                 }
@@ -279,26 +287,28 @@ impl Writer {
         }
     }
 
-    /// Finishes the open day when the clock has moved past it.
-    fn rollover(&mut self) {
-        let today = self.clock.today();
+    /// Finishes the open day when the clock has moved past it (retrying until it works).
+    fn rollover(&mut self, today: Date) {
         if let Some(day) = self.open_day
             && day < today
         {
             tracing::info!(%day, %today, "day rollover: finishing the previous day");
-            if let Err(e) = self.store.finish(day) {
-                tracing::error!(%day, error = %e, "cannot mark the previous day finished");
-            }
+            self.pending_finish.push(day);
             self.open_day = None;
+        }
+        for day in std::mem::take(&mut self.pending_finish) {
+            if let Err(e) = self.store.finish(day) {
+                tracing::error!(%day, error = %e, "cannot mark the previous day finished; will retry");
+                self.pending_finish.push(day);
+            }
         }
     }
 
     /// Appends every job with one store call and acknowledges each with its own range.
-    fn commit(&mut self, jobs: &mut Vec<Job>) {
+    fn commit(&mut self, jobs: &mut Vec<Job>, today: Date) {
         if jobs.is_empty() {
             return;
         }
-        let today = self.clock.today();
         let date = match self.open_day {
             // The clock went backwards: keep filing under the newest day rather than
             // reopening a day that may already be finished.
