@@ -4,11 +4,14 @@
 //!   with one crash-safe batch writer;
 //! - [`reader`]: walking records from `(date, id)` onwards, optionally following;
 //! - [`wire`]: the legacy sync socket's frames and record batches, byte-compatible with Go;
-//! - [`server`]: the single writer task and the gRPC ingest services (legacy and `v1`);
+//! - [`server`]: the single writer task, the gRPC ingest services (legacy and `v1`) and
+//!   the native sync service;
 //! - [`replica`]: the native replica, copying a server's store over `modsynclog.v1.Sync`;
+//! - [`legacy`]: the original's sync socket, both ends (for Go replicas and Go servers);
+//! - [`metrics`]: the Prometheus text endpoint;
 //! - [`sdk`]: the producer (`commit`/`flush`/`close`) and the process-wide global SDK;
 //! - [`proto`]: the generated protobuf messages, clients and servers;
-//! - [`date`], [`record`], [`error`]: the vocabulary every front door shares.
+//! - [`date`], [`record`], [`error`], [`clock`]: the vocabulary every front door shares.
 
 pub mod clock;
 pub mod date;
