@@ -10,7 +10,7 @@
 //! - [`feeder`] and [`retention`]: the store-side halves of each (which records go next,
 //!   which day to ask for, which days to delete).
 //!
-//! Both ends read frames in a task of their own ([`conn`]): [`read_frame`](crate::wire::read_frame)
+//! Both ends read frames in a task of their own (`conn`): [`read_frame`](crate::wire::read_frame)
 //! is not cancel-safe, so it must never be one arm of a `select!` that may drop it mid-frame.
 
 pub mod client;

@@ -4,7 +4,7 @@
 //! [`run`] opens the local store (`Conflict` if another writer holds it), picks its first
 //! day as the legacy replica does ([`first_needed_day`](crate::legacy::retention::first_needed_day)), subscribes from its local count
 //! and follows the server's stream across days. Every event is checked against where the
-//! replica stands ([`follower`]); each batch is one [`Store::append_at`] with the server's
+//! replica stands (`follower`); each batch is one [`Store::append_at`] with the server's
 //! times and types, so the folders end byte-identical, and the store re-checks the first
 //! id under its own lock. A day is marked finished when the server says so, and retention
 //! ([`apply_retention`](crate::legacy::retention::apply_retention)) runs on connect and after each finished day.

@@ -1,6 +1,6 @@
 //! Reading records of one day by id, in large chunks.
 //!
-//! A scan must not cost a system call per record. [`DayCursor`] reads the index 4096
+//! A scan must not cost a system call per record. `DayCursor` reads the index 4096
 //! entries at a time and the data file in chunks of at least 1 MiB; records are handed
 //! out as slices of the chunk (`Bytes`), so payloads are not copied again. Every entry and
 //! header is checked, and damage is an error naming the file, the id and the offset;
