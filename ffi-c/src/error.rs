@@ -54,7 +54,7 @@ pub enum MslStatus {
 }
 
 impl MslStatus {
-    fn from_kind(kind: ErrorKind) -> MslStatus {
+    pub(crate) fn from_kind(kind: ErrorKind) -> MslStatus {
         use MslStatus::*;
         match kind {
             ErrorKind::InvalidArgument => MSL_INVALID_ARGUMENT,
@@ -177,30 +177,4 @@ pub extern "C" fn msl_last_error_code() -> MslStatus {
 #[unsafe(no_mangle)]
 pub extern "C" fn msl_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
-}
-
-#[cfg(test)]
-mod tests {
-    use std::ffi::CStr;
-
-    use super::*;
-
-    #[test]
-    fn statuses_match_core_codes() {
-        for kind in ErrorKind::ALL {
-            assert_eq!(MslStatus::from_kind(kind) as i32, kind.code(), "{kind}");
-        }
-        assert_eq!(MslStatus::MSL_END as i32, 100);
-        assert_eq!(MslStatus::MSL_PANIC as i32, 101);
-    }
-
-    #[test]
-    fn panics_become_a_status() {
-        let status = call(|| panic!("boom"));
-        assert_eq!(status, MslStatus::MSL_PANIC);
-        assert_eq!(msl_last_error_code(), MslStatus::MSL_PANIC);
-        // SAFETY: msl_last_error never returns NULL.
-        let msg = unsafe { CStr::from_ptr(msl_last_error()) }.to_str().unwrap();
-        assert!(msg.contains("boom"), "{msg}");
-    }
 }

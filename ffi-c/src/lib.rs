@@ -29,6 +29,8 @@ mod error;
 mod global;
 mod producer;
 mod reader;
+#[cfg(test)]
+mod tests;
 
 pub use error::{MslStatus, msl_last_error, msl_last_error_code, msl_version};
 pub use global::{msl_close, msl_commit, msl_flush, msl_init, msl_init_with_options};

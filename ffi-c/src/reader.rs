@@ -86,7 +86,7 @@ pub unsafe extern "C" fn msl_reader_open(
     })
 }
 
-fn date_field(date: Date) -> [c_char; 11] {
+pub(crate) fn date_field(date: Date) -> [c_char; 11] {
     let mut buf = [0u8; 11];
     // "YYYY-MM-DD" is exactly 10 bytes; the 11th stays NUL.
     let _ = write!(&mut buf[..10], "{date}");
@@ -167,19 +167,4 @@ pub unsafe extern "C" fn msl_reader_free(r: *mut MslReader) {
             drop(unsafe { Box::from_raw(r) });
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use std::ffi::CStr;
-
-    use super::*;
-
-    #[test]
-    fn dates_are_nul_terminated() {
-        let d = date_field(Date::parse("2024-02-29").unwrap());
-        // SAFETY: the array is NUL-terminated.
-        let s = unsafe { CStr::from_ptr(d.as_ptr()) };
-        assert_eq!(s.to_str().unwrap(), "2024-02-29");
-    }
 }

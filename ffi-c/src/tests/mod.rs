@@ -1,0 +1,36 @@
+//! Unit tests of the C ABI's internals: status numbers, caught panics, record dates.
+//! (The C programs in `ffi-c/tests/` test the ABI from C.)
+
+use std::ffi::CStr;
+
+use modsynclog_core::{Date, ErrorKind};
+
+use crate::error::{MslStatus, call, msl_last_error, msl_last_error_code};
+use crate::reader::date_field;
+
+#[test]
+fn statuses_match_core_codes() {
+    for kind in ErrorKind::ALL {
+        assert_eq!(MslStatus::from_kind(kind) as i32, kind.code(), "{kind}");
+    }
+    assert_eq!(MslStatus::MSL_END as i32, 100);
+    assert_eq!(MslStatus::MSL_PANIC as i32, 101);
+}
+
+#[test]
+fn panics_become_a_status() {
+    let status = call(|| panic!("boom"));
+    assert_eq!(status, MslStatus::MSL_PANIC);
+    assert_eq!(msl_last_error_code(), MslStatus::MSL_PANIC);
+    // SAFETY: msl_last_error never returns NULL.
+    let msg = unsafe { CStr::from_ptr(msl_last_error()) }.to_str().unwrap();
+    assert!(msg.contains("boom"), "{msg}");
+}
+
+#[test]
+fn dates_are_nul_terminated() {
+    let d = date_field(Date::parse("2024-02-29").unwrap());
+    // SAFETY: the array is NUL-terminated.
+    let s = unsafe { CStr::from_ptr(d.as_ptr()) };
+    assert_eq!(s.to_str().unwrap(), "2024-02-29");
+}
