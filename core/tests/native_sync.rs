@@ -152,9 +152,18 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         if !day.is_dir() || day.file_name().unwrap().to_string_lossy().starts_with('.') {
             continue;
         }
-        for f in std::fs::read_dir(&day).unwrap() {
+        // The replica may delete a day (retention) while we look: what vanished is simply
+        // not in this snapshot; callers poll until the folders agree.
+        let Ok(files) = std::fs::read_dir(&day) else { continue };
+        for f in files {
             let f = f.unwrap().path();
-            out.insert(f.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&f).unwrap());
+            match std::fs::read(&f) {
+                Ok(bytes) => {
+                    out.insert(f.strip_prefix(dir).unwrap().to_path_buf(), bytes);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => panic!("read {}: {e}", f.display()),
+            }
         }
     }
     out
