@@ -21,6 +21,7 @@ use super::retention::{apply_retention, check_days, first_needed_day};
 use crate::clock::{SharedClock, SystemClock};
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
+use crate::store::shared::with_store;
 use crate::store::{NewRecord, Store, StoreOptions};
 use crate::wire::{
     CTYPE_BATCH, CTYPE_DAY_FINISHED, CTYPE_HEARTBEAT, CTYPE_HELLO, CTYPE_HELLO_REPLY, CTYPE_REQUEST, DEFAULT_SEND_FLAG,
@@ -153,15 +154,14 @@ impl Replica {
 
         let today = cfg.clock.today();
         let (history, retain) = (cfg.history_days, cfg.retain_days);
-        let day = self
-            .blocking(move |store| {
-                let day = first_needed_day(store, today, history);
-                if let Some(retain) = retain {
-                    apply_retention(store, today, retain, day)?;
-                }
-                Ok(day)
-            })
-            .await?;
+        let day = with_store(&self.store, move |store| {
+            let day = first_needed_day(store, today, history);
+            if let Some(retain) = retain {
+                apply_retention(store, today, retain, day)?;
+            }
+            Ok(day)
+        })
+        .await?;
         let mut pos = Position { day, next_id: 0, pending_finish: None };
         self.request(&mut write, &mut pos).await?;
         tracing::info!(server = %cfg.server, date = %pos.day, id = pos.next_id, "legacy sync: connected");
@@ -214,7 +214,7 @@ impl Replica {
     /// Sends the 301 for `pos.day`, from the local count.
     async fn request(&mut self, write: &mut OwnedWriteHalf, pos: &mut Position) -> Result<()> {
         let day = pos.day;
-        pos.next_id = self.blocking(move |store| store.count(day)).await?;
+        pos.next_id = with_store(&self.store, move |store| store.count(day)).await?;
         let body = SyncRequest { date: pos.day, id: pos.next_id }.encode();
         write_bounded(write, HANDSHAKE_TIMEOUT, self.config.send_flag, CTYPE_REQUEST, &body, false).await
     }
@@ -230,13 +230,12 @@ impl Replica {
             }
         }
         let (day, first) = (pos.day, pos.next_id);
-        let appended = self
-            .blocking(move |store| {
-                let batch: Vec<NewRecord<'_>> =
-                    records.iter().map(|r| NewRecord { time: r.time, ty: r.ty, data: &r.data }).collect();
-                store.append_at(day, first, &batch)
-            })
-            .await?;
+        let appended = with_store(&self.store, move |store| {
+            let batch: Vec<NewRecord<'_>> =
+                records.iter().map(|r| NewRecord { time: r.time, ty: r.ty, data: &r.data }).collect();
+            store.append_at(day, first, &batch)
+        })
+        .await?;
         pos.next_id = appended.first_id + appended.count;
         self.progressed = true;
         Ok(())
@@ -245,7 +244,7 @@ impl Replica {
     /// Marks `date` finished locally, applies retention and asks for the next day.
     async fn finish_day(&mut self, write: &mut OwnedWriteHalf, pos: &mut Position, date: Date) -> Result<()> {
         let (today, retain, next) = (self.config.clock.today(), self.config.retain_days, date.succ());
-        self.blocking(move |store| {
+        with_store(&self.store, move |store| {
             store.finish(date)?;
             if let Some(retain) = retain {
                 apply_retention(store, today, retain, next)?;
@@ -257,17 +256,5 @@ impl Replica {
         self.progressed = true;
         *pos = Position { day: next, next_id: 0, pending_finish: None };
         self.request(write, pos).await
-    }
-
-    /// Runs `f` on the store in the blocking pool: appends and finishes may fsync.
-    async fn blocking<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Store) -> Result<T> + Send + 'static,
-    {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&mut store.lock().unwrap_or_else(|p| p.into_inner())))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Io, format!("store task failed: {e}")))?
     }
 }

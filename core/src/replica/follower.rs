@@ -26,6 +26,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::legacy::retention::{apply_retention, first_needed_day};
 use crate::proto::v1::sync_event::Event;
 use crate::proto::v1::{DayStart, RecordBatch, SubscribeRequest};
+use crate::store::shared::with_store;
 use crate::store::{NewRecord, Store};
 
 /// The day being copied and the next id expected in it.
@@ -84,15 +85,14 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
     /// One subscription, from connect to drop. `Ok` only on shutdown.
     pub(super) async fn session(&mut self, shutdown: &mut watch::Receiver<bool>) -> Result<()> {
         let (today, history, retain) = (self.config.clock.today(), self.config.history_days, self.config.retain_days);
-        let (day, next_id) = self
-            .blocking(move |store| {
-                let day = first_needed_day(store, today, history);
-                if let Some(retain) = retain {
-                    apply_retention(store, today, retain, day)?;
-                }
-                Ok((day, store.count(day)?))
-            })
-            .await?;
+        let (day, next_id) = with_store(&self.store, move |store| {
+            let day = first_needed_day(store, today, history);
+            if let Some(retain) = retain {
+                apply_retention(store, today, retain, day)?;
+            }
+            Ok((day, store.count(day)?))
+        })
+        .await?;
         self.position = Some(Position { day, next_id, finished: false });
 
         let cfg = self.config.clone();
@@ -167,7 +167,7 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
                 if pos.finished { " (finished)" } else { "" }
             )));
         }
-        let local = self.blocking(move |store| store.count(date)).await?;
+        let local = with_store(&self.store, move |store| store.count(date)).await?;
         if start.id != local {
             return Err(protocol(format!("server started day {date} at {} but we hold {local} of it", start.id)));
         }
@@ -200,17 +200,12 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
             .map(|r| i16::try_from(r.r#type).map_err(|_| protocol(format!("record type {} is not 16 bits", r.r#type))))
             .collect::<Result<Vec<i16>>>()?;
         let first = batch.first_id;
-        let appended = self
-            .blocking(move |store| {
-                let records: Vec<NewRecord<'_>> = batch
-                    .records
-                    .iter()
-                    .zip(types)
-                    .map(|(r, ty)| NewRecord { time: r.time, ty, data: &r.data })
-                    .collect();
-                store.append_at(date, first, &records)
-            })
-            .await?;
+        let appended = with_store(&self.store, move |store| {
+            let records: Vec<NewRecord<'_>> =
+                batch.records.iter().zip(types).map(|(r, ty)| NewRecord { time: r.time, ty, data: &r.data }).collect();
+            store.append_at(date, first, &records)
+        })
+        .await?;
         self.position = Some(Position { day: date, next_id: appended.first_id + appended.count, finished: false });
         self.appended += appended.count;
         self.progressed = true;
@@ -224,7 +219,7 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
             return Err(protocol(format!("server finished day {date} while we stand at {}", pos.day)));
         }
         let (today, retain) = (self.config.clock.today(), self.config.retain_days);
-        self.blocking(move |store| {
+        with_store(&self.store, move |store| {
             store.finish(date)?;
             if let Some(retain) = retain {
                 apply_retention(store, today, retain, date.succ())?;
@@ -262,18 +257,6 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
             lag: self.lag(),
             appended: self.appended,
         });
-    }
-
-    /// Runs `f` on the store in the blocking pool: appends and finishes may fsync.
-    async fn blocking<T, G>(&self, f: G) -> Result<T>
-    where
-        T: Send + 'static,
-        G: FnOnce(&mut Store) -> Result<T> + Send + 'static,
-    {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&mut store.lock().unwrap_or_else(|p| p.into_inner())))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Io, format!("store task failed: {e}")))?
     }
 }
 

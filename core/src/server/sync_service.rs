@@ -45,6 +45,7 @@ use crate::proto::v1::{
 use crate::store::Signal;
 use crate::store::day;
 use crate::store::io::StdVfs;
+use crate::store::shared::blocking;
 use crate::wire::WireRecord;
 
 /// Most records in one `RecordBatch`.
@@ -374,17 +375,6 @@ fn disk_head(root: &std::path::Path) -> Result<Option<(Date, u64)>> {
 /// Resolves when `stopping` turns true or its sender is dropped.
 async fn stopped(stopping: &mut watch::Receiver<bool>) {
     let _ = stopping.wait_for(|s| *s).await;
-}
-
-/// Runs file I/O on the blocking pool.
-async fn blocking<T, F>(f: F) -> Result<T>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T> + Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::new(ErrorKind::Io, format!("store read task failed: {e}")))?
 }
 
 #[cfg(test)]

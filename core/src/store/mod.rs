@@ -14,6 +14,7 @@ pub mod format;
 pub mod io;
 pub mod notify;
 mod recovery;
+pub(crate) mod shared;
 pub mod verify;
 mod writer;
 
