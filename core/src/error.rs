@@ -40,11 +40,14 @@ pub enum ErrorKind {
     QueueFull,
     /// The request conflicts with the current state (store locked, out-of-order append).
     Conflict,
+    /// The credentials are valid but do not allow this (a write token used to read, an
+    /// address outside the legacy allow-list).
+    PermissionDenied,
 }
 
 impl ErrorKind {
     /// Every kind, in code order. Bindings use this to generate their per-kind classes.
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 15] = [
         ErrorKind::InvalidArgument,
         ErrorKind::NotFound,
         ErrorKind::Corrupt,
@@ -59,6 +62,7 @@ impl ErrorKind {
         ErrorKind::Unavailable,
         ErrorKind::QueueFull,
         ErrorKind::Conflict,
+        ErrorKind::PermissionDenied,
     ];
 
     /// The stable number of this kind. `0` is reserved for "no error" in the C ABI.
@@ -78,6 +82,7 @@ impl ErrorKind {
             ErrorKind::Unavailable => 12,
             ErrorKind::QueueFull => 13,
             ErrorKind::Conflict => 14,
+            ErrorKind::PermissionDenied => 15,
         }
     }
 
@@ -98,6 +103,7 @@ impl ErrorKind {
             ErrorKind::Unavailable => "Unavailable",
             ErrorKind::QueueFull => "QueueFull",
             ErrorKind::Conflict => "Conflict",
+            ErrorKind::PermissionDenied => "PermissionDenied",
         }
     }
 }
@@ -160,6 +166,12 @@ impl Error {
     pub fn message(&self) -> &str {
         &self.message
     }
+
+    /// Whether retrying cannot help: the server refused the credentials
+    /// (`Unauthenticated`) or what they allow (`PermissionDenied`).
+    pub fn is_auth(&self) -> bool {
+        matches!(self.kind, ErrorKind::Unauthenticated | ErrorKind::PermissionDenied)
+    }
 }
 
 #[cfg(test)]
@@ -169,7 +181,7 @@ mod tests {
     #[test]
     fn codes_are_stable_and_unique() {
         let codes: Vec<i32> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
-        assert_eq!(codes, (1..=14).collect::<Vec<_>>());
+        assert_eq!(codes, (1..=15).collect::<Vec<_>>());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - [`legacy`]: the original's sync socket, both ends (for Go replicas and Go servers);
 //! - [`metrics`]: the Prometheus text endpoint;
 //! - [`sdk`]: the producer (`commit`/`flush`/`close`) and the process-wide global SDK;
+//! - [`tls`]: TLS for the gRPC port, both ends (rustls), with certificate reload;
 //! - [`proto`]: the generated protobuf messages, clients and servers;
 //! - [`date`], [`record`], [`error`], [`clock`]: the vocabulary every front door shares.
 
@@ -25,6 +26,7 @@ pub mod replica;
 pub mod sdk;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod wire;
 
 pub use date::Date;

@@ -108,7 +108,8 @@ pub async fn server_status(server: &str, token: Option<&str>) -> Result<Vec<DayS
 /// The core error for a gRPC status from the server.
 pub fn error_from_status(status: &Status) -> Error {
     let kind = match status.code() {
-        Code::Unauthenticated | Code::PermissionDenied => ErrorKind::Unauthenticated,
+        Code::Unauthenticated => ErrorKind::Unauthenticated,
+        Code::PermissionDenied => ErrorKind::PermissionDenied,
         Code::InvalidArgument => ErrorKind::InvalidArgument,
         Code::FailedPrecondition => ErrorKind::Conflict,
         Code::ResourceExhausted => ErrorKind::TooLarge,

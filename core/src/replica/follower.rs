@@ -107,7 +107,7 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
         };
         match status {
             Ok(days) => self.server_counts = days.into_iter().map(|d| (d.date, d.count)).collect(),
-            Err(e) if e.kind() == ErrorKind::Unauthenticated => return Err(e),
+            Err(e) if e.is_auth() => return Err(e),
             Err(e) => tracing::debug!("native sync: no server status: {e}"),
         }
         let request = SubscribeRequest { date: day.to_string(), id: next_id };

@@ -111,7 +111,7 @@ where
             Ok(()) => return Ok(()),
             Err(err) => err,
         };
-        if err.kind() == ErrorKind::Unauthenticated {
+        if err.is_auth() {
             tracing::error!(server = %replica.config().server, "native sync: {err}");
             return Err(err);
         }

@@ -184,7 +184,8 @@ pub(crate) fn error_from_status(status: &tonic::Status) -> Error {
     let kind = sent.unwrap_or(match status.code() {
         tonic::Code::InvalidArgument | tonic::Code::OutOfRange => ErrorKind::InvalidArgument,
         tonic::Code::ResourceExhausted => ErrorKind::TooLarge,
-        tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => ErrorKind::Unauthenticated,
+        tonic::Code::Unauthenticated => ErrorKind::Unauthenticated,
+        tonic::Code::PermissionDenied => ErrorKind::PermissionDenied,
         tonic::Code::DeadlineExceeded => ErrorKind::Timeout,
         tonic::Code::FailedPrecondition => ErrorKind::Conflict,
         tonic::Code::Unimplemented => ErrorKind::Protocol,

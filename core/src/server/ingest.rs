@@ -34,6 +34,7 @@ pub fn status_from(e: &Error) -> Status {
         ErrorKind::TooLarge | ErrorKind::QueueFull => Status::resource_exhausted(e.to_string()),
         ErrorKind::Closed | ErrorKind::Unavailable => Status::unavailable(e.to_string()),
         ErrorKind::Unauthenticated => Status::unauthenticated(e.to_string()),
+        ErrorKind::PermissionDenied => Status::permission_denied(e.to_string()),
         ErrorKind::Timeout => Status::deadline_exceeded(e.to_string()),
         ErrorKind::Conflict => Status::failed_precondition(e.to_string()),
         _ => Status::internal(e.to_string()),
