@@ -57,6 +57,10 @@ pub struct ProducerOptions {
     pub linger: Duration,
     /// Records queued and not yet sent before `commit` waits (default 100 000).
     pub queue_capacity: usize,
+    /// Payload bytes queued and not yet acknowledged before `commit` waits (default 64 MiB).
+    pub queue_bytes: usize,
+    /// TLS settings for an `https://` address (TLS files with a plaintext address are refused).
+    pub tls: crate::tls::ClientTls,
     /// How long `commit` waits for room in a full queue before `QueueFull` (default 5 s).
     pub enqueue_timeout: Duration,
     /// Use the legacy unary `grpc_proto_log.Log` service (to talk to the Go server).
@@ -77,6 +81,8 @@ impl Default for ProducerOptions {
             batch_max_bytes: 1 << 20,
             linger: Duration::from_millis(5),
             queue_capacity: 100_000,
+            queue_bytes: 64 << 20,
+            tls: crate::tls::ClientTls::default(),
             enqueue_timeout: Duration::from_secs(5),
             legacy: false,
             legacy_concurrency: 16,
@@ -164,15 +170,6 @@ fn default_runtime() -> Result<tokio::runtime::Handle> {
     Ok(rt.handle().clone())
 }
 
-/// `"127.0.0.1:1235"` or `"http://host:port"` as a URL.
-fn endpoint_url(addr: &str) -> Result<String> {
-    let addr = addr.trim();
-    if addr.is_empty() {
-        return Err(Error::invalid("empty server address"));
-    }
-    Ok(if addr.contains("://") { addr.to_string() } else { format!("http://{addr}") })
-}
-
 /// The core error for a gRPC status (the kind the server sent, when it did).
 pub(crate) fn error_from_status(status: &tonic::Status) -> Error {
     let sent = status
@@ -192,16 +189,4 @@ pub(crate) fn error_from_status(status: &tonic::Status) -> Error {
         _ => ErrorKind::Unavailable,
     });
     Error::new(kind, format!("server: {}", status.message()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_become_urls() {
-        assert_eq!(endpoint_url("127.0.0.1:1235").unwrap(), "http://127.0.0.1:1235");
-        assert_eq!(endpoint_url("https://h:1").unwrap(), "https://h:1");
-        assert_eq!(endpoint_url(" ").unwrap_err().kind(), ErrorKind::InvalidArgument);
-    }
 }

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use super::{ProducerOptions, default_runtime, endpoint_url, transport};
+use super::{ProducerOptions, default_runtime, transport};
 use crate::error::{Error, ErrorKind, Result};
 
 /// How long a dropped (not closed) producer keeps trying to deliver what it queued.
@@ -149,9 +149,8 @@ impl Producer {
         if opts.batch_max_records == 0 || opts.batch_max_bytes == 0 || opts.queue_capacity == 0 {
             return Err(Error::invalid("batch sizes and queue capacity must be positive"));
         }
-        let url = endpoint_url(addr)?;
-        let endpoint = tonic::transport::Endpoint::from_shared(url.clone())
-            .map_err(|e| Error::invalid(format!("server address {addr:?}: {e}")))?;
+        let endpoint = crate::tls::endpoint(addr, &opts.tls)?;
+        let url = endpoint.uri().to_string();
         let runtime = match &opts.runtime {
             Some(h) => h.clone(),
             None => default_runtime()?,
@@ -213,6 +212,18 @@ impl Producer {
             self.shared.wake.notify_one();
         }
         Ok(())
+    }
+
+    /// [`commit`](Producer::commit) that never waits: `QueueFull` at once when the queue
+    /// has no room. (Stub: the helper replaces this with the real thing.)
+    pub fn try_commit(&self, ty: i16, data: impl Into<Bytes>) -> Result<()> {
+        self.commit(ty, data)
+    }
+
+    /// [`commit`](Producer::commit) for async code: waits for room without blocking the
+    /// thread, up to `enqueue_timeout`. (Stub: the helper replaces this.)
+    pub async fn commit_async(&self, ty: i16, data: impl Into<Bytes>) -> Result<()> {
+        self.commit(ty, data)
     }
 
     /// Records committed so far, and how many of them are settled (acknowledged or refused).
