@@ -12,11 +12,15 @@
 //! - [`sdk`]: the producer (`commit`/`flush`/`close`) and the process-wide global SDK;
 //! - [`tls`]: TLS for the gRPC port, both ends (rustls), with certificate reload;
 //! - [`proto`]: the generated protobuf messages, clients and servers;
+//! - [`access`]: scopes, tokens, client-certificate names and address allow-lists;
+//! - [`grpc`]: the gRPC status of a core error;
 //! - [`date`], [`record`], [`error`], [`clock`]: the vocabulary every front door shares.
 
+pub mod access;
 pub mod clock;
 pub mod date;
 pub mod error;
+pub mod grpc;
 pub mod legacy;
 pub mod metrics;
 pub mod proto;

@@ -2,8 +2,9 @@
 //!
 //! The figures come from the store's [`Signal`] (appends since start, the head) and the
 //! process itself (resident memory). The endpoint answers `GET /metrics` (any path, in
-//! fact) with one small response per connection; it is meant for a scraper on a private
-//! network, like the defaults of every other listener here (127.0.0.1).
+//! fact) with one small response per connection. With a token (the server passes the read
+//! scope's when the address is not loopback) a request without
+//! `Authorization: Bearer <token>` gets `401`.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -54,7 +55,13 @@ fn resident_bytes() -> Option<u64> {
 }
 
 /// Serves metrics on `listener` until `shutdown` turns true.
-pub async fn serve(listener: TcpListener, signal: Arc<Signal>, mut shutdown: watch::Receiver<bool>) -> Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    signal: Arc<Signal>,
+    token: Option<String>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<()> {
+    let token: Option<Arc<[u8]>> = token.map(|t| Arc::from(t.into_bytes()));
     loop {
         let (mut conn, _) = tokio::select! {
             r = listener.accept() => match r {
@@ -68,18 +75,41 @@ pub async fn serve(listener: TcpListener, signal: Arc<Signal>, mut shutdown: wat
             _ = async { drop(shutdown.wait_for(|s| *s).await) } => return Ok(()),
         };
         let body = render(&signal.head());
+        let token = token.clone();
         tokio::spawn(async move {
-            // Read (and ignore) the request head; a scraper sends a few hundred bytes.
-            let mut buf = [0u8; 2048];
-            let _ = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await;
-            let response = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
+            // Read the request head; a scraper sends a few hundred bytes in one segment.
+            let mut buf = [0u8; 4096];
+            let n = match tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await {
+                Ok(Ok(n)) => n,
+                _ => 0,
+            };
+            let response = if authorized(&buf[..n], token.as_deref()) {
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            } else {
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_string()
+            };
             let _ = conn.write_all(response.as_bytes()).await;
             let _ = conn.shutdown().await;
         });
     }
+}
+
+/// Whether the request head carries `Authorization: Bearer <token>` (always, without a token).
+fn authorized(head: &[u8], token: Option<&[u8]>) -> bool {
+    let Some(token) = token else { return true };
+    let policy = crate::access::AccessPolicy::new(None, Some(&String::from_utf8_lossy(token)), false, None, None);
+    head.split(|b| *b == b'\n')
+        .filter_map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let colon = line.iter().position(|b| *b == b':')?;
+            let (name, value) = line.split_at(colon);
+            name.eq_ignore_ascii_case(b"authorization").then(|| value[1..].trim_ascii())
+        })
+        .any(|value| policy.check(crate::access::Scope::Read, Some(value), None).is_ok())
 }
 
 #[cfg(test)]
@@ -96,5 +126,14 @@ mod tests {
         assert!(text.contains("\nmodsynclog_appended_bytes_total 42\n"), "{text}");
         assert!(text.contains("\nmodsynclog_append_batches_total 1\n"), "{text}");
         assert!(text.contains("\nmodsynclog_head_records{date=\"2026-11-21\"} 3\n"), "{text}");
+    }
+
+    #[test]
+    fn token_checked_when_set() {
+        let req = b"GET /metrics HTTP/1.1\r\nHost: x\r\nauthorization: Bearer r3ad\r\n\r\n";
+        assert!(authorized(req, Some(b"r3ad")));
+        assert!(!authorized(req, Some(b"other")));
+        assert!(!authorized(b"GET /metrics HTTP/1.1\r\n\r\n", Some(b"r3ad")));
+        assert!(authorized(b"GET /metrics HTTP/1.1\r\n\r\n", None));
     }
 }

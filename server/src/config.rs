@@ -6,10 +6,15 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use modsynclog_core::Durability;
+use modsynclog_core::access::AllowList;
+use modsynclog_core::legacy::LegacyServerConfig;
+use modsynclog_core::server::{Limits, NetLimits};
+use modsynclog_core::tls::ServerTls;
 use serde::Deserialize;
 
 /// Flags of `modsynclog-server`. Unset options fall back to the config file, then defaults
@@ -31,13 +36,73 @@ pub struct ServerArgs {
     /// Shared number that legacy sync peers must send in every frame. [default: 398359203]
     #[arg(long, env = "MODSYNCLOG_SEND_FLAG")]
     pub send_flag: Option<i32>,
-    /// Bearer token required by the native services. When set, the legacy gRPC service
-    /// (which cannot send a token) is off unless --allow-legacy.
+    /// Bearer token granting both scopes: write (ingest) and read (sync, status, metrics).
+    /// Prefer --token-file: a flag shows in `ps`.
     #[arg(long, env = "MODSYNCLOG_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Keep the legacy gRPC service on even though a token is set.
+    /// File holding the --token (one line; surrounding whitespace is ignored).
+    #[arg(long, env = "MODSYNCLOG_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Bearer token of the write scope only (ingest); overrides --token for it.
+    #[arg(long, env = "MODSYNCLOG_INGEST_TOKEN", hide_env_values = true)]
+    pub ingest_token: Option<String>,
+    /// File holding the --ingest-token.
+    #[arg(long, env = "MODSYNCLOG_INGEST_TOKEN_FILE")]
+    pub ingest_token_file: Option<PathBuf>,
+    /// Bearer token of the read scope only (sync, status, metrics); overrides --token for it.
+    #[arg(long, env = "MODSYNCLOG_SYNC_TOKEN", hide_env_values = true)]
+    pub sync_token: Option<String>,
+    /// File holding the --sync-token.
+    #[arg(long, env = "MODSYNCLOG_SYNC_TOKEN_FILE")]
+    pub sync_token_file: Option<PathBuf>,
+    /// TLS certificate chain (PEM) of the gRPC port; reloaded on SIGHUP or when the file changes.
+    #[arg(long, env = "MODSYNCLOG_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, env = "MODSYNCLOG_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// CA (PEM) of client certificates: every client must present one it signed (mTLS).
+    #[arg(long, env = "MODSYNCLOG_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// With mTLS: client certificate names (CN or DNS name, comma-separated) granted the
+    /// write scope. [default: every verified client certificate]
+    #[arg(long, env = "MODSYNCLOG_INGEST_CERT_NAMES")]
+    pub ingest_cert_names: Option<String>,
+    /// With mTLS: client certificate names granted the read scope. [default: all]
+    #[arg(long, env = "MODSYNCLOG_SYNC_CERT_NAMES")]
+    pub sync_cert_names: Option<String>,
+    /// Serve the legacy gRPC service (no credentials; for the Go SDK) even when the write
+    /// scope has a token or the address is not loopback (then --legacy-allow is needed too).
     #[arg(long, env = "MODSYNCLOG_ALLOW_LEGACY")]
     pub allow_legacy: bool,
+    /// Addresses (comma-separated CIDRs) that may use the legacy gRPC service and the legacy
+    /// sync socket; required when either is on a non-loopback address. [default: loopback only]
+    #[arg(long, env = "MODSYNCLOG_LEGACY_ALLOW")]
+    pub legacy_allow: Option<String>,
+    /// Serve a non-loopback gRPC address without token or mTLS (logs a warning).
+    #[arg(long, env = "MODSYNCLOG_INSECURE")]
+    pub insecure: bool,
+    /// Open gRPC connections at most; more are closed at once. [default: 1024]
+    #[arg(long, env = "MODSYNCLOG_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Concurrent calls (HTTP/2 streams) per gRPC connection. [default: 128]
+    #[arg(long, env = "MODSYNCLOG_MAX_STREAMS")]
+    pub max_streams: Option<u32>,
+    /// Native sync subscriptions (replicas) open at once. [default: 128]
+    #[arg(long, env = "MODSYNCLOG_MAX_SUBSCRIBERS")]
+    pub max_subscribers: Option<usize>,
+    /// Open legacy sync socket connections at most. [default: 64]
+    #[arg(long, env = "MODSYNCLOG_LEGACY_MAX_CONNECTIONS")]
+    pub legacy_max_connections: Option<usize>,
+    /// Seconds a new connection has to send its first bytes (and finish TLS). [default: 10]
+    #[arg(long, env = "MODSYNCLOG_HANDSHAKE_TIMEOUT")]
+    pub handshake_timeout: Option<u64>,
+    /// Payload bytes queued for the writer, all producers together (e.g. 64MiB). [default: 64MiB]
+    #[arg(long, env = "MODSYNCLOG_WRITER_QUEUE_BYTES", value_parser = parse_bytes)]
+    pub writer_queue_bytes: Option<usize>,
+    /// Payload bytes one ingest stream may have unacknowledged. [default: 16MiB]
+    #[arg(long, env = "MODSYNCLOG_STREAM_INFLIGHT_BYTES", value_parser = parse_bytes)]
+    pub stream_inflight_bytes: Option<usize>,
     /// When appended records reach the disk: `batch` (fsync before acknowledging),
     /// `interval:MILLIS` or `never`. [default: batch]
     #[arg(long, env = "MODSYNCLOG_FSYNC")]
@@ -45,9 +110,45 @@ pub struct ServerArgs {
     /// File records under UTC days instead of the machine's local calendar.
     #[arg(long, env = "MODSYNCLOG_UTC")]
     pub utc: bool,
-    /// Address for Prometheus metrics (text format, `GET /metrics`); off unless set.
+    /// Address for Prometheus metrics (text format, `GET /metrics`); off unless set. A
+    /// non-loopback address requires the read scope's token (`Authorization: Bearer`).
     #[arg(long, env = "MODSYNCLOG_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+}
+
+/// `1048576`, `64KiB`, `64MiB`, `1GiB` (also `K`, `M`, `G`, `KB`... as powers of 1024).
+pub fn parse_bytes(text: &str) -> std::result::Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num.parse().map_err(|_| format!("{text:?} is not a byte size (like 64MiB)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("{text:?}: unknown unit (use KiB, MiB or GiB)")),
+    };
+    n.checked_mul(1 << shift).filter(|b| *b > 0).ok_or_else(|| format!("{text:?}: out of range"))
+}
+
+fn names(list: Option<String>) -> Option<Vec<String>> {
+    list.map(|l| l.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect())
+}
+
+/// A token from the flag, else from its file (`None` for neither or an empty one).
+fn token(value: Option<String>, file: Option<PathBuf>) -> Result<Option<String>> {
+    let value = match (value, file) {
+        (Some(v), _) => Some(v),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("read token file {}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        (None, None) => None,
+    };
+    Ok(value.filter(|t| !t.is_empty()))
 }
 
 /// The same options as read from a TOML file.
@@ -59,7 +160,26 @@ struct FileConfig {
     sync_addr: Option<String>,
     send_flag: Option<i32>,
     token: Option<String>,
+    token_file: Option<PathBuf>,
+    ingest_token: Option<String>,
+    ingest_token_file: Option<PathBuf>,
+    sync_token: Option<String>,
+    sync_token_file: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_client_ca: Option<PathBuf>,
+    ingest_cert_names: Option<String>,
+    sync_cert_names: Option<String>,
     allow_legacy: Option<bool>,
+    legacy_allow: Option<String>,
+    insecure: Option<bool>,
+    max_connections: Option<usize>,
+    max_streams: Option<u32>,
+    max_subscribers: Option<usize>,
+    legacy_max_connections: Option<usize>,
+    handshake_timeout: Option<u64>,
+    writer_queue_bytes: Option<String>,
+    stream_inflight_bytes: Option<String>,
     fsync: Option<String>,
     utc: Option<bool>,
     metrics_addr: Option<SocketAddr>,
@@ -73,7 +193,18 @@ pub struct Settings {
     pub sync_addr: Option<SocketAddr>,
     pub send_flag: i32,
     pub token: Option<String>,
+    pub ingest_token: Option<String>,
+    pub sync_token: Option<String>,
+    pub tls: Option<ServerTls>,
+    pub ingest_cert_names: Option<Vec<String>>,
+    pub sync_cert_names: Option<Vec<String>>,
     pub allow_legacy: bool,
+    pub legacy_allow: Option<AllowList>,
+    pub insecure: bool,
+    pub net: NetLimits,
+    pub legacy_max_connections: usize,
+    pub writer_queue_bytes: usize,
+    pub stream_inflight_bytes: usize,
     pub fsync: Durability,
     pub utc: bool,
     pub metrics_addr: Option<SocketAddr>,
@@ -95,12 +226,66 @@ impl ServerArgs {
             "off" | "" => None,
             s => Some(s.parse().with_context(|| format!("sync address {s:?}"))?),
         };
+        let bytes = |flag: Option<usize>, file: Option<String>, name: &str, default: usize| -> Result<usize> {
+            match (flag, file) {
+                (Some(b), _) => Ok(b),
+                (None, Some(t)) => parse_bytes(&t).map_err(anyhow::Error::msg).with_context(|| format!("config file: {name}")),
+                (None, None) => Ok(default),
+            }
+        };
+        let tls = match (self.tls_cert.or(file.tls_cert), self.tls_key.or(file.tls_key)) {
+            (Some(cert_file), Some(key_file)) => Some(ServerTls {
+                cert_file,
+                key_file,
+                client_ca_file: self.tls_client_ca.or(file.tls_client_ca),
+            }),
+            (None, None) => None,
+            _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+        };
+        let legacy_allow = match self.legacy_allow.or(file.legacy_allow) {
+            Some(list) => Some(AllowList::parse(&list).context("--legacy-allow")?),
+            None => None,
+        };
+        let net_default = NetLimits::default();
+        let limits_default = Limits::default();
         Ok(Settings {
+            token: token(self.token.or(file.token), self.token_file.or(file.token_file))?,
+            ingest_token: token(self.ingest_token.or(file.ingest_token), self.ingest_token_file.or(file.ingest_token_file))?,
+            sync_token: token(self.sync_token.or(file.sync_token), self.sync_token_file.or(file.sync_token_file))?,
+            tls,
+            ingest_cert_names: names(self.ingest_cert_names.or(file.ingest_cert_names)),
+            sync_cert_names: names(self.sync_cert_names.or(file.sync_cert_names)),
+            legacy_allow,
+            insecure: self.insecure || file.insecure.unwrap_or(false),
+            net: NetLimits {
+                max_connections: self.max_connections.or(file.max_connections).unwrap_or(net_default.max_connections),
+                max_streams: self.max_streams.or(file.max_streams).unwrap_or(net_default.max_streams),
+                handshake_timeout: self
+                    .handshake_timeout
+                    .or(file.handshake_timeout)
+                    .map_or(net_default.handshake_timeout, Duration::from_secs),
+                max_subscribers: self.max_subscribers.or(file.max_subscribers).unwrap_or(net_default.max_subscribers),
+            },
+            legacy_max_connections: self
+                .legacy_max_connections
+                .or(file.legacy_max_connections)
+                .unwrap_or(LegacyServerConfig::default().max_connections),
+            writer_queue_bytes: bytes(
+                self.writer_queue_bytes,
+                file.writer_queue_bytes,
+                "writer_queue_bytes",
+                limits_default.writer_queue_bytes,
+            )?,
+            stream_inflight_bytes: bytes(
+                self.stream_inflight_bytes,
+                file.stream_inflight_bytes,
+                "stream_inflight_bytes",
+                limits_default.stream_inflight_bytes,
+            )?,
             data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data")),
             grpc_addr: self.grpc_addr.or(file.grpc_addr).unwrap_or_else(|| ([127, 0, 0, 1], 1235).into()),
             sync_addr,
             send_flag: self.send_flag.or(file.send_flag).unwrap_or(398_359_203),
-            token: self.token.or(file.token).filter(|t| !t.is_empty()),
             allow_legacy: self.allow_legacy || file.allow_legacy.unwrap_or(false),
             fsync,
             utc: self.utc || file.utc.unwrap_or(false),
@@ -142,5 +327,25 @@ mod tests {
         std::fs::write(&path, "data_dri = \"typo\"\n").unwrap();
         let err = ServerArgs { config: Some(path), ..Default::default() }.settle().unwrap_err();
         assert!(format!("{err:#}").contains("unknown field `data_dri`"), "{err:#}");
+    }
+
+    #[test]
+    fn byte_sizes_and_token_files() {
+        assert_eq!(parse_bytes("1048576"), Ok(1 << 20));
+        assert_eq!(parse_bytes("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_bytes("2k"), Ok(2048));
+        assert!(parse_bytes("0").is_err());
+        assert!(parse_bytes("12 parsecs").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "s3cret\n").unwrap();
+        let args = ServerArgs { sync_token_file: Some(file), token: Some("both".into()), ..Default::default() };
+        let s = args.settle().unwrap();
+        assert_eq!((s.token.as_deref(), s.sync_token.as_deref(), s.ingest_token), (Some("both"), Some("s3cret"), None));
+        let path = dir.path().join("msl.toml");
+        std::fs::write(&path, "writer_queue_bytes = \"8MiB\"\nlegacy_allow = \"10.0.0.0/8\"\n").unwrap();
+        let s = ServerArgs { config: Some(path), ..Default::default() }.settle().unwrap();
+        assert_eq!(s.writer_queue_bytes, 8 << 20);
+        assert!(s.legacy_allow.unwrap().allows("10.2.3.4".parse().unwrap()));
     }
 }

@@ -9,9 +9,11 @@ use anyhow::{Context, Result};
 use clap::Args;
 use modsynclog_core::sdk::{Producer, ProducerOptions, TYPE_JSON_LOG};
 
+use crate::client_auth::ClientAuthArgs;
+
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// Server gRPC address, HOST:PORT.
+    /// Server gRPC address: HOST:PORT (plaintext) or https://HOST:PORT (TLS).
     #[arg(long, env = "MODSYNCLOG_SERVER")]
     pub server: String,
     /// Record type stored with every line.
@@ -22,9 +24,9 @@ pub struct SendArgs {
     /// Keep reading as the file grows, like a log agent (stop with Ctrl-C).
     #[arg(long)]
     pub follow: bool,
-    /// Bearer token for the native ingest service.
-    #[arg(long, env = "MODSYNCLOG_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    /// Token and TLS of the native ingest service.
+    #[command(flatten)]
+    pub auth: ClientAuthArgs,
     /// Use the legacy unary service (works with an original Go server).
     #[arg(long)]
     pub legacy: bool,
@@ -35,8 +37,13 @@ pub struct SendArgs {
 
 pub fn run(args: SendArgs) -> Result<()> {
     // One legacy call at a time: concurrent unary calls could store a file's lines out of order.
-    let opts =
-        ProducerOptions { token: args.token.clone(), legacy: args.legacy, legacy_concurrency: 1, ..Default::default() };
+    let opts = ProducerOptions {
+        token: args.auth.token()?,
+        tls: args.auth.tls(),
+        legacy: args.legacy,
+        legacy_concurrency: 1,
+        ..Default::default()
+    };
     let producer = Producer::connect(&args.server, opts)?;
     let input: Box<dyn Read> = match &args.file {
         None => Box::new(io::stdin()),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use modsynclog_core::clock::SystemClock;
 use modsynclog_core::legacy::LegacyServerConfig;
-use modsynclog_core::server::{self, ServerConfig};
+use modsynclog_core::server::{self, Limits, ServerConfig};
 
 use crate::config::Settings;
 
@@ -14,19 +14,47 @@ pub async fn run(settings: Settings) -> Result<()> {
         data_dir = %settings.data_dir.display(),
         fsync = %settings.fsync,
         utc = settings.utc,
-        token = settings.token.is_some(),
+        tls = settings.tls.is_some(),
         "starting modsynclog-server"
     );
+    let read_token = settings.sync_token.clone().or_else(|| settings.token.clone());
+    if let Some(addr) = settings.metrics_addr
+        && !addr.ip().is_loopback()
+        && read_token.is_none()
+        && !settings.insecure
+    {
+        anyhow::bail!(
+            "refusing to serve metrics on {addr} (not loopback) without the read scope's token: give --sync-token \
+             (or --token), keep --metrics-addr on 127.0.0.1, or pass --insecure"
+        );
+    }
     let config = ServerConfig {
         data_dir: settings.data_dir,
         grpc_addr: settings.grpc_addr,
         token: settings.token,
+        ingest_token: settings.ingest_token,
+        sync_token: settings.sync_token,
+        tls: settings.tls,
+        ingest_cert_names: settings.ingest_cert_names,
+        sync_cert_names: settings.sync_cert_names,
         allow_legacy: settings.allow_legacy,
+        legacy_allow: settings.legacy_allow,
+        insecure: settings.insecure,
+        net: settings.net,
+        limits: Limits {
+            writer_queue_bytes: settings.writer_queue_bytes,
+            stream_inflight_bytes: settings.stream_inflight_bytes,
+            ..Limits::default()
+        },
         durability: settings.fsync,
         clock: Arc::new(SystemClock { utc: settings.utc }),
         sync_addr: settings.sync_addr,
-        legacy_sync: LegacyServerConfig { send_flag: settings.send_flag, ..Default::default() },
-        ..Default::default()
+        legacy_sync: LegacyServerConfig {
+            send_flag: settings.send_flag,
+            max_connections: settings.legacy_max_connections,
+            handshake_timeout: settings.net.handshake_timeout,
+            ..Default::default()
+        },
     };
     let running = server::start(config).await.context("start server")?;
     let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
@@ -34,9 +62,24 @@ pub async fn run(settings: Settings) -> Result<()> {
         let listener =
             tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listen on {addr} for metrics"))?;
         tracing::info!(metrics_addr = %listener.local_addr()?, "metrics listening");
-        tokio::spawn(modsynclog_core::metrics::serve(listener, running.signal(), metrics_stopped));
+        // On loopback the metrics stay open to local scrapers; elsewhere they need the read token.
+        let token = if addr.ip().is_loopback() { None } else { read_token };
+        tokio::spawn(modsynclog_core::metrics::serve(listener, running.signal(), token, metrics_stopped));
     }
-    shutdown_signal().await?;
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("install SIGHUP handler")?;
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            r = &mut stop => { r?; break; }
+            _ = hangup.recv() => match running.reload_tls() {
+                Ok(true) => {}
+                Ok(false) => tracing::info!("SIGHUP: no TLS configured; nothing to reload"),
+                Err(e) => tracing::error!(error = %e, "SIGHUP: cannot reload the TLS files; still serving the previous ones"),
+            },
+        }
+    }
     tracing::info!("stopping: finishing in-flight records");
     let _ = stop_metrics.send(true);
     running.shutdown().await.context("stop server")?;

@@ -15,17 +15,19 @@ use modsynclog_core::replica::{self, DayState};
 use modsynclog_core::store::day;
 use modsynclog_core::store::io::StdVfs;
 
+use crate::client_auth::ClientAuthArgs;
+
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Local store folder (a replica's or a server's).
     #[arg(long, env = "MODSYNCLOG_DIR", required_unless_present = "server")]
     pub dir: Option<PathBuf>,
-    /// A server to ask, HOST:PORT of its gRPC port (native sync service).
+    /// A server to ask: its gRPC port as HOST:PORT or https://HOST:PORT (native sync service).
     #[arg(long)]
     pub server: Option<String>,
-    /// Bearer token the server requires.
-    #[arg(long, env = "MODSYNCLOG_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    /// Token and TLS (read scope).
+    #[command(flatten)]
+    pub auth: ClientAuthArgs,
 }
 
 pub fn run(args: StatusArgs) -> Result<()> {
@@ -38,7 +40,7 @@ pub fn run(args: StatusArgs) -> Result<()> {
         Some(server) => {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let remote = rt
-                .block_on(replica::server_status(server, args.token.as_deref()))
+                .block_on(replica::server_status(server, args.auth.token()?.as_deref(), &args.auth.tls()))
                 .with_context(|| format!("status of {server}"))?;
             server_table(&remote, local.as_deref())
         }

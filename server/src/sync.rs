@@ -18,13 +18,16 @@ use modsynclog_core::legacy::{self, LegacyClientConfig};
 use modsynclog_core::replica::{self, Progress, ReplicaConfig};
 use modsynclog_core::wire::DEFAULT_SEND_FLAG;
 
+use crate::client_auth::ClientAuthArgs;
+
 /// How often a replica without a terminal logs where it stands.
 pub const LOG_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
-    /// Server address, HOST:PORT: its gRPC port (default 1235) for the native protocol,
-    /// its legacy sync socket (default 2222) for the legacy one.
+    /// Server address: its gRPC port (default 1235) for the native protocol, as HOST:PORT
+    /// (plaintext) or https://HOST:PORT (TLS); its legacy sync socket (default 2222, always
+    /// plain TCP) for the legacy one.
     #[arg(long, env = "MODSYNCLOG_SERVER")]
     pub server: String,
     /// Local store folder to keep identical to the server's.
@@ -34,9 +37,9 @@ pub struct SyncArgs {
     /// `legacy` is the original's TCP socket (works with Go servers too).
     #[arg(long, value_enum, default_value_t = Protocol::Native)]
     pub protocol: Protocol,
-    /// Bearer token the server requires (native protocol).
-    #[arg(long, env = "MODSYNCLOG_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    /// Token and TLS (native protocol).
+    #[command(flatten)]
+    pub auth: ClientAuthArgs,
     /// First day to copy, relative to today: 0 = today, -1 = from yesterday, ...
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub history_days: i64,
@@ -63,7 +66,8 @@ pub async fn run(args: SyncArgs) -> Result<()> {
     let mut task = match args.protocol {
         Protocol::Native => {
             let config = ReplicaConfig {
-                token: args.token,
+                token: args.auth.token()?,
+                tls: args.auth.tls(),
                 history_days: args.history_days,
                 retain_days: args.retain_days,
                 clock: Arc::new(SystemClock { utc: args.utc }),
@@ -78,8 +82,11 @@ pub async fn run(args: SyncArgs) -> Result<()> {
             })
         }
         Protocol::Legacy => {
-            if args.token.is_some() {
+            if args.auth.token.is_some() || args.auth.token_file.is_some() {
                 tracing::warn!("--token is ignored by the legacy protocol (it uses --send-flag)");
+            }
+            if args.auth.tls().is_set() || args.server.starts_with("https://") {
+                anyhow::bail!("the legacy protocol is plain TCP: TLS options do not apply to it");
             }
             let mut config = LegacyClientConfig::new(args.server, args.dir);
             config.send_flag = args.send_flag;

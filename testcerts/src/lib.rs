@@ -10,7 +10,8 @@
 //! | `expired.pem`, `expired.key` | a server certificate that expired in 2001 |
 //! | `client.pem`, `client.key` | client certificate `CN=ingest-client` (DNS SAN `ingest-client`), signed by the CA |
 //! | `reader.pem`, `reader.key` | client certificate `CN=replica-client`, signed by the CA |
-//! | `other-ca.pem` | a CA that signed nothing here: a client trusting only it must refuse the server |
+//! | `other-ca.pem` | another CA: a client trusting only it must refuse `server.pem` |
+//! | `other-server.pem`, `other-server.key` | a server certificate for the same names, signed by the other CA (a reload test swaps it in) |
 
 use std::path::Path;
 
@@ -20,7 +21,7 @@ use rcgen::{
 };
 
 /// Every file name [`TestPki::write`] writes.
-pub const FILES: [&str; 14] = [
+pub const FILES: [&str; 16] = [
     "ca.pem",
     "server.pem",
     "server.key",
@@ -35,6 +36,8 @@ pub const FILES: [&str; 14] = [
     "other-ca.pem",
     "other-ca.key",
     "ca.key",
+    "other-server.pem",
+    "other-server.key",
 ];
 
 /// A test CA and what it signed.
@@ -59,6 +62,9 @@ impl TestPki {
             put(&format!("{name}.pem"), cert)?;
             put(&format!("{name}.key"), key)?;
         }
+        let (cert, key) = leaf(&other, "localhost", &["localhost", "127.0.0.1"], true, now_ish)?;
+        put("other-server.pem", cert)?;
+        put("other-server.key", key)?;
         let expired = (2000, 2001);
         let (cert, key) = leaf(&ca, "localhost", &["localhost", "127.0.0.1"], true, expired)?;
         put("expired.pem", cert)?;

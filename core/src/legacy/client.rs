@@ -140,7 +140,7 @@ impl Replica {
         };
         let _ = stream.set_nodelay(true);
         let (read, mut write) = stream.into_split();
-        let mut frames = FrameReader::spawn(read, cfg.send_flag, cfg.limits, None);
+        let mut frames = FrameReader::spawn(read, cfg.send_flag, cfg.limits, None, None);
         let limit = HANDSHAKE_TIMEOUT;
         write_bounded(&mut write, limit, cfg.send_flag, CTYPE_HELLO, HELLO_FROM_CLIENT.as_bytes(), false).await?;
         let reply = tokio::select! {

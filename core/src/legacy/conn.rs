@@ -26,23 +26,28 @@ pub(crate) struct FrameReader {
 
 impl FrameReader {
     /// Starts reading. With `idle`, a silence that long ends the stream with
-    /// [`ErrorKind::Timeout`] (the server's heartbeat rule).
+    /// [`ErrorKind::Timeout`] (the server's heartbeat rule); with `first`, the first whole
+    /// frame must arrive within that (a client that connects and sends nothing, or half a
+    /// header, is dropped early).
     pub(crate) fn spawn(
         mut read: OwnedReadHalf,
         send_flag: i32,
         limits: FrameLimits,
         idle: Option<Duration>,
+        first: Option<Duration>,
     ) -> FrameReader {
         let (tx, rx) = mpsc::channel(READ_AHEAD);
         let task = tokio::spawn(async move {
+            let mut limit = first.or(idle);
             loop {
                 let next = read_frame(&mut read, send_flag, &limits);
-                let result = match idle {
+                let result = match limit {
                     Some(idle) => tokio::time::timeout(idle, next).await.unwrap_or_else(|_| {
                         Err(Error::new(ErrorKind::Timeout, format!("no frame for {} s", idle.as_secs_f64())))
                     }),
                     None => next.await,
                 };
+                limit = idle;
                 let failed = result.is_err();
                 // A send error means the consumer is gone; either way this task is done.
                 if tx.send(result).await.is_err() || failed {

@@ -22,6 +22,7 @@ use tokio::time::Instant;
 
 use super::conn::{FrameReader, stopped, write_bounded};
 use super::feeder::{Feed, Feeder, MAX_BATCH_RECORDS};
+use crate::access::AllowList;
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::Signal;
@@ -44,12 +45,23 @@ const DAY_FINISHED_REPEAT: Duration = Duration::from_secs(5);
 /// Pause after a failed `accept` (out of file descriptors...), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// The largest frame a replica may send: it only ever sends a hello, a 301 request (a
+/// few dozen bytes of JSON) and heartbeats.
+pub const CLIENT_FRAME_LIMIT: usize = 64 << 10;
+
 #[derive(Debug, Clone)]
 pub struct LegacyServerConfig {
     /// Must match the replicas' send flag; a frame with another one drops the connection.
+    /// Not a secret: it only tells protocols apart.
     pub send_flag: i32,
-    /// What a client frame may make us allocate.
+    /// What a client frame may make us allocate (default [`CLIENT_FRAME_LIMIT`]).
     pub limits: FrameLimits,
+    /// Who may connect; others are closed at once (default: loopback only).
+    pub allow: AllowList,
+    /// Open connections at most; more are closed at once (default 64).
+    pub max_connections: usize,
+    /// A new connection must send its first whole frame within this (default 10 s).
+    pub handshake_timeout: Duration,
     /// A client silent this long is dropped (the Go client heartbeats every 5 s).
     pub heartbeat_timeout: Duration,
     /// Records per 302 batch, at most 500 as in the original.
@@ -62,7 +74,14 @@ impl Default for LegacyServerConfig {
     fn default() -> Self {
         LegacyServerConfig {
             send_flag: DEFAULT_SEND_FLAG,
-            limits: FrameLimits::default(),
+            limits: FrameLimits {
+                max_body: CLIENT_FRAME_LIMIT,
+                max_content: CLIENT_FRAME_LIMIT,
+                ..FrameLimits::default()
+            },
+            allow: AllowList::default(),
+            max_connections: 64,
+            handshake_timeout: Duration::from_secs(10),
             heartbeat_timeout: Duration::from_secs(180),
             batch_records: MAX_BATCH_RECORDS,
             batch_bytes: 4 << 20,
@@ -81,10 +100,25 @@ pub async fn serve(
 ) -> Result<()> {
     let config = Arc::new(config);
     let mut clients = JoinSet::new();
+    let (mut refused_addr, mut refused_full) = (0u64, 0u64);
     loop {
         tokio::select! {
             _ = stopped(&mut shutdown) => break,
             accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) if !config.allow.allows(peer.ip()) => {
+                    refused_addr += 1;
+                    if refused_addr.is_power_of_two() {
+                        tracing::warn!(%peer, refused = refused_addr, "legacy sync: address not in --legacy-allow; closed");
+                    }
+                    drop(stream);
+                }
+                Ok((stream, peer)) if clients.len() >= config.max_connections => {
+                    refused_full += 1;
+                    if refused_full.is_power_of_two() {
+                        tracing::warn!(%peer, max = config.max_connections, refused = refused_full, "legacy sync: connection cap reached; closed");
+                    }
+                    drop(stream);
+                }
                 Ok((stream, peer)) => {
                     let client = Client { peer, root: root.clone(), signal: signal.clone(), config: config.clone() };
                     clients.spawn(client.run(stream, shutdown.clone()));
@@ -132,7 +166,8 @@ impl Client {
         let _ = stream.set_nodelay(true);
         let (read, mut write) = stream.into_split();
         let cfg = &self.config;
-        let frames = FrameReader::spawn(read, cfg.send_flag, cfg.limits, Some(cfg.heartbeat_timeout));
+        let frames =
+            FrameReader::spawn(read, cfg.send_flag, cfg.limits, Some(cfg.heartbeat_timeout), Some(cfg.handshake_timeout));
         let mut state = State::default();
         let result = self.session(frames, &mut write, &mut state, shutdown).await;
         let date = state.position.map(|(d, _)| d.to_string());

@@ -7,12 +7,13 @@ use tonic::codec::CompressionEncoding;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::v1::StatusRequest;
+use crate::tls::ClientTls;
 
 /// How long connecting may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -54,23 +55,18 @@ impl Interceptor for TokenInterceptor {
     }
 }
 
-/// `host:port` becomes `http://host:port`; a full URI is kept.
-fn uri(server: &str) -> String {
-    if server.contains("://") { server.to_string() } else { format!("http://{server}") }
-}
-
-/// Connects to the sync service at `server` (`host:port` or a URI).
-pub async fn connect(server: &str, token: Option<&str>) -> Result<SyncClient> {
+/// Connects to the sync service at `server` (`host:port`, `http://` or `https://`).
+pub async fn connect(server: &str, token: Option<&str>, tls: &ClientTls) -> Result<SyncClient> {
     let interceptor = TokenInterceptor::new(token)?;
-    let endpoint = Endpoint::from_shared(uri(server))
-        .map_err(|e| Error::invalid(format!("{server:?} is not a server address: {e}")))?
+    let endpoint = crate::tls::endpoint(server, tls)?
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
         .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
         .keep_alive_timeout(KEEPALIVE_TIMEOUT)
         .keep_alive_while_idle(true);
-    let channel =
-        endpoint.connect().await.map_err(|e| Error::new(ErrorKind::Unavailable, format!("connect {server}: {e}")))?;
+    let channel = endpoint.connect().await.map_err(|e| {
+        Error::new(ErrorKind::Unavailable, format!("connect {server}: {}", crate::tls::explain_transport_error(&e)))
+    })?;
     Ok(crate::proto::v1::sync_client::SyncClient::with_interceptor(channel, interceptor)
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
@@ -101,8 +97,8 @@ pub async fn status_of(client: &mut SyncClient) -> Result<Vec<DayState>> {
 }
 
 /// Connects to `server` and asks for its days (the `status --server` command).
-pub async fn server_status(server: &str, token: Option<&str>) -> Result<Vec<DayState>> {
-    status_of(&mut connect(server, token).await?).await
+pub async fn server_status(server: &str, token: Option<&str>, tls: &ClientTls) -> Result<Vec<DayState>> {
+    status_of(&mut connect(server, token, tls).await?).await
 }
 
 /// The core error for a gRPC status from the server.
@@ -118,7 +114,7 @@ pub fn error_from_status(status: &Status) -> Error {
         Code::Unavailable | Code::Cancelled | Code::Unknown | Code::Aborted => ErrorKind::Unavailable,
         _ => ErrorKind::Protocol,
     };
-    Error::new(kind, format!("server: {} ({:?})", status.message(), status.code()))
+    Error::new(kind, format!("server: {} ({:?})", crate::tls::status_detail(status), status.code()))
 }
 
 #[cfg(test)]
@@ -127,8 +123,6 @@ mod tests {
 
     #[test]
     fn addresses_and_statuses() {
-        assert_eq!(uri("127.0.0.1:1235"), "http://127.0.0.1:1235");
-        assert_eq!(uri("https://h:1"), "https://h:1");
         assert_eq!(error_from_status(&Status::unauthenticated("no")).kind(), ErrorKind::Unauthenticated);
         assert_eq!(error_from_status(&Status::failed_precondition("x")).kind(), ErrorKind::Conflict);
         assert!(TokenInterceptor::new(Some("bad\ntoken")).is_err());

@@ -98,7 +98,7 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
         let cfg = self.config.clone();
         let mut client: SyncClient = tokio::select! {
             _ = stopped(shutdown) => return Ok(()),
-            c = client::connect(&cfg.server, cfg.token.as_deref()) => c?,
+            c = client::connect(&cfg.server, cfg.token.as_deref(), &cfg.tls) => c?,
         };
         // The server's days give the lag across days; without them only the head does.
         let status = tokio::select! {

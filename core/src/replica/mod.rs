@@ -26,9 +26,10 @@ use tokio::sync::watch;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::date::Date;
-use crate::error::{ErrorKind, Result};
+use crate::error::Result;
 use crate::legacy::retention::check_days;
 use crate::store::{Store, StoreOptions};
+use crate::tls::ClientTls;
 
 pub use client::{DayState, SyncClient, connect, error_from_status, server_status};
 
@@ -40,8 +41,11 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Everything [`run`] needs.
 #[derive(Debug, Clone)]
 pub struct ReplicaConfig {
-    /// The server's gRPC address, `host:port` (or an `http://` URI).
+    /// The server's gRPC address: `host:port` or `http://host:port` (plaintext), or
+    /// `https://host:port` (TLS, see `tls`).
     pub server: String,
+    /// TLS settings for an `https://` server.
+    pub tls: ClientTls,
     /// The local store folder.
     pub dir: PathBuf,
     /// Bearer token, when the server requires one.
@@ -59,6 +63,7 @@ impl ReplicaConfig {
     pub fn new(server: impl Into<String>, dir: impl Into<PathBuf>) -> ReplicaConfig {
         ReplicaConfig {
             server: server.into(),
+            tls: ClientTls::default(),
             dir: dir.into(),
             token: None,
             history_days: 0,
@@ -71,6 +76,7 @@ impl ReplicaConfig {
     pub fn validate(&self) -> Result<()> {
         check_days(self.history_days, self.retain_days)?;
         client::TokenInterceptor::new(self.token.as_deref())?;
+        crate::tls::endpoint(&self.server, &self.tls)?;
         Ok(())
     }
 }

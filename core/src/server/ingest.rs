@@ -2,7 +2,8 @@
 //!
 //! `Append` stores one batch and answers with its `(date, first_id, count)`.
 //! `AppendStream` is a pipeline: the handler keeps reading (and queueing) batches while
-//! earlier ones are being written, up to [`MAX_IN_FLIGHT`] batches, and sends one ack per
+//! earlier ones are being written, up to [`MAX_IN_FLIGHT`] batches and
+//! [`Limits::stream_inflight_bytes`](super::Limits::stream_inflight_bytes), and sends one ack per
 //! batch in order, each only after its batch is in the store. A bad batch (over a limit,
 //! a type outside `i16`) ends the stream with a `Status` after the acks of the batches
 //! before it; nothing of the bad batch or of later ones is stored. When the server stops,
@@ -20,28 +21,14 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::writer::{Ack, Batch, Origin, WriterHandle};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::proto::v1::ingest_server::{Ingest, IngestServer};
 use crate::proto::v1::{AppendRequest, AppendResponse};
 
 /// Most batches of one stream queued but not yet acknowledged.
 pub const MAX_IN_FLIGHT: usize = 64;
 
-/// The gRPC status for a core error; the numeric kind travels in `modsynclog-error-code`.
-pub fn status_from(e: &Error) -> Status {
-    let mut status = match e.kind() {
-        ErrorKind::InvalidArgument => Status::invalid_argument(e.to_string()),
-        ErrorKind::TooLarge | ErrorKind::QueueFull => Status::resource_exhausted(e.to_string()),
-        ErrorKind::Closed | ErrorKind::Unavailable => Status::unavailable(e.to_string()),
-        ErrorKind::Unauthenticated => Status::unauthenticated(e.to_string()),
-        ErrorKind::PermissionDenied => Status::permission_denied(e.to_string()),
-        ErrorKind::Timeout => Status::deadline_exceeded(e.to_string()),
-        ErrorKind::Conflict => Status::failed_precondition(e.to_string()),
-        _ => Status::internal(e.to_string()),
-    };
-    status.metadata_mut().insert("modsynclog-error-code", e.code().into());
-    status
-}
+pub use crate::grpc::status_from;
 
 /// Turns the wire records into a writer batch (types must fit an `i16`) and its origin.
 fn to_batch(req: AppendRequest) -> Result<(Option<Origin>, Batch)> {
@@ -134,6 +121,8 @@ async fn pipeline(
     mut stopping: watch::Receiver<bool>,
 ) {
     let mut pending = FuturesOrdered::new();
+    // Payload bytes of the batches in `pending`; reading stops at the stream's budget.
+    let (mut inflight, budget) = (0usize, writer.limits().stream_inflight_bytes.max(1));
     // Set once no more input will be read: `Some(status)` ends the stream with that status.
     let mut input_done = false;
     let mut final_status: Option<Status> = None;
@@ -148,8 +137,9 @@ async fn pipeline(
         }
         tokio::select! {
             biased;
-            Some(ack) = pending.next(), if !pending.is_empty() => {
+            Some((ack, bytes)) = pending.next(), if !pending.is_empty() => {
                 let ack: Result<AppendResponse, Status> = ack;
+                inflight -= bytes;
                 match ack {
                     Ok(resp) => {
                         if out.send(Ok(resp)).await.is_err() {
@@ -165,23 +155,26 @@ async fn pipeline(
             changed = stopping.changed(), if !stop => {
                 stop = changed.is_err() || *stopping.borrow();
             }
-            msg = inbound.message(), if !input_done && pending.len() < MAX_IN_FLIGHT => {
+            msg = inbound.message(), if !input_done && pending.len() < MAX_IN_FLIGHT && inflight < budget => {
                 match msg {
                     Ok(Some(req)) => {
                         let batch_seq = req.batch_seq;
+                        let bytes: usize = req.records.iter().map(|r| r.data.len()).sum();
+                        inflight += bytes;
                         let queued = match to_batch(req) {
                             Ok((origin, batch)) => writer.submit_from(origin, batch).await,
                             Err(e) => Err(e),
                         };
                         match queued {
                             Ok(ack) => pending.push_back(futures::future::Either::Left(async move {
-                                let ack = ack.wait_ack().await.map_err(|e| status_from(&e))?;
-                                Ok(response(batch_seq, ack))
+                                let ack = ack.wait_ack().await.map_err(|e| status_from(&e));
+                                (ack.map(|ack| response(batch_seq, ack)), bytes)
                             })),
                             Err(e) => {
                                 // Acks of earlier batches go first, then the stream ends.
-                                pending.push_back(futures::future::Either::Right(futures::future::ready(Err(
-                                    status_from(&e),
+                                pending.push_back(futures::future::Either::Right(futures::future::ready((
+                                    Err(status_from(&e)),
+                                    bytes,
                                 ))));
                                 input_done = true;
                             }

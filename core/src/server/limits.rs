@@ -1,7 +1,9 @@
-//! Hard limits on what one request may carry, checked before anything is queued.
+//! Hard limits on what one request may carry, checked before anything is queued, and the
+//! memory the ingest path may hold.
 //!
 //! A record, or a batch, over a limit is refused as a whole with
-//! `ErrorKind::TooLarge`: nothing of it is stored.
+//! `ErrorKind::TooLarge`: nothing of it is stored. The byte budgets make senders wait
+//! (back-pressure through HTTP/2 flow control), they refuse nothing.
 
 use bytes::Bytes;
 
@@ -17,11 +19,24 @@ pub struct Limits {
     pub max_batch_records: usize,
     /// Largest sum of payloads in one batch (default 32 MiB).
     pub max_batch_bytes: usize,
+    /// Payload bytes queued for the writer and not yet written, all streams together
+    /// (default 64 MiB; at most 4 GiB). A batch larger than this waits for an empty queue.
+    pub writer_queue_bytes: usize,
+    /// Payload bytes one ingest stream may have queued and not yet acknowledged (default
+    /// 16 MiB). The stream reads its next batch only below this, so it holds at most this
+    /// plus one message.
+    pub stream_inflight_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_record_len: 4 << 20, max_batch_records: 10_000, max_batch_bytes: 32 << 20 }
+        Limits {
+            max_record_len: 4 << 20,
+            max_batch_records: 10_000,
+            max_batch_bytes: 32 << 20,
+            writer_queue_bytes: 64 << 20,
+            stream_inflight_bytes: 16 << 20,
+        }
     }
 }
 
@@ -72,7 +87,7 @@ mod tests {
 
     #[test]
     fn limits_refuse_oversize() {
-        let l = Limits { max_record_len: 4, max_batch_records: 2, max_batch_bytes: 6 };
+        let l = Limits { max_record_len: 4, max_batch_records: 2, max_batch_bytes: 6, ..Limits::default() };
         assert!(l.check_batch(&[(1, Bytes::from_static(b"abcd"))]).is_ok());
         let e = l.check_batch(&[(1, Bytes::from_static(b"abcde"))]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::TooLarge);

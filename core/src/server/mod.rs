@@ -4,7 +4,9 @@
 //! - [`writer`]: the single writer (group commit, day rollover, acks after the append);
 //! - [`legacy_grpc`]: `grpc_proto_log.Log`, wire-compatible with the Go SDK;
 //! - [`ingest`]: `modsynclog.v1.Ingest`, batched and streamed;
-//! - [`auth`]: the bearer token of the native services; [`limits`]: size limits;
+//! - [`listener`]: the gRPC port's accept loop (connection cap, handshake timeout, TLS);
+//! - [`security`]: the start-up check that refuses an unprotected public address;
+//! - [`limits`]: size and memory limits (credentials and scopes live in [`crate::access`]);
 //! - [`dedup`]: the per-producer journal that makes native ingest exactly-once.
 //!
 //! [`start`] opens the store, spawns the writer, binds the gRPC port and serves;
@@ -12,11 +14,12 @@
 //! queued, syncs and returns. When `sync_addr` is set, the legacy sync socket
 //! ([`crate::legacy::serve`]) runs beside it, so original Go replicas can copy the store.
 
-pub mod auth;
 pub mod dedup;
 pub mod ingest;
 pub mod legacy_grpc;
 pub mod limits;
+pub mod listener;
+pub mod security;
 pub mod sync_service;
 pub mod writer;
 
@@ -28,28 +31,33 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tonic::transport::server::TcpIncoming;
 
-pub use auth::BearerAuth;
 pub use ingest::IngestService;
 pub use legacy_grpc::LegacyLogService;
 pub use limits::Limits;
+pub use listener::NetLimits;
 pub use sync_service::SyncService;
 pub use writer::{Ack, Batch, Origin, PendingAck, WriterHandle};
 
+use crate::access::{AllowList, LegacyGuard, Scope};
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::legacy::LegacyServerConfig;
 use crate::store::{Durability, Signal, Store, StoreOptions};
+use crate::tls::{ReloadingAcceptor, ServerTls};
 use writer::WriterControl;
 
-/// Batches the writer's queue holds before ingest handlers wait for room.
+/// Batches the writer's queue holds before ingest handlers wait for room (its bytes are
+/// bounded by [`Limits::writer_queue_bytes`]).
 const WRITER_QUEUE: usize = 1024;
 /// How often the writer looks at the clock when idle (to finish a day after midnight).
 const ROLLOVER_TICK: Duration = Duration::from_secs(1);
 /// HTTP/2 receive windows of the gRPC port (per stream, per connection).
 const STREAM_WINDOW: u32 = 8 << 20;
 const CONNECTION_WINDOW: u32 = 16 << 20;
+/// HTTP/2 pings from the server: a peer that stops answering is dropped.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long shutdown waits for open gRPC calls before cutting them.
 const GRACE: Duration = Duration::from_secs(10);
 
@@ -58,10 +66,29 @@ const GRACE: Duration = Duration::from_secs(10);
 pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub grpc_addr: SocketAddr,
-    /// When set, the native services require `authorization: Bearer <token>`.
+    /// A bearer token granting both scopes (write: ingest; read: sync, status, metrics).
     pub token: Option<String>,
-    /// Serve the legacy (unauthenticated) `grpc_proto_log.Log` even when a token is set.
+    /// The bearer token of the write scope (ingest); overrides `token` for it.
+    pub ingest_token: Option<String>,
+    /// The bearer token of the read scope (sync, status, metrics); overrides `token` for it.
+    pub sync_token: Option<String>,
+    /// TLS on the gRPC port; with `client_ca_file`, clients need certificates (mTLS).
+    pub tls: Option<ServerTls>,
+    /// With mTLS: the certificate names (CN or DNS name) granted the write scope
+    /// (`None`: every verified client certificate).
+    pub ingest_cert_names: Option<Vec<String>>,
+    /// With mTLS: the certificate names granted the read scope (`None`: all).
+    pub sync_cert_names: Option<Vec<String>>,
+    /// Serve the legacy (credential-less) `grpc_proto_log.Log` even when the write scope is
+    /// protected or the address is not loopback.
     pub allow_legacy: bool,
+    /// Who may use the legacy gRPC service and the legacy sync socket. `None`: loopback
+    /// only, and such a service on a non-loopback address refuses to start.
+    pub legacy_allow: Option<AllowList>,
+    /// Serve a non-loopback address without protection (logs a warning).
+    pub insecure: bool,
+    /// Connection limits of the gRPC port.
+    pub net: NetLimits,
     pub durability: Durability,
     pub clock: SharedClock,
     pub limits: Limits,
@@ -76,7 +103,15 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("./data"),
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 1235)),
             token: None,
+            ingest_token: None,
+            sync_token: None,
+            tls: None,
+            ingest_cert_names: None,
+            sync_cert_names: None,
             allow_legacy: false,
+            legacy_allow: None,
+            insecure: false,
+            net: NetLimits::default(),
             durability: Durability::Batch,
             clock: Arc::new(SystemClock { utc: false }),
             limits: Limits::default(),
@@ -99,6 +134,8 @@ pub struct RunningServer {
     serve: Option<JoinHandle<std::result::Result<(), tonic::transport::Error>>>,
     ticker: JoinHandle<()>,
     writer: Option<WriterControl>,
+    tls: Option<ReloadingAcceptor>,
+    listener_stats: Arc<listener::ListenerStats>,
 }
 
 impl std::fmt::Debug for RunningServer {
@@ -110,6 +147,13 @@ impl std::fmt::Debug for RunningServer {
 /// Opens the store (`Conflict` if another writer holds it), spawns the writer, binds the
 /// gRPC listener (port 0 picks a free port: see [`RunningServer::grpc_addr`]) and serves.
 pub async fn start(config: ServerConfig) -> Result<RunningServer> {
+    let plan = security::check(&config)?;
+    let tls = match config.tls.clone() {
+        Some(files) => Some(tokio::task::spawn_blocking(move || ReloadingAcceptor::new(files)).await.map_err(
+            |e| Error::new(ErrorKind::Io, format!("TLS load task failed: {e}")),
+        )??),
+        None => None,
+    };
     let listener = bind(config.grpc_addr).await?;
     let grpc_addr = listener.local_addr().map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
     let sync_listener = match config.sync_addr {
@@ -129,23 +173,38 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     let writer_handle = control.handle();
 
     let (stop, stopping) = watch::channel(false);
-    let auth = BearerAuth::new(config.token.as_deref());
+    let policy = Arc::new(plan.policy);
     let ingest = IngestService::new(writer_handle.clone(), stopping.clone()).into_server();
-    let legacy = (config.token.is_none() || config.allow_legacy)
-        .then(|| LegacyLogService::new(writer_handle.clone()).into_server());
-    let sync = SyncService::new(root.clone(), signal.clone(), stopping.clone()).into_server();
+    let legacy = plan.legacy_grpc.then(|| {
+        let guard = LegacyGuard::new(plan.legacy_allow.clone());
+        tonic::service::interceptor::InterceptedService::new(
+            LegacyLogService::new(writer_handle.clone()).into_server(),
+            guard,
+        )
+    });
+    let sync = SyncService::new(root.clone(), signal.clone(), stopping.clone())
+        .with_max_subscribers(config.net.max_subscribers)
+        .into_server();
     // Generous HTTP/2 windows: a producer keeps up to 32 batches of ~100 KiB in flight on
     // one stream, which hyper's 1 MiB defaults would throttle to a window-update round trip.
     let router = tonic::transport::Server::builder()
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
-        .add_service(tonic::service::interceptor::InterceptedService::new(ingest, auth.clone()))
-        .add_service(tonic::service::interceptor::InterceptedService::new(sync, auth))
+        .max_concurrent_streams(config.net.max_streams)
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+        .add_service(tonic::service::interceptor::InterceptedService::new(ingest, policy.guard(Scope::Write)))
+        .add_service(tonic::service::interceptor::InterceptedService::new(sync, policy.guard(Scope::Read)))
         .add_optional_service(legacy);
+    let listener_stats = Arc::new(listener::ListenerStats::default());
+    let incoming = listener::incoming(listener, tls.clone(), config.net, listener_stats.clone(), stopping.clone());
     let mut stopped = stopping.clone();
-    let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming(listener), async move {
+    let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
         let _ = stopped.wait_for(|s| *s).await;
     }));
+    if let Some(tls) = &tls {
+        tokio::spawn(tls.clone().watch(crate::tls::server::WATCH_INTERVAL, stopping.clone()));
+    }
 
     let tick_handle = writer_handle.clone();
     let ticker = tokio::spawn(async move {
@@ -159,13 +218,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
             tick_handle.tick();
         }
     });
-    tracing::info!(%grpc_addr, root = %root.display(), "gRPC ingest listening");
+    tracing::info!(%grpc_addr, root = %root.display(), tls = tls.is_some(), "gRPC ingest listening");
     let (sync_addr, legacy_sync) = match sync_listener {
         Some(l) => {
             let addr = l.local_addr().map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
             tracing::info!(sync_addr = %addr, "legacy sync socket listening");
-            let task =
-                crate::legacy::serve(l, root.clone(), signal.clone(), config.legacy_sync.clone(), stopping.clone());
+            let legacy_config = LegacyServerConfig { allow: plan.legacy_allow.clone(), ..config.legacy_sync.clone() };
+            let task = crate::legacy::serve(l, root.clone(), signal.clone(), legacy_config, stopping.clone());
             (Some(addr), Some(tokio::spawn(task)))
         }
         None => (None, None),
@@ -181,6 +240,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         serve: Some(serve),
         ticker,
         writer: Some(control),
+        tls,
+        listener_stats,
     })
 }
 
@@ -190,12 +251,12 @@ impl RunningServer {
         self.grpc_addr
     }
 
-    /// The in-process `commit` for embedders: appends straight to the writer.
     /// The address of the legacy sync socket, when it is on.
     pub fn sync_addr(&self) -> Option<SocketAddr> {
         self.sync_addr
     }
 
+    /// The in-process `commit` for embedders: appends straight to the writer.
     pub fn writer(&self) -> WriterHandle {
         self.writer_handle.clone()
     }
@@ -207,6 +268,22 @@ impl RunningServer {
     /// The store's change signal (head publication), for replica feeders.
     pub fn signal(&self) -> Arc<Signal> {
         self.signal.clone()
+    }
+
+    /// Reads the TLS certificate, key and client CA again (what SIGHUP does); new
+    /// connections get them, open ones keep theirs. `Ok(false)` without TLS.
+    pub fn reload_tls(&self) -> Result<bool> {
+        match &self.tls {
+            Some(tls) => tls.reload().map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Connections the gRPC port refused: over the cap, handshake timeouts, TLS failures.
+    pub fn refused_connections(&self) -> (u64, u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = &self.listener_stats;
+        (s.over_limit.load(Relaxed), s.handshake_timeouts.load(Relaxed), s.handshake_failures.load(Relaxed))
     }
 
     /// Stops accepting, lets open calls finish (streams ack what they queued and end with
@@ -254,13 +331,6 @@ impl Drop for RunningServer {
         // WriterControl's own Drop writes what is queued and joins the thread.
         self.writer.take();
     }
-}
-
-/// The accepted connections, with `TCP_NODELAY`. tonic ignores `Server::tcp_nodelay` for
-/// `serve_with_incoming*`, and with Nagle on, small writes (acks, `Head` events, a batch's
-/// tail) waited for the peer's delayed ACK: 40 ms stalls in the sync stream's latency.
-fn incoming(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener> {

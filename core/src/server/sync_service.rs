@@ -55,8 +55,12 @@ pub const MAX_BATCH_RECORDS: usize = 4096;
 pub const MAX_BATCH_BYTES: usize = 4 << 20;
 /// How often a caught-up subscription looks at the files when the signal stays quiet.
 pub const FALLBACK_POLL: Duration = Duration::from_millis(250);
-/// Events queued for one replica before its task waits for the network.
-const EVENTS_AHEAD: usize = 4;
+/// Events queued for one replica before its task waits for the network. With the one
+/// being sent, a replica that stops reading holds at most `(EVENTS_AHEAD + 1) *
+/// MAX_BATCH_BYTES` of server memory (plus HTTP/2 send buffers).
+const EVENTS_AHEAD: usize = 2;
+/// Subscriptions open at once, by default; more are refused with `RESOURCE_EXHAUSTED`.
+pub const MAX_SUBSCRIBERS: usize = 128;
 
 /// The `modsynclog.v1.Sync` implementation (read-only on the store).
 #[derive(Debug, Clone)]
@@ -66,13 +70,28 @@ pub struct SyncService {
     stopping: watch::Receiver<bool>,
     max_records: usize,
     max_bytes: usize,
+    /// One permit per open subscription.
+    subscribers: Arc<tokio::sync::Semaphore>,
 }
 
 impl SyncService {
     /// Serves the store at `root`, woken by its writer's `signal`; `stopping` turns true
     /// when the server begins to shut down (open subscriptions then end with `UNAVAILABLE`).
     pub fn new(root: PathBuf, signal: Arc<Signal>, stopping: watch::Receiver<bool>) -> Self {
-        SyncService { root, signal, stopping, max_records: MAX_BATCH_RECORDS, max_bytes: MAX_BATCH_BYTES }
+        SyncService {
+            root,
+            signal,
+            stopping,
+            max_records: MAX_BATCH_RECORDS,
+            max_bytes: MAX_BATCH_BYTES,
+            subscribers: Arc::new(tokio::sync::Semaphore::new(MAX_SUBSCRIBERS)),
+        }
+    }
+
+    /// At most `n` subscriptions open at once (default [`MAX_SUBSCRIBERS`]).
+    pub fn with_max_subscribers(mut self, n: usize) -> Self {
+        self.subscribers = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+        self
     }
 
     /// Smaller batches (tests use this to exercise batch boundaries).
@@ -98,7 +117,11 @@ impl SyncRpc for SyncService {
         &self,
         request: Request<SubscribeRequest>,
     ) -> std::result::Result<Response<Self::SubscribeStream>, Status> {
-        let peer = request.remote_addr();
+        let peer = crate::access::peer_addr(&request);
+        let Ok(slot) = self.subscribers.clone().try_acquire_owned() else {
+            tracing::warn!(?peer, "native sync: refused a subscription: too many open");
+            return Err(Status::resource_exhausted("too many replicas are subscribed; try again later"));
+        };
         let req = request.into_inner();
         let date = Date::parse(&req.date).map_err(|e| {
             tracing::warn!(?peer, "native sync: refused a subscription: {e}");
@@ -120,7 +143,10 @@ impl SyncRpc for SyncService {
             max_bytes: self.max_bytes,
             position: start,
         };
-        tokio::spawn(sub.run(tx));
+        tokio::spawn(async move {
+            sub.run(tx).await;
+            drop(slot);
+        });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::dedup::{Entry, Journal};
 use super::limits::Limits;
@@ -58,8 +58,21 @@ pub enum Ack {
     Duplicate(Option<Appended>),
 }
 
+/// Where a batch's acknowledgement goes; holds the batch's share of the writer's byte
+/// budget until the batch is written (or refused).
+pub(crate) struct AckTx {
+    tx: oneshot::Sender<Result<Ack>>,
+    _budget: Option<OwnedSemaphorePermit>,
+}
+
+impl AckTx {
+    fn send(self, ack: Result<Ack>) -> std::result::Result<(), Result<Ack>> {
+        self.tx.send(ack)
+    }
+}
+
 pub(crate) enum Msg {
-    Append(Batch, Option<Origin>, oneshot::Sender<Result<Ack>>),
+    Append(Batch, Option<Origin>, AckTx),
     /// Look at the clock: finish the open day if the date moved on.
     Tick,
     Shutdown(oneshot::Sender<()>),
@@ -75,6 +88,8 @@ pub struct WriterHandle {
     tx: mpsc::Sender<Msg>,
     closing: Arc<AtomicBool>,
     limits: Limits,
+    /// Payload bytes the queue may still take ([`Limits::writer_queue_bytes`] in all).
+    budget: Arc<Semaphore>,
 }
 
 /// A queued batch whose acknowledgement has not been awaited yet.
@@ -122,8 +137,16 @@ impl WriterHandle {
         if self.is_closed() {
             return Err(closed());
         }
+        let bytes: usize = records.iter().map(|(_, d)| d.len()).sum();
+        let budget = self
+            .budget
+            .clone()
+            .acquire_many_owned(budget_permits(bytes, self.limits.writer_queue_bytes))
+            .await
+            .map_err(|_| closed())?;
         let (tx, rx) = oneshot::channel();
-        self.tx.send(Msg::Append(records, origin, tx)).await.map_err(|_| closed())?;
+        let ack = AckTx { tx, _budget: Some(budget) };
+        self.tx.send(Msg::Append(records, origin, ack)).await.map_err(|_| closed())?;
         Ok(PendingAck(rx))
     }
 
@@ -139,6 +162,17 @@ impl WriterHandle {
     pub(crate) fn tick(&self) {
         let _ = self.tx.try_send(Msg::Tick);
     }
+}
+
+/// The permits (bytes) a batch of `bytes` takes from a budget of `total`: at least one,
+/// so empty batches queue in order too, and at most all of it, so an oversize batch waits
+/// for an empty queue instead of forever.
+fn budget_permits(bytes: usize, total: usize) -> u32 {
+    bytes.clamp(1, budget_total(total)) as u32
+}
+
+fn budget_total(total: usize) -> usize {
+    total.clamp(1, u32::MAX as usize)
 }
 
 /// The running writer thread, for the server to stop it.
@@ -163,7 +197,8 @@ impl WriterControl {
         let (journal, report) = Journal::open(store.vfs(), store.root(), store.durability(), |date| store.count(date))?;
         tracing::debug!(?report, file = %journal.path().display(), "ingest journal loaded");
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        let handle = WriterHandle { tx, closing: Arc::default(), limits };
+        let budget = Arc::new(Semaphore::new(budget_total(limits.writer_queue_bytes)));
+        let handle = WriterHandle { tx, closing: Arc::default(), limits, budget };
         let mut writer =
             Writer { store, journal, clock, open_day, pending_finish: Vec::new(), warned_backwards: false };
         let thread = std::thread::Builder::new()
@@ -223,7 +258,7 @@ struct Writer {
     warned_backwards: bool,
 }
 
-type Job = (Batch, Option<Origin>, oneshot::Sender<Result<Ack>>);
+type Job = (Batch, Option<Origin>, AckTx);
 
 /// What a job of a group comes to.
 enum Plan {

@@ -101,6 +101,29 @@ pub fn explain_transport_error(err: &(dyn std::error::Error + 'static)) -> Strin
     text
 }
 
+/// A status's message with the causes behind it. A call that failed in the transport
+/// (for example plaintext to a TLS port) only says "transport error"; the hint says what
+/// usually causes that.
+pub fn status_detail(status: &tonic::Status) -> String {
+    let mut text = status.message().to_string();
+    let mut source = std::error::Error::source(status);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    if text.contains("transport error") {
+        text.push_str(
+            " (the connection broke: a TLS server is reached with https://, and one that requires client \
+             certificates needs --tls-cert and --tls-key)",
+        );
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

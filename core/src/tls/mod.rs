@@ -13,7 +13,7 @@ pub mod client;
 pub mod pem;
 pub mod server;
 
-pub use client::{ClientTls, endpoint, explain_transport_error};
+pub use client::{ClientTls, endpoint, explain_transport_error, status_detail};
 pub use server::{ReloadingAcceptor, ServerTls};
 
 /// The rustls crypto provider every TLS config here is built with (ring: pure Rust and

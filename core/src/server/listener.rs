@@ -1,0 +1,207 @@
+//! The gRPC port's accept loop: connection cap, handshake timeout, optional TLS.
+//!
+//! Accepting never waits for a client: each accepted socket gets its own task, which
+//! waits (at most [`NetLimits::handshake_timeout`]) for the client's first bytes, or for
+//! the whole TLS handshake, and only then hands the connection to tonic. A client that
+//! connects and sends nothing is dropped when the timeout passes; past
+//! [`NetLimits::max_connections`] new sockets are closed at once. Each connection carries
+//! its [`PeerInfo`] (address, client certificates) into every request's extensions.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rustls_pki_types::CertificateDer;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::server::Connected;
+
+pub use crate::access::PeerInfo;
+use crate::tls::ReloadingAcceptor;
+
+/// Connection limits of a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetLimits {
+    /// Open connections at most; more are closed as soon as they are accepted (default 1024).
+    pub max_connections: usize,
+    /// Concurrent HTTP/2 streams (calls) per connection (default 128).
+    pub max_streams: u32,
+    /// A new connection must send its first bytes, and finish a TLS handshake, within
+    /// this (default 10 s).
+    pub handshake_timeout: Duration,
+    /// Native sync subscriptions open at once (default 128).
+    pub max_subscribers: usize,
+}
+
+impl Default for NetLimits {
+    fn default() -> Self {
+        NetLimits {
+            max_connections: 1024,
+            max_streams: 128,
+            handshake_timeout: Duration::from_secs(10),
+            max_subscribers: crate::server::sync_service::MAX_SUBSCRIBERS,
+        }
+    }
+}
+
+/// An accepted connection, plain or TLS, holding its place under the connection cap.
+pub struct Conn {
+    io: Io,
+    peer: PeerInfo,
+    _permit: OwnedSemaphorePermit,
+}
+
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl Connected for Conn {
+    type ConnectInfo = PeerInfo;
+
+    fn connect_info(&self) -> PeerInfo {
+        self.peer.clone()
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match &self.io {
+            Io::Plain(s) => s.is_write_vectored(),
+            Io::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Counters of refused connections, for the log and the metrics.
+#[derive(Debug, Default)]
+pub struct ListenerStats {
+    /// Closed at once: the connection cap was reached.
+    pub over_limit: AtomicU64,
+    /// Sent nothing, or did not finish the TLS handshake, in time.
+    pub handshake_timeouts: AtomicU64,
+    /// The TLS handshake failed (wrong CA, no client certificate, not TLS at all...).
+    pub handshake_failures: AtomicU64,
+}
+
+/// Accepts on `listener` until `stop`; the stream tonic serves from.
+pub fn incoming(
+    listener: TcpListener,
+    tls: Option<ReloadingAcceptor>,
+    limits: NetLimits,
+    stats: Arc<ListenerStats>,
+    mut stop: watch::Receiver<bool>,
+) -> ReceiverStream<io::Result<Conn>> {
+    let (tx, rx) = mpsc::channel(64);
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            let (stream, remote) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "gRPC accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                let n = stats.over_limit.fetch_add(1, Ordering::Relaxed);
+                if n.is_power_of_two() {
+                    tracing::warn!(%remote, max = limits.max_connections, refused = n + 1, "gRPC connection cap reached; closing new connections");
+                }
+                drop(stream);
+                continue;
+            };
+            let (tx, tls, stats) = (tx.clone(), tls.clone(), stats.clone());
+            tokio::spawn(async move {
+                let _ = stream.set_nodelay(true);
+                match tokio::time::timeout(limits.handshake_timeout, handshake(stream, remote, tls)).await {
+                    Ok(Ok((io, certs))) => {
+                        let peer = PeerInfo { remote_addr: Some(remote), certs };
+                        let _ = tx.send(Ok(Conn { io, peer, _permit: permit })).await;
+                    }
+                    Ok(Err(e)) => {
+                        // Every failure is worth a line until a flood makes it noise.
+                        let n = stats.handshake_failures.fetch_add(1, Ordering::Relaxed);
+                        if n < 16 || n.is_power_of_two() {
+                            tracing::info!(%remote, error = %e, failures = n + 1, "gRPC connection refused: TLS handshake failed");
+                        }
+                    }
+                    Err(_) => {
+                        stats.handshake_timeouts.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%remote, "gRPC connection dropped: nothing sent within the handshake timeout");
+                    }
+                }
+            });
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+type Certs = Option<Arc<Vec<CertificateDer<'static>>>>;
+
+/// Waits for the client's first bytes (plain) or the TLS handshake.
+async fn handshake(stream: TcpStream, remote: SocketAddr, tls: Option<ReloadingAcceptor>) -> io::Result<(Io, Certs)> {
+    let Some(tls) = tls else {
+        stream.readable().await?;
+        let mut probe = [0u8; 1];
+        if stream.peek(&mut probe).await? == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("{remote} closed at once")));
+        }
+        return Ok((Io::Plain(stream), None));
+    };
+    let stream = tls.acceptor().accept(stream).await?;
+    let certs = stream.get_ref().1.peer_certificates().map(|c| Arc::new(c.to_vec()));
+    Ok((Io::Tls(Box::new(stream)), certs))
+}
