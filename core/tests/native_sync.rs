@@ -366,7 +366,8 @@ async fn wrong_tokens_and_bad_dates_are_refused_and_change_nothing() {
     let status = anon.subscribe(SubscribeRequest { date: "2026-11-22".into(), id: 0 }).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
 
-    let mut authed = replica::connect(&server.grpc_addr().to_string(), Some("s3cret")).await.unwrap();
+    let mut authed =
+        replica::connect(&server.grpc_addr().to_string(), Some("s3cret"), &Default::default()).await.unwrap();
     for bad in ["../../etc", "2026-02-30", "20261122", "2026-11-22 ", "", "2026-1-22"] {
         let status = authed.subscribe(SubscribeRequest { date: bad.into(), id: 0 }).await.unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}: {status:?}");

@@ -229,16 +229,16 @@ impl ServerArgs {
         let bytes = |flag: Option<usize>, file: Option<String>, name: &str, default: usize| -> Result<usize> {
             match (flag, file) {
                 (Some(b), _) => Ok(b),
-                (None, Some(t)) => parse_bytes(&t).map_err(anyhow::Error::msg).with_context(|| format!("config file: {name}")),
+                (None, Some(t)) => {
+                    parse_bytes(&t).map_err(anyhow::Error::msg).with_context(|| format!("config file: {name}"))
+                }
                 (None, None) => Ok(default),
             }
         };
         let tls = match (self.tls_cert.or(file.tls_cert), self.tls_key.or(file.tls_key)) {
-            (Some(cert_file), Some(key_file)) => Some(ServerTls {
-                cert_file,
-                key_file,
-                client_ca_file: self.tls_client_ca.or(file.tls_client_ca),
-            }),
+            (Some(cert_file), Some(key_file)) => {
+                Some(ServerTls { cert_file, key_file, client_ca_file: self.tls_client_ca.or(file.tls_client_ca) })
+            }
             (None, None) => None,
             _ => anyhow::bail!("--tls-cert and --tls-key go together"),
         };
@@ -250,7 +250,10 @@ impl ServerArgs {
         let limits_default = Limits::default();
         Ok(Settings {
             token: token(self.token.or(file.token), self.token_file.or(file.token_file))?,
-            ingest_token: token(self.ingest_token.or(file.ingest_token), self.ingest_token_file.or(file.ingest_token_file))?,
+            ingest_token: token(
+                self.ingest_token.or(file.ingest_token),
+                self.ingest_token_file.or(file.ingest_token_file),
+            )?,
             sync_token: token(self.sync_token.or(file.sync_token), self.sync_token_file.or(file.sync_token_file))?,
             tls,
             ingest_cert_names: names(self.ingest_cert_names.or(file.ingest_cert_names)),

@@ -66,8 +66,8 @@ pub async fn run(settings: Settings) -> Result<()> {
         let token = if addr.ip().is_loopback() { None } else { read_token };
         tokio::spawn(modsynclog_core::metrics::serve(listener, running.signal(), token, metrics_stopped));
     }
-    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        .context("install SIGHUP handler")?;
+    let mut hangup =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("install SIGHUP handler")?;
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {

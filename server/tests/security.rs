@@ -131,13 +131,19 @@ fn tls_refusals_are_clear() {
     let tmp = tempfile::tempdir().unwrap();
     let certs = certs(tmp.path());
     let c = |f: &str| certs.join(f).to_str().unwrap().to_string();
-    let (_good, port) =
-        server(&tmp.path().join("a"), &["--tls-cert", &c("server.pem"), "--tls-key", &c("server.key")], &tmp.path().join("a.log"));
+    let (_good, port) = server(
+        &tmp.path().join("a"),
+        &["--tls-cert", &c("server.pem"), "--tls-key", &c("server.key")],
+        &tmp.path().join("a.log"),
+    );
     let url = format!("https://localhost:{port}");
 
     let out = status(&url, &["--tls-ca", &c("other-ca.pem")]);
     assert!(!out.status.success() && stderr(&out).contains("UnknownIssuer"), "wrong CA: {}", stderr(&out));
-    let out = status(&format!("https://127.0.0.1:{port}"), &["--tls-ca", &c("ca.pem"), "--tls-server-name", "elsewhere.example"]);
+    let out = status(
+        &format!("https://127.0.0.1:{port}"),
+        &["--tls-ca", &c("ca.pem"), "--tls-server-name", "elsewhere.example"],
+    );
     assert!(!out.status.success() && stderr(&out).contains("not valid for name"), "wrong name: {}", stderr(&out));
     let out = status(&url, &["--tls-ca", &c("ca.pem")]);
     assert!(out.status.success(), "the right CA works: {}", stderr(&out));

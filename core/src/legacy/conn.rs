@@ -38,7 +38,10 @@ impl FrameReader {
     ) -> FrameReader {
         let (tx, rx) = mpsc::channel(READ_AHEAD);
         let task = tokio::spawn(async move {
-            let mut limit = first.or(idle);
+            let mut limit = match (first, idle) {
+                (Some(f), Some(i)) => Some(f.min(i)),
+                (f, i) => f.or(i),
+            };
             loop {
                 let next = read_frame(&mut read, send_flag, &limits);
                 let result = match limit {

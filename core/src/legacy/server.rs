@@ -166,8 +166,13 @@ impl Client {
         let _ = stream.set_nodelay(true);
         let (read, mut write) = stream.into_split();
         let cfg = &self.config;
-        let frames =
-            FrameReader::spawn(read, cfg.send_flag, cfg.limits, Some(cfg.heartbeat_timeout), Some(cfg.handshake_timeout));
+        let frames = FrameReader::spawn(
+            read,
+            cfg.send_flag,
+            cfg.limits,
+            Some(cfg.heartbeat_timeout),
+            Some(cfg.handshake_timeout),
+        );
         let mut state = State::default();
         let result = self.session(frames, &mut write, &mut state, shutdown).await;
         let date = state.position.map(|(d, _)| d.to_string());

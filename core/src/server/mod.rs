@@ -149,9 +149,11 @@ impl std::fmt::Debug for RunningServer {
 pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     let plan = security::check(&config)?;
     let tls = match config.tls.clone() {
-        Some(files) => Some(tokio::task::spawn_blocking(move || ReloadingAcceptor::new(files)).await.map_err(
-            |e| Error::new(ErrorKind::Io, format!("TLS load task failed: {e}")),
-        )??),
+        Some(files) => Some(
+            tokio::task::spawn_blocking(move || ReloadingAcceptor::new(files))
+                .await
+                .map_err(|e| Error::new(ErrorKind::Io, format!("TLS load task failed: {e}")))??,
+        ),
         None => None,
     };
     let listener = bind(config.grpc_addr).await?;

@@ -465,3 +465,46 @@ impl Writer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt;
+
+    use super::*;
+
+    /// A handle whose queue we drain by hand, standing in for a writer that is busy.
+    fn handle(queue_bytes: usize) -> (WriterHandle, mpsc::Receiver<Msg>) {
+        let (tx, rx) = mpsc::channel(1024);
+        let limits = Limits { writer_queue_bytes: queue_bytes, ..Limits::default() };
+        let budget = Arc::new(Semaphore::new(budget_total(queue_bytes)));
+        (WriterHandle { tx, closing: Arc::default(), limits, budget }, rx)
+    }
+
+    fn batch(bytes: usize) -> Batch {
+        vec![(1, Bytes::from(vec![0u8; bytes]))]
+    }
+
+    #[tokio::test]
+    async fn the_queue_holds_at_most_its_bytes() {
+        let (writer, mut rx) = handle(1000);
+        let _a = writer.submit(batch(600)).now_or_never().expect("room for 600 of 1000").unwrap();
+        let _b = writer.submit(batch(400)).now_or_never().expect("room for 400 more").unwrap();
+        let mut c = Box::pin(writer.submit(batch(1)));
+        assert!(c.as_mut().now_or_never().is_none(), "a full queue must make the sender wait");
+        // The writer takes the first batch and acknowledges it: its bytes free up.
+        let Some(Msg::Append(_, _, ack)) = rx.recv().await else { panic!("the first batch was queued") };
+        assert!(c.as_mut().now_or_never().is_none(), "taken, not yet written: still counted");
+        let _ = ack.send(Ok(Ack::Duplicate(None)));
+        c.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_oversize_batch_waits_for_an_empty_queue_not_forever() {
+        let (writer, mut rx) = handle(100);
+        let _a = writer.submit(batch(10)).await.unwrap();
+        let mut big = Box::pin(writer.submit(batch(5000)));
+        assert!(big.as_mut().now_or_never().is_none());
+        drop(rx.recv().await);
+        big.await.unwrap();
+    }
+}

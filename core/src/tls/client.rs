@@ -48,8 +48,7 @@ pub fn endpoint(addr: &str, tls: &ClientTls) -> Result<Endpoint> {
         Some(s) if s == "http" => false,
         _ => return Err(Error::invalid(format!("server address {addr:?}: use host:port, http:// or https://"))),
     };
-    let endpoint =
-        Endpoint::from_shared(url).map_err(|e| Error::invalid(format!("server address {addr:?}: {e}")))?;
+    let endpoint = Endpoint::from_shared(url).map_err(|e| Error::invalid(format!("server address {addr:?}: {e}")))?;
     if !secure {
         if tls.is_set() {
             return Err(Error::invalid(format!(

@@ -52,7 +52,9 @@ impl ServerTls {
             Some(ca) => {
                 let mut roots = RootCertStore::empty();
                 for cert in pem::certs(ca)? {
-                    roots.add(cert).map_err(|e| Error::invalid(format!("{}: bad CA certificate: {e}", ca.display())))?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| Error::invalid(format!("{}: bad CA certificate: {e}", ca.display())))?;
                 }
                 let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
                     .build()
