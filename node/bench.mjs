@@ -44,17 +44,44 @@ async function run(name, body) {
 try {
   const record = Buffer.alloc(100, 0x61)
   const text = 'b'.repeat(100)
+  // commit never blocks: on a full queue (QueueFull) wait for room with commitAsync.
+  const full = (e) => {
+    if (e.code !== 'QueueFull') throw e
+  }
   await run('commit(Buffer 100 B) + flush', async (p) => {
-    for (let i = 0; i < N; i++) p.commit(1101, record)
+    for (let i = 0; i < N; i++) {
+      try {
+        p.commit(1101, record)
+      } catch (e) {
+        full(e)
+        await p.commitAsync(1101, record)
+      }
+    }
     return process.hrtime.bigint()
   })
   await run('commit(string 100 B) + flush', async (p) => {
-    for (let i = 0; i < N; i++) p.commit(1101, text)
+    for (let i = 0; i < N; i++) {
+      try {
+        p.commit(1101, text)
+      } catch (e) {
+        full(e)
+        await p.commitAsync(1101, text)
+      }
+    }
     return process.hrtime.bigint()
   })
   const batch = new Array(1000).fill(record)
   await run('commitMany(1000 x Buffer) + flush', async (p) => {
-    for (let i = 0; i < N; i += batch.length) p.commitMany(1101, batch)
+    for (let i = 0; i < N; ) {
+      try {
+        i += p.commitMany(1101, N - i >= batch.length ? batch : batch.slice(0, N - i))
+      } catch (e) {
+        full(e)
+        i += e.queued
+        await p.commitAsync(1101, record) // waits for room
+        i++
+      }
+    }
     return process.hrtime.bigint()
   })
   await server.stop()

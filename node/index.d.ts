@@ -24,13 +24,23 @@ export declare class Producer {
    */
   constructor(addr: string, options?: ProducerOptions | undefined | null)
   /**
-   * Queues one record; returns at once. `Closed` after `close()`, `TooLarge` over the
-   * record limit, `QueueFull` when the queue stays full.
+   * Queues one record; returns at once, never blocking the JavaScript thread.
+   * Throws `QueueFull` at once when the queue is full (see `commitAsync` to wait for
+   * room), `Closed` after `close()`, `TooLarge` over the record limit, and the server's
+   * `Unauthenticated`/`PermissionDenied` once it refused the credentials.
    */
   commit(type: number, data: Buffer | Uint8Array | string): void
   /**
-   * Queues every item of `items` (same rules as `commit`) in one native call; returns
-   * how many were queued. Stops at the first bad item, which it throws.
+   * Queues one record, waiting (off the JavaScript thread) for room in a full queue
+   * for up to `enqueueTimeoutMs`; rejects with `QueueFull` after that. Other errors as
+   * `commit`, as rejections.
+   */
+  commitAsync(type: number, data: Buffer | Uint8Array | string): Promise<void>
+  /**
+   * Queues every item of `items` (same rules as `commit`, never blocking) in one native
+   * call; returns how many were queued. Stops at the first item that fails (a bad item,
+   * or `QueueFull`) and throws its error, whose `queued` property counts the items
+   * before it (they stay queued).
    */
   commitMany(type: number, items: Array<Buffer | Uint8Array | string>): number
   /**
@@ -78,10 +88,17 @@ export declare class Reader {
 export declare function close(timeoutMs?: number | undefined | null): Promise<void>
 
 /**
- * Queues one record on the global producer; returns at once (does not wait for the
- * network). `data`: Buffer, Uint8Array or string (UTF-8).
+ * Queues one record on the global producer; returns at once, never blocking the
+ * JavaScript thread (throws `QueueFull` at once when the queue is full; `commitAsync`
+ * waits for room). `data`: Buffer, Uint8Array or string (UTF-8).
  */
 export declare function commit(type: number, data: Buffer | Uint8Array | string): void
+
+/**
+ * Queues one record on the global producer, waiting (off the JavaScript thread) for room
+ * in a full queue for up to `enqueueTimeoutMs`; rejects with `QueueFull` after that.
+ */
+export declare function commitAsync(type: number, data: Buffer | Uint8Array | string): Promise<void>
 
 /**
  * Resolves once every record committed before the call is acknowledged by the server.
@@ -90,10 +107,12 @@ export declare function commit(type: number, data: Buffer | Uint8Array | string)
 export declare function flush(timeoutMs?: number | undefined | null): Promise<void>
 
 /**
- * Starts the process-wide producer for `addr` (`"host:port"` or `"http://host:port"`).
- * Again with the same address: no-op; with another one: `AlreadyInitialized`.
+ * Starts the process-wide producer for `addr` (`"host:port"` or `"http://host:port"`:
+ * plaintext; `"https://host:port"`: TLS), with the options of a `Producer`.
+ * Again with the same address: no-op (the options are not changed); with another one:
+ * `AlreadyInitialized`.
  */
-export declare function init(addr: string): void
+export declare function init(addr: string, options?: ProducerOptions | undefined | null): void
 
 /** One log record as readers see it. */
 export interface LogRecord {
@@ -119,14 +138,27 @@ export interface ProducerOptions {
   batchMaxBytes?: number
   /** ...or its oldest record waited this long (default 5 ms). */
   lingerMs?: number
-  /** Records queued and not yet sent before `commit` waits (default 100 000). */
+  /** Records queued and not yet sent before the queue is full (default 100 000). */
   queueCapacity?: number
-  /** How long `commit` waits for room in a full queue before `QueueFull` (default 5000 ms). */
+  /** Payload bytes queued and not yet acknowledged before the queue is full (default 64 MiB). */
+  queueBytes?: number
+  /** How long `commitAsync` waits for room in a full queue before `QueueFull` (default 5000 ms). */
   enqueueTimeoutMs?: number
   /** Speak the legacy unary `grpc_proto_log.Log` service (the Go server). */
   legacy?: boolean
   /** Largest payload accepted by `commit` (default 4 MiB). */
   maxRecordLen?: number
+  /**
+   * PEM file of the CA(s) that signed the server's certificate (`https://` addresses;
+   * default: the system's trusted roots).
+   */
+  tlsCaFile?: string
+  /** PEM certificate (chain) to present to a server that requires client certificates. */
+  tlsCertFile?: string
+  /** The PEM private key of `tlsCertFile`. */
+  tlsKeyFile?: string
+  /** The name the server's certificate must carry, when it is not the address's host. */
+  tlsServerName?: string
 }
 
 /** Options of a `Reader`. */

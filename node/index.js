@@ -839,5 +839,6 @@ module.exports.Producer = nativeBinding.Producer
 module.exports.Reader = nativeBinding.Reader
 module.exports.close = nativeBinding.close
 module.exports.commit = nativeBinding.commit
+module.exports.commitAsync = nativeBinding.commitAsync
 module.exports.flush = nativeBinding.flush
 module.exports.init = nativeBinding.init

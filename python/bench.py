@@ -115,7 +115,8 @@ def main() -> None:
                   f"server {1e9 * (s1 - s0) / n:.0f} ns; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
 
             # the commit call alone: no server, a queue that never fills (nothing is sent)
-            q = modsynclog.Producer(f"127.0.0.1:{free_port()}", queue_capacity=n + 1)
+            q = modsynclog.Producer(f"127.0.0.1:{free_port()}", queue_capacity=n + 1,
+                                    queue_bytes=(n + 1) * len(payload))
             t0 = time.perf_counter()
             for _ in range(n):
                 q.commit(1001, payload)

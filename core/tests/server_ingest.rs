@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use modsynclog_core::ErrorKind;
+use modsynclog_core::access::AllowList;
 use modsynclog_core::clock::ManualClock;
 use modsynclog_core::proto::legacy::log_client::LogClient;
 use modsynclog_core::proto::legacy::{AppLogRequest, DbLogRequest, JsonLogRequest};
@@ -206,6 +207,37 @@ async fn token_guards_native_services_and_legacy_is_off() {
     assert_eq!(on.unwrap().into_inner().err_code, 0);
     srv.stop().await;
     assert_eq!(read_all(tmp.path()).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_legacy_services_answer_only_their_allow_list() {
+    use tokio::io::AsyncReadExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(NOV21_2359);
+    let mut cfg: ServerConfig = config(tmp.path(), &clock);
+    cfg.allow_legacy = true;
+    cfg.sync_addr = Some("127.0.0.1:0".parse().unwrap());
+    cfg.legacy_allow = Some(AllowList::parse("10.0.0.0/8").unwrap());
+    let mut srv = TestServer::start_with(cfg.clone()).await;
+    let mut legacy = LogClient::connect(srv.url()).await.unwrap();
+    let denied = legacy.json_log_write(JsonLogRequest { data_type: 1201, data: Bytes::from_static(b"x") }).await;
+    let denied = denied.unwrap_err();
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied, "{denied:?}");
+    assert!(denied.message().contains("--legacy-allow"), "{denied:?}");
+    // The legacy sync socket closes a connection from outside the list at once.
+    let mut sock = tokio::net::TcpStream::connect(srv.running().sync_addr().unwrap()).await.unwrap();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(5), sock.read(&mut buf)).await.expect("closed at once");
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    srv.stop().await;
+
+    cfg.legacy_allow = Some(AllowList::parse("127.0.0.1").unwrap());
+    let mut srv = TestServer::start_with(cfg).await;
+    let mut legacy = LogClient::connect(srv.url()).await.unwrap();
+    let ok = legacy.json_log_write(JsonLogRequest { data_type: 1201, data: Bytes::from_static(b"in") }).await;
+    assert_eq!(ok.unwrap().into_inner().err_code, 0);
+    srv.stop().await;
+    assert_eq!(read_all(tmp.path()).len(), 1, "only the allowed call stored a record");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,6 +19,15 @@ pub(crate) fn timeout_of(ms: Option<f64>) -> CoreResult<Option<Duration>> {
     }
 }
 
+/// A byte count (such as `queueBytes`) from JavaScript: an integer >= 0 below 2^53.
+pub(crate) fn byte_count(n: f64, what: &str) -> CoreResult<usize> {
+    if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_991.0 {
+        Ok(n as usize)
+    } else {
+        Err(invalid(format!("{what} {n} is not an integer >= 0")))
+    }
+}
+
 /// The timeout of a `close`: 10 s unless given.
 pub(crate) fn close_timeout_of(ms: Option<f64>) -> CoreResult<Option<Duration>> {
     match ms {

@@ -13,11 +13,20 @@ pub(crate) type CoreResult<T> = modsynclog_core::Result<T>;
 /// The JavaScript `Error` for a core error: `message`, `code` (kind name), `errno` (number).
 /// Must run on the JavaScript thread.
 pub(crate) fn js_error(env: &Env, err: &CoreError) -> napi::Error {
+    js_error_queued(env, err, None)
+}
+
+/// [`js_error`] with a `queued` count: how many items of a `commitMany` were queued
+/// before the one that failed.
+pub(crate) fn js_error_queued(env: &Env, err: &CoreError, queued: Option<u32>) -> napi::Error {
     let build = || -> napi::Result<napi::Error> {
         let plain = napi::Error::new(err.kind().name(), err.to_string());
         let value = napi::JsError::from(plain).into_unknown(*env);
         let mut object = value.coerce_to_object()?;
         object.set_named_property("errno", err.code())?;
+        if let Some(n) = queued {
+            object.set_named_property("queued", n)?;
+        }
         Ok(napi::Error::from(value))
     };
     build().unwrap_or_else(|e| e)
@@ -40,6 +49,12 @@ where
         deferred.resolve(move |env: Env| outcome.map_err(|e| js_error(&env, &e)));
     });
     Ok(promise)
+}
+
+/// A Promise already rejected with `err` (argument errors of Promise-returning calls
+/// reject rather than throw).
+pub(crate) fn rejected<'e>(env: &'e Env, err: CoreError) -> napi::Result<Object<'e>> {
+    promise(env, async move { CoreResult::<()>::Err(err) })
 }
 
 /// [`promise`] for blocking work: runs `work` on the runtime's blocking pool.

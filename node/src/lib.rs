@@ -4,9 +4,10 @@
 //! * Errors are thrown (or rejected) as `Error` objects whose `code` is the stable
 //!   [`ErrorKind::name`](modsynclog_core::ErrorKind::name) (`"NotInitialized"`, `"TooLarge"`...) and whose `errno` is the
 //!   stable [`ErrorKind::code`](modsynclog_core::ErrorKind::code) number; the message is the core's.
-//! * Everything that can wait (flush, close, reads) runs off the JavaScript thread, on the
-//!   napi tokio runtime (async producer waits) or its blocking pool (global SDK waits, file
-//!   reads), and settles a `Promise`.
+//! * The JavaScript thread never blocks: `commit` never waits (`QueueFull` at once on a
+//!   full queue), and everything that can wait (`commitAsync`, flush, close, reads) runs
+//!   off the JavaScript thread, on the napi tokio runtime (async producer waits) or its
+//!   blocking pool (global SDK waits, file reads), and settles a `Promise`.
 //!
 //! Modules: `error` (core errors as JavaScript errors, and promises settled with core
 //! results), `convert` (timeouts, record types and payloads from JavaScript values),
@@ -19,6 +20,6 @@ mod global;
 mod producer;
 mod reader;
 
-pub use global::{close, commit, flush, init};
+pub use global::{close, commit, commit_async, flush, init};
 pub use producer::{Producer, ProducerOptions};
 pub use reader::{LogRecord, Reader, ReaderOptions, install_async_iterator};

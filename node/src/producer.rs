@@ -1,14 +1,16 @@
 //! `Producer`: sends records to a server in the background, and its `ProducerOptions`.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use modsynclog_core::sdk;
+use modsynclog_core::tls::ClientTls;
 use napi::Env;
 use napi::bindgen_prelude::{Array, Object, Unknown};
 use napi_derive::napi;
 
-use crate::convert::{close_timeout_of, data_type, payload, timeout_of};
-use crate::error::{CoreResult, invalid, js_error, promise};
+use crate::convert::{byte_count, close_timeout_of, data_type, payload, timeout_of};
+use crate::error::{CoreResult, invalid, js_error, js_error_queued, promise, rejected};
 
 /// Options of a `Producer`; every field is optional (the core's defaults apply).
 #[napi(object)]
@@ -22,18 +24,36 @@ pub struct ProducerOptions {
     pub batch_max_bytes: Option<u32>,
     /// ...or its oldest record waited this long (default 5 ms).
     pub linger_ms: Option<f64>,
-    /// Records queued and not yet sent before `commit` waits (default 100 000).
+    /// Records queued and not yet sent before the queue is full (default 100 000).
     pub queue_capacity: Option<u32>,
-    /// How long `commit` waits for room in a full queue before `QueueFull` (default 5000 ms).
+    /// Payload bytes queued and not yet acknowledged before the queue is full (default 64 MiB).
+    pub queue_bytes: Option<f64>,
+    /// How long `commitAsync` waits for room in a full queue before `QueueFull` (default 5000 ms).
     pub enqueue_timeout_ms: Option<f64>,
     /// Speak the legacy unary `grpc_proto_log.Log` service (the Go server).
     pub legacy: Option<bool>,
     /// Largest payload accepted by `commit` (default 4 MiB).
     pub max_record_len: Option<u32>,
+    /// PEM file of the CA(s) that signed the server's certificate (`https://` addresses;
+    /// default: the system's trusted roots).
+    pub tls_ca_file: Option<String>,
+    /// PEM certificate (chain) to present to a server that requires client certificates.
+    pub tls_cert_file: Option<String>,
+    /// The PEM private key of `tlsCertFile`.
+    pub tls_key_file: Option<String>,
+    /// The name the server's certificate must carry, when it is not the address's host.
+    pub tls_server_name: Option<String>,
 }
 
-fn core_options(o: ProducerOptions) -> CoreResult<sdk::ProducerOptions> {
-    let mut opts = sdk::ProducerOptions { token: o.token, ..Default::default() };
+/// The core's options: the given fields over the core's defaults.
+pub(crate) fn core_options(o: ProducerOptions) -> CoreResult<sdk::ProducerOptions> {
+    let tls = ClientTls {
+        ca_file: o.tls_ca_file.map(PathBuf::from),
+        cert_file: o.tls_cert_file.map(PathBuf::from),
+        key_file: o.tls_key_file.map(PathBuf::from),
+        server_name: o.tls_server_name,
+    };
+    let mut opts = sdk::ProducerOptions { token: o.token, tls, ..Default::default() };
     if let Some(n) = o.batch_max_records {
         opts.batch_max_records = n as usize;
     }
@@ -45,6 +65,9 @@ fn core_options(o: ProducerOptions) -> CoreResult<sdk::ProducerOptions> {
     }
     if let Some(n) = o.queue_capacity {
         opts.queue_capacity = n as usize;
+    }
+    if let Some(n) = o.queue_bytes {
+        opts.queue_bytes = byte_count(n, "queueBytes")?;
     }
     if let Some(ms) = o.enqueue_timeout_ms {
         opts.enqueue_timeout = timeout_of(Some(ms))?.unwrap_or_default();
@@ -76,24 +99,45 @@ impl Producer {
             .map_err(|e| js_error(env, &e))
     }
 
-    /// Queues one record; returns at once. `Closed` after `close()`, `TooLarge` over the
-    /// record limit, `QueueFull` when the queue stays full.
+    /// Queues one record; returns at once, never blocking the JavaScript thread.
+    /// Throws `QueueFull` at once when the queue is full (see `commitAsync` to wait for
+    /// room), `Closed` after `close()`, `TooLarge` over the record limit, and the server's
+    /// `Unauthenticated`/`PermissionDenied` once it refused the credentials.
     #[napi(ts_args_type = "type: number, data: Buffer | Uint8Array | string")]
     pub fn commit(&self, env: &Env, ty: f64, data: Unknown) -> napi::Result<()> {
         data_type(ty)
             .and_then(|ty| Ok((ty, payload(env, &data)?)))
-            .and_then(|(ty, bytes)| self.inner.commit(ty, bytes))
+            .and_then(|(ty, bytes)| self.inner.try_commit(ty, bytes))
             .map_err(|e| js_error(env, &e))
     }
 
-    /// Queues every item of `items` (same rules as `commit`) in one native call; returns
-    /// how many were queued. Stops at the first bad item, which it throws.
+    /// Queues one record, waiting (off the JavaScript thread) for room in a full queue
+    /// for up to `enqueueTimeoutMs`; rejects with `QueueFull` after that. Other errors as
+    /// `commit`, as rejections.
+    #[napi(ts_args_type = "type: number, data: Buffer | Uint8Array | string", ts_return_type = "Promise<void>")]
+    pub fn commit_async<'e>(&self, env: &'e Env, ty: f64, data: Unknown) -> napi::Result<Object<'e>> {
+        let record = data_type(ty).and_then(|ty| Ok((ty, payload(env, &data)?)));
+        let (ty, bytes) = match record {
+            Ok(record) => record,
+            Err(e) => return rejected(env, e),
+        };
+        let inner = self.inner.clone();
+        promise(env, async move { inner.commit_async(ty, bytes).await })
+    }
+
+    /// Queues every item of `items` (same rules as `commit`, never blocking) in one native
+    /// call; returns how many were queued. Stops at the first item that fails (a bad item,
+    /// or `QueueFull`) and throws its error, whose `queued` property counts the items
+    /// before it (they stay queued).
     #[napi(ts_args_type = "type: number, items: Array<Buffer | Uint8Array | string>")]
     pub fn commit_many(&self, env: &Env, ty: f64, items: Array) -> napi::Result<u32> {
-        let ty = data_type(ty).map_err(|e| js_error(env, &e))?;
+        let ty = data_type(ty).map_err(|e| js_error_queued(env, &e, Some(0)))?;
         for i in 0..items.len() {
-            let item: Unknown = items.get(i)?.ok_or_else(|| js_error(env, &invalid("missing array item")))?;
-            payload(env, &item).and_then(|bytes| self.inner.commit(ty, bytes)).map_err(|e| js_error(env, &e))?;
+            let item: Unknown =
+                items.get(i)?.ok_or_else(|| js_error_queued(env, &invalid("missing array item"), Some(i)))?;
+            payload(env, &item)
+                .and_then(|bytes| self.inner.try_commit(ty, bytes))
+                .map_err(|e| js_error_queued(env, &e, Some(i)))?;
         }
         Ok(items.len())
     }

@@ -27,7 +27,8 @@ test('a Producer with options commits, flushes and closes', async () => {
   const many = ['one', Buffer.from('two'), new Uint8Array([3, 3, 3])]
   assert.equal(p.commitMany(42, many), 3)
   for (const m of many) sent.push([42, typeof m === 'string' ? Buffer.from(m) : Buffer.from(m)])
-  await rejectsWithCode(assert, () => p.commitMany(42, ['ok', 5]), 'InvalidArgument', 1)
+  const bad = await rejectsWithCode(assert, () => p.commitMany(42, ['ok', 5]), 'InvalidArgument', 1)
+  assert.equal(bad.queued, 1)
   sent.push([42, Buffer.from('ok')]) // the items before the bad one are queued
   await p.close()
   await rejectsWithCode(assert, () => p.commit(1, 'after close'), 'Closed', 6)

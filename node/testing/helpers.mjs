@@ -1,5 +1,5 @@
 // Test helpers: a real modsynclog-server process on a free port with a temporary folder.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, existsSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -51,15 +51,16 @@ process.on('exit', () => {
 
 /**
  * Starts `modsynclog-server --data-dir DIR --grpc-addr 127.0.0.1:PORT --sync-addr off
- * --fsync never --utc` and waits until it accepts connections.
+ * --fsync never --utc [args...]` (PORT: `port`, else a free one) and waits until it accepts
+ * connections.
  * Returns { addr, port, dataDir, stop(), kill() }; always call kill() in an after() hook.
  */
-export async function startServer({ dataDir = tempDir(), bin = serverBin() } = {}) {
-  const port = await freePort()
+export async function startServer({ dataDir = tempDir(), bin = serverBin(), args = [], port = undefined } = {}) {
+  port ??= await freePort()
   const addr = `127.0.0.1:${port}`
   const child = spawn(
     bin,
-    ['--data-dir', dataDir, '--grpc-addr', addr, '--sync-addr', 'off', '--fsync', 'never', '--utc'],
+    ['--data-dir', dataDir, '--grpc-addr', addr, '--sync-addr', 'off', '--fsync', 'never', '--utc', ...args],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' } },
   )
   running.add(child)
@@ -130,4 +131,22 @@ export async function readAll(reader) {
 /** Today's date in UTC as YYYY-MM-DD (the server runs with --utc). */
 export function utcToday() {
   return new Date().toISOString().slice(0, 10)
+}
+
+/** Whether the server binary offers TLS (`--tls-cert` in its `--help`). */
+export function serverHasTls(bin = serverBin()) {
+  return execFileSync(bin, ['--help'], { encoding: 'utf8' }).includes('--tls-cert')
+}
+
+/**
+ * A temporary folder of test certificates written by `target/debug/modsynclog-testcerts`:
+ * ca.pem, server.pem/server.key (localhost, 127.0.0.1), client.pem/client.key,
+ * other-ca.pem, expired.pem/expired.key.
+ */
+export function testCerts() {
+  const bin = path.resolve(nodeDir, '..', 'target', 'debug', 'modsynclog-testcerts')
+  if (!existsSync(bin)) throw new Error(`${bin} not found: run cargo build -p modsynclog-testcerts`)
+  const dir = tempDir('msl-node-certs-')
+  execFileSync(bin, [dir], { stdio: 'ignore' })
+  return dir
 }

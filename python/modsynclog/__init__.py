@@ -18,6 +18,7 @@ from ._modsynclog import (
     IoError,
     NotFoundError,
     NotInitializedError,
+    PermissionDeniedError,
     Producer,
     ProtocolError,
     QueueFullError,
@@ -32,6 +33,7 @@ from ._modsynclog import (
     commit,
     flush,
     init,
+    try_commit,
 )
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "IoError",
     "NotFoundError",
     "NotInitializedError",
+    "PermissionDeniedError",
     "Producer",
     "ProtocolError",
     "QueueFullError",
@@ -61,4 +64,5 @@ __all__ = [
     "commit",
     "flush",
     "init",
+    "try_commit",
 ]

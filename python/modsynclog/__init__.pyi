@@ -34,12 +34,36 @@ class UnauthenticatedError(Error): ...
 class UnavailableError(Error): ...
 class QueueFullError(Error): ...
 class ConflictError(Error): ...
+class PermissionDeniedError(Error): ...
 
-def init(addr: str) -> None:
-    """Starts the process-wide producer (same address again: no-op; another: AlreadyInitializedError)."""
+def init(
+    addr: str,
+    *,
+    token: Optional[str] = None,
+    batch_max_records: Optional[int] = None,
+    batch_max_bytes: Optional[int] = None,
+    linger_ms: Optional[int] = None,
+    queue_capacity: Optional[int] = None,
+    queue_bytes: Optional[int] = None,
+    enqueue_timeout: Optional[float] = None,
+    max_record_len: Optional[int] = None,
+    legacy: bool = False,
+    tls_ca_file: Optional[_Path] = None,
+    tls_cert_file: Optional[_Path] = None,
+    tls_key_file: Optional[_Path] = None,
+    tls_server_name: Optional[str] = None,
+) -> None:
+    """Starts the process-wide producer (same address again: no-op; another: AlreadyInitializedError).
+
+    `addr`: ``host:port`` or ``http://host:port`` (plaintext), ``https://host:port`` (TLS).
+    The options are those of `Producer`."""
 
 def commit(type: int, data: _Data) -> None:
-    """Queues one record on the global producer (str is sent as UTF-8)."""
+    """Queues one record on the global producer (str is sent as UTF-8); on a full queue
+    waits (GIL released) up to `enqueue_timeout`, then raises QueueFullError."""
+
+def try_commit(type: int, data: _Data) -> None:
+    """Like `commit`, but never waits: QueueFullError at once when the queue is full."""
 
 def flush(timeout: Optional[float] = None) -> None:
     """Waits until everything committed is acknowledged; TimeoutError after `timeout` seconds."""
@@ -57,11 +81,17 @@ class Producer:
         batch_max_bytes: Optional[int] = None,
         linger_ms: Optional[int] = None,
         queue_capacity: Optional[int] = None,
+        queue_bytes: Optional[int] = None,
         enqueue_timeout: Optional[float] = None,
         max_record_len: Optional[int] = None,
         legacy: bool = False,
+        tls_ca_file: Optional[_Path] = None,
+        tls_cert_file: Optional[_Path] = None,
+        tls_key_file: Optional[_Path] = None,
+        tls_server_name: Optional[str] = None,
     ) -> None: ...
     def commit(self, type: int, data: _Data) -> None: ...
+    def try_commit(self, type: int, data: _Data) -> None: ...
     def flush(self, timeout: Optional[float] = None) -> None: ...
     def close(self, timeout: Optional[float] = 10.0) -> None: ...
     def progress(self) -> Tuple[int, int]: ...

@@ -32,6 +32,7 @@ fn _modsynclog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     m.add_function(wrap_pyfunction!(global::init, m)?)?;
     m.add_function(wrap_pyfunction!(global::commit, m)?)?;
+    m.add_function(wrap_pyfunction!(global::try_commit, m)?)?;
     m.add_function(wrap_pyfunction!(global::flush, m)?)?;
     m.add_function(wrap_pyfunction!(global::close, m)?)?;
     m.add_class::<PyProducer>()?;

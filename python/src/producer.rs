@@ -1,26 +1,66 @@
 //! `Producer`: sends records to a server in the background, with its own options.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
 use modsynclog_core::sdk::{Producer, ProducerOptions, global};
+use modsynclog_core::tls::ClientTls;
 use modsynclog_core::{Error, ErrorKind};
 use pyo3::prelude::*;
 
 use crate::convert::{payload, seconds};
 use crate::error::{IntoPy, py_err};
 
-/// `commit` releases the GIL when fewer than this many free places may be left in the
-/// queue (it may then wait for room); otherwise it cannot block and keeps the GIL.
-const QUEUE_MARGIN: u64 = 1024;
+/// The keyword options of `Producer(...)` and `init(...)` (`None`: the core's default).
+#[derive(Default)]
+pub(crate) struct Options {
+    pub(crate) token: Option<String>,
+    pub(crate) batch_max_records: Option<usize>,
+    pub(crate) batch_max_bytes: Option<usize>,
+    pub(crate) linger_ms: Option<u64>,
+    pub(crate) queue_capacity: Option<usize>,
+    pub(crate) queue_bytes: Option<usize>,
+    pub(crate) enqueue_timeout: Option<f64>,
+    pub(crate) max_record_len: Option<usize>,
+    pub(crate) legacy: bool,
+    pub(crate) tls_ca_file: Option<PathBuf>,
+    pub(crate) tls_cert_file: Option<PathBuf>,
+    pub(crate) tls_key_file: Option<PathBuf>,
+    pub(crate) tls_server_name: Option<String>,
+}
 
-/// Commits on `producer`, releasing the GIL only when the queue may be (nearly) full.
-pub(crate) fn commit_on(py: Python<'_>, producer: &Producer, capacity: usize, ty: i16, data: Bytes) -> PyResult<()> {
-    let (committed, settled) = producer.progress();
-    if committed.saturating_sub(settled).saturating_add(QUEUE_MARGIN) < capacity as u64 {
-        producer.commit(ty, data).py()
-    } else {
-        py.detach(|| producer.commit(ty, data)).py()
+impl Options {
+    /// The core's options: the given values over the core's defaults.
+    pub(crate) fn into_core(self) -> PyResult<ProducerOptions> {
+        let d = ProducerOptions::default();
+        Ok(ProducerOptions {
+            token: self.token,
+            batch_max_records: self.batch_max_records.unwrap_or(d.batch_max_records),
+            batch_max_bytes: self.batch_max_bytes.unwrap_or(d.batch_max_bytes),
+            linger: self.linger_ms.map_or(d.linger, Duration::from_millis),
+            queue_capacity: self.queue_capacity.unwrap_or(d.queue_capacity),
+            queue_bytes: self.queue_bytes.unwrap_or(d.queue_bytes),
+            enqueue_timeout: seconds(self.enqueue_timeout)?.unwrap_or(d.enqueue_timeout),
+            max_record_len: self.max_record_len.unwrap_or(d.max_record_len),
+            legacy: self.legacy,
+            tls: ClientTls {
+                ca_file: self.tls_ca_file,
+                cert_file: self.tls_cert_file,
+                key_file: self.tls_key_file,
+                server_name: self.tls_server_name,
+            },
+            ..d
+        })
+    }
+}
+
+/// Commits on `producer`. The GIL is kept while the queue has room (`try_commit` never
+/// waits) and released only to wait for room in a full queue (up to `enqueue_timeout`).
+pub(crate) fn commit_on(py: Python<'_>, producer: &Producer, ty: i16, data: Bytes) -> PyResult<()> {
+    match producer.try_commit(ty, data.clone()) {
+        Err(e) if e.kind() == ErrorKind::QueueFull => py.detach(|| producer.commit(ty, data)).py(),
+        other => other.py(),
     }
 }
 
@@ -28,7 +68,6 @@ pub(crate) fn commit_on(py: Python<'_>, producer: &Producer, capacity: usize, ty
 #[pyclass(frozen, module = "modsynclog", name = "Producer")]
 pub(crate) struct PyProducer {
     inner: Option<Producer>,
-    capacity: usize,
     /// The process that started it: a forked child cannot use it (its threads are gone).
     pid: u32,
 }
@@ -62,7 +101,9 @@ impl PyProducer {
     #[new]
     #[pyo3(signature = (
         addr, *, token = None, batch_max_records = None, batch_max_bytes = None, linger_ms = None,
-        queue_capacity = None, enqueue_timeout = None, max_record_len = None, legacy = false
+        queue_capacity = None, queue_bytes = None, enqueue_timeout = None, max_record_len = None,
+        legacy = false, tls_ca_file = None, tls_cert_file = None, tls_key_file = None,
+        tls_server_name = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -73,32 +114,49 @@ impl PyProducer {
         batch_max_bytes: Option<usize>,
         linger_ms: Option<u64>,
         queue_capacity: Option<usize>,
+        queue_bytes: Option<usize>,
         enqueue_timeout: Option<f64>,
         max_record_len: Option<usize>,
         legacy: bool,
+        tls_ca_file: Option<PathBuf>,
+        tls_cert_file: Option<PathBuf>,
+        tls_key_file: Option<PathBuf>,
+        tls_server_name: Option<String>,
     ) -> PyResult<Self> {
-        let d = ProducerOptions::default();
-        let opts = ProducerOptions {
+        let opts = Options {
             token,
-            batch_max_records: batch_max_records.unwrap_or(d.batch_max_records),
-            batch_max_bytes: batch_max_bytes.unwrap_or(d.batch_max_bytes),
-            linger: linger_ms.map_or(d.linger, Duration::from_millis),
-            queue_capacity: queue_capacity.unwrap_or(d.queue_capacity),
-            enqueue_timeout: seconds(enqueue_timeout)?.unwrap_or(d.enqueue_timeout),
-            max_record_len: max_record_len.unwrap_or(d.max_record_len),
+            batch_max_records,
+            batch_max_bytes,
+            linger_ms,
+            queue_capacity,
+            queue_bytes,
+            enqueue_timeout,
+            max_record_len,
             legacy,
-            ..d
-        };
-        let capacity = opts.queue_capacity;
+            tls_ca_file,
+            tls_cert_file,
+            tls_key_file,
+            tls_server_name,
+        }
+        .into_core()?;
+        // Reads the TLS files: off the GIL.
         let producer = py.detach(|| Producer::connect(addr, opts)).py()?;
-        Ok(PyProducer { inner: Some(producer), capacity, pid: std::process::id() })
+        Ok(PyProducer { inner: Some(producer), pid: std::process::id() })
     }
 
-    /// Queues one record; returns without waiting for the network.
+    /// Queues one record; returns without waiting for the network. On a full queue it
+    /// waits (GIL released) up to `enqueue_timeout`, then raises `QueueFullError`.
     #[pyo3(signature = (r#type, data))]
     fn commit(&self, py: Python<'_>, r#type: i16, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let data = payload(data)?;
-        commit_on(py, self.get()?, self.capacity, r#type, data)
+        commit_on(py, self.get()?, r#type, data)
+    }
+
+    /// Queues one record without ever waiting: `QueueFullError` at once on a full queue.
+    #[pyo3(signature = (r#type, data))]
+    fn try_commit(&self, r#type: i16, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let data = payload(data)?;
+        self.get()?.try_commit(r#type, data).py()
     }
 
     /// Waits (GIL released) until every record committed so far is acknowledged.

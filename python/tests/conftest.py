@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional, Sequence
 
 import pytest
 
@@ -25,7 +25,7 @@ def free_port() -> int:
 class Server:
     """One server process; `stop()` ends it (idempotent)."""
 
-    def __init__(self, data_dir: Path, binary: Path = SERVER_BIN) -> None:
+    def __init__(self, data_dir: Path, binary: Path = SERVER_BIN, extra_args: Sequence[str] = ()) -> None:
         if not binary.exists():
             pytest.fail(f"{binary} is missing: run `cargo build --workspace` (or set MODSYNCLOG_SERVER_BIN)")
         self.data_dir = data_dir
@@ -34,7 +34,7 @@ class Server:
         self.log = open(data_dir.parent / f"server-{self.port}.log", "wb")
         self.proc: Optional[subprocess.Popen[bytes]] = subprocess.Popen(
             [str(binary), "--data-dir", str(data_dir), "--grpc-addr", self.addr,
-             "--sync-addr", "off", "--fsync", "never", "--utc"],
+             "--sync-addr", "off", "--fsync", "never", "--utc", *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT,
         )
         self._wait_ready()
@@ -79,6 +79,41 @@ def server(tmp_path: Path) -> Iterator[Server]:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """`start_server(*extra_args)`: a server with more flags (its own data folder); all
+    the servers started are stopped at the end of the test."""
+    started: list[Server] = []
+
+    def start(*extra_args: str) -> Server:
+        data = tmp_path / f"data-{len(started)}"
+        data.mkdir()
+        srv = Server(data, extra_args=extra_args)
+        started.append(srv)
+        return srv
+
+    try:
+        yield start
+    finally:
+        for srv in started:
+            srv.stop()
+
+
+TESTCERTS_BIN = REPO / "target" / "debug" / "modsynclog-testcerts"
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of test certificates written by `modsynclog-testcerts`: ca.pem,
+    server.pem/server.key (localhost, 127.0.0.1), client.pem/client.key, other-ca.pem,
+    expired.pem/expired.key."""
+    if not TESTCERTS_BIN.exists():
+        pytest.fail(f"{TESTCERTS_BIN} is missing: run `cargo build -p modsynclog-testcerts`")
+    out = tmp_path_factory.mktemp("certs")
+    subprocess.run([str(TESTCERTS_BIN), str(out)], check=True, capture_output=True, timeout=60)
+    return out
 
 
 def run_python(code: str, timeout: float = 60.0, **env: str) -> subprocess.CompletedProcess[str]:
