@@ -8,8 +8,8 @@ use ipnet::IpNet;
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
-use crate::error::{Error, Result};
 use super::PeerInfo;
+use crate::error::{Error, Result};
 
 /// The addresses a service answers; everyone else is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]

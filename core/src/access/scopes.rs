@@ -16,8 +16,8 @@ use subtle::ConstantTimeEq;
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
-use crate::error::{Error, ErrorKind};
 use super::PeerInfo;
+use crate::error::{Error, ErrorKind};
 
 /// What a caller may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
