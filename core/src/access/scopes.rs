@@ -114,13 +114,12 @@ impl AccessPolicy {
         if !self.protects(scope) {
             return Ok(());
         }
+        // Failing this, a token may still grant it (a shared client certificate plus a token).
         if self.mtls
             && let Some(names) = cert
+            && self.cert_grants(scope, names)
         {
-            if self.cert_grants(scope, names) {
-                return Ok(());
-            }
-            // A token may still grant it (a shared client certificate plus a token).
+            return Ok(());
         }
         let token = authorization.and_then(|h| h.strip_prefix(b"Bearer "));
         if let Some(token) = token {
