@@ -56,7 +56,8 @@ pub struct LegacyServerConfig {
     pub send_flag: i32,
     /// What a client frame may make us allocate (default [`CLIENT_FRAME_LIMIT`]).
     pub limits: FrameLimits,
-    /// Who may connect; others are closed at once (default: loopback only).
+    /// Who may connect; others are closed at once (default: loopback only). A server
+    /// started with [`crate::server::start`] sets it from `ServerConfig::legacy_allow`.
     pub allow: AllowList,
     /// Open connections at most; more are closed at once (default 64).
     pub max_connections: usize,
