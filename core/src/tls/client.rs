@@ -87,8 +87,11 @@ fn client_config(tls: &ClientTls) -> Result<ClientTlsConfig> {
 /// error", while the reason a TLS connection failed (unknown issuer, expired, name
 /// mismatch, certificate required) is several sources down.
 pub fn explain_transport_error(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
+    with_causes(err.to_string(), err.source())
+}
+
+/// `text`, then each cause in the chain from `source` that it does not already say.
+fn with_causes(mut text: String, mut source: Option<&(dyn std::error::Error + 'static)>) -> String {
     while let Some(s) = source {
         let more = s.to_string();
         if !text.contains(&more) {
@@ -104,16 +107,7 @@ pub fn explain_transport_error(err: &(dyn std::error::Error + 'static)) -> Strin
 /// (for example plaintext to a TLS port) only says "transport error"; the hint says what
 /// usually causes that.
 pub fn status_detail(status: &tonic::Status) -> String {
-    let mut text = status.message().to_string();
-    let mut source = std::error::Error::source(status);
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = s.source();
-    }
+    let mut text = with_causes(status.message().to_string(), std::error::Error::source(status));
     if text.contains("transport error") {
         text.push_str(
             " (the connection broke: a TLS server is reached with https://, and one that requires client \
