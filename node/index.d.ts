@@ -140,7 +140,7 @@ export interface ProducerOptions {
   lingerMs?: number
   /** Records queued and not yet sent before the queue is full (default 100 000). */
   queueCapacity?: number
-  /** Payload bytes queued and not yet acknowledged before the queue is full (default 64 MiB). */
+  /** Payload bytes queued and not yet sent before the queue is full (default 64 MiB). */
   queueBytes?: number
   /** How long `commitAsync` waits for room in a full queue before `QueueFull` (default 5000 ms). */
   enqueueTimeoutMs?: number

@@ -3,17 +3,28 @@
  *
  * Every function returns an msl_status (or a value documented below) and never lets a
  * Rust panic cross into C. After any call, msl_last_error() and msl_last_error_code()
- * describe its outcome on the calling thread. Error statuses 1..14 keep their numbers
- * forever (they are the core's ErrorKind codes); MSL_END = 100 and MSL_PANIC = 101;
- * MSL_TIMEOUT (5) doubles as the "nothing arrived in time" outcome of msl_reader_next.
+ * describe its outcome on the calling thread. Error statuses 1..15 keep their numbers
+ * forever (they are the core's ErrorKind codes; new ones may be added after 15);
+ * MSL_END = 100 and MSL_PANIC = 101; MSL_TIMEOUT (5) doubles as the "nothing arrived in
+ * time" outcome of msl_reader_next. MSL_UNAUTHENTICATED (11) and MSL_PERMISSION_DENIED
+ * (15) from a producer are final: the server refused its credentials, it stopped.
+ *
+ * Options and binary compatibility: struct msl_producer_options never changes its layout
+ * (programs built against an older header allocate its old size). Options added since
+ * (TLS: CA file, client certificate and key, server name; the queue's byte bound) live in
+ * the opaque msl_producer_config, set with msl_producer_config_set_* and used by
+ * msl_producer_new_with_config / msl_init_with_config. Future options will be new
+ * msl_producer_config_set_* functions.
  *
  * Memory: the library never hands out memory without a matching free
- * (msl_producer_free, msl_reader_free). Strings it returns are owned by the library.
+ * (msl_producer_free, msl_producer_config_free, msl_reader_free). Strings it returns are
+ * owned by the library.
  * msl_record.data is BORROWED: valid until the next msl_reader_next or msl_reader_free
  * on the same reader.
  *
  * Threads: the global SDK and msl_producer are thread-safe. A msl_reader is used by one
- * thread at a time, except msl_reader_stop, which any thread may call.
+ * thread at a time, except msl_reader_stop, which any thread may call. A
+ * msl_producer_config is used by one thread at a time.
  */
 
 #ifndef MODSYNCLOG_H
@@ -27,7 +38,7 @@
 #include <stdbool.h>
 
 /**
- * The outcome of a call. `MSL_OK` is success; the error statuses 1..14 have the same
+ * The outcome of a call. `MSL_OK` is success; the error statuses 1..15 have the same
  * numbers as the core's `ErrorKind::code()` and never change meaning. `MSL_TIMEOUT` (5) is
  * both the error of a `flush` that ran out of time and the normal "nothing arrived in
  * time" outcome of `msl_reader_next`. `MSL_END` (100) means a reader has no more records
@@ -83,7 +94,9 @@ enum msl_status
      */
     MSL_PROTOCOL = 10,
     /**
-     * A token was missing or wrong.
+     * The server refused the credentials: a token missing or wrong (or a client
+     * certificate it does not accept). Final for a producer: it stops and every later call
+     * on it returns this.
      */
     MSL_UNAUTHENTICATED = 11,
     /**
@@ -98,6 +111,11 @@ enum msl_status
      * The request conflicts with the current state (store locked, out-of-order append).
      */
     MSL_CONFLICT = 14,
+    /**
+     * The credentials are valid but do not allow this (e.g. a token that may only read, an
+     * address outside an allow-list). Final for a producer, like `MSL_UNAUTHENTICATED`.
+     */
+    MSL_PERMISSION_DENIED = 15,
     /**
      * `msl_reader_next`: no more records (end of the folder, or the reader was stopped).
      */
@@ -122,6 +140,16 @@ typedef int32_t msl_status;
 typedef struct msl_producer msl_producer;
 
 /**
+ * Every option of a producer, in an opaque object that can grow: the classic ones of
+ * `msl_producer_options` plus TLS and the queue's byte bound. Create it with
+ * `msl_producer_config_new` (defaults), change it with `msl_producer_config_set_*`, pass
+ * it to `msl_producer_new_with_config` or `msl_init_with_config` (which copy what they
+ * need: it may be changed, reused or freed afterwards), free it with
+ * `msl_producer_config_free`. Use it from one thread at a time.
+ */
+typedef struct msl_producer_config msl_producer_config;
+
+/**
  * A reader of a store folder. Use it from one thread at a time (`msl_reader_stop` excepted,
  * which any thread may call while the reader is in use).
  */
@@ -129,7 +157,10 @@ typedef struct msl_reader msl_reader;
 
 /**
  * Options of `msl_producer_new`. Fill it with `msl_producer_options_default` first, then
- * change what you need.
+ * change what you need. Its layout is frozen (programs built against older headers
+ * allocate exactly this size): options added later (TLS, `queue_bytes`) are set on a
+ * `msl_producer_config` instead, which also takes these with
+ * `msl_producer_config_set_options`.
  */
 typedef struct msl_producer_options {
     /**
@@ -150,6 +181,8 @@ typedef struct msl_producer_options {
     uint32_t linger_ms;
     /**
      * Records queued and not yet sent before a commit waits for room (default 100000).
+     * The queue is also bounded in payload bytes: see `msl_producer_config_set_queue_bytes`
+     * (default 64 MiB).
      */
     size_t queue_capacity;
     /**
@@ -243,10 +276,23 @@ msl_status msl_init(const char *addr);
 msl_status msl_init_with_options(const char *addr, const struct msl_producer_options *opts);
 
 /**
+ * `msl_init` with every option, TLS and `queue_bytes` included, from a
+ * `msl_producer_config` (NULL = defaults; it may be freed right after). `addr` may be
+ * "https://host:port" for TLS. Same rules as `msl_init`: the config is ignored when the
+ * SDK is already initialized with the same address.
+ *
+ * # Safety
+ * `addr` is NULL or a NUL-terminated string; `c` is NULL or a live config.
+ */
+msl_status msl_init_with_config(const char *addr, const struct msl_producer_config *c);
+
+/**
  * Queues one record on the global producer (copies `data`); returns without waiting for
  * the network. `data` may be NULL when `len` is 0. Fails with `MSL_NOT_INITIALIZED` before
  * `msl_init`, `MSL_CLOSED` after `msl_close`, `MSL_TOO_LARGE` over the record limit,
- * `MSL_QUEUE_FULL` when the queue stayed full.
+ * `MSL_QUEUE_FULL` when the queue stayed full (by records or by bytes) for the enqueue
+ * timeout, `MSL_UNAUTHENTICATED` / `MSL_PERMISSION_DENIED` once the server refused the
+ * credentials (final: every later call returns it).
  *
  * # Safety
  * `data` is NULL or valid for reading `len` bytes.
@@ -254,9 +300,20 @@ msl_status msl_init_with_options(const char *addr, const struct msl_producer_opt
 msl_status msl_commit(int16_t type, const uint8_t *data, size_t len);
 
 /**
+ * `msl_commit` that never waits: `MSL_QUEUE_FULL` at once when the queue has no room.
+ *
+ * # Safety
+ * `data` is NULL or valid for reading `len` bytes.
+ */
+msl_status msl_try_commit(int16_t type, const uint8_t *data, size_t len);
+
+/**
  * Waits until every record committed before this call is acknowledged by the server, at
  * most `timeout_ms` milliseconds (negative: as long as it takes). `MSL_TIMEOUT` when time
- * ran out; another error when the server refused records for good.
+ * ran out (`msl_last_error()` then says what went wrong last, e.g. a refused connection or
+ * a certificate the client does not trust); another error when the server refused records
+ * for good; `MSL_UNAUTHENTICATED` / `MSL_PERMISSION_DENIED` as soon as it refused the
+ * credentials, even while waiting.
  */
 msl_status msl_flush(int64_t timeout_ms);
 
@@ -275,6 +332,71 @@ msl_status msl_close(void);
 msl_status msl_producer_options_default(struct msl_producer_options *out);
 
 /**
+ * Creates a config holding the default options (those of `msl_producer_options_default`,
+ * no TLS settings, a queue bound of 64 MiB) and stores it in `*out` (NULL on failure).
+ * Free it with `msl_producer_config_free`.
+ *
+ * # Safety
+ * `out` is NULL or valid for writing.
+ */
+msl_status msl_producer_config_new(struct msl_producer_config **out);
+
+/**
+ * Sets every field of `*opts` (token, batch sizes, linger, queue capacity, enqueue
+ * timeout, record limit, legacy) on `c`; TLS settings and `queue_bytes` are left as they
+ * are. The token is copied. `MSL_INVALID_ARGUMENT` when `c` or `opts` is NULL or the token
+ * is not UTF-8 (`c` is then unchanged).
+ *
+ * # Safety
+ * `c` is NULL or a live config; `opts` is NULL or valid, with a `token` that is NULL or
+ * NUL-terminated.
+ */
+msl_status msl_producer_config_set_options(struct msl_producer_config *c, const struct msl_producer_options *opts);
+
+/**
+ * Sets the TLS settings used with an `https://host:port` address (each string is copied;
+ * NULL or "" leaves that setting out, and a call replaces all four):
+ *
+ * * `ca_file`: PEM file of the CA(s) that signed the server's certificate (NULL: the
+ *   system's trusted roots);
+ * * `cert_file`, `key_file`: PEM client certificate (chain) and its private key, for a
+ *   server that requires client certificates (mTLS); both or neither;
+ * * `server_name`: the name the server's certificate must carry when it is not the
+ *   address's host (e.g. the address is an IP address).
+ *
+ * The files are read when the producer starts: a missing one makes
+ * `msl_producer_new_with_config` / `msl_init_with_config` fail (`MSL_NOT_FOUND`), and so
+ * does any TLS setting with a plaintext address (`MSL_INVALID_ARGUMENT`: write
+ * `https://`). A certificate without its key (or the reverse) fails here with
+ * `MSL_INVALID_ARGUMENT`, leaving `c` unchanged. Failures to verify the server's
+ * certificate are retried in the background; `msl_producer_flush` then times out with the
+ * reason (e.g. "invalid peer certificate: UnknownIssuer") in `msl_last_error()`.
+ *
+ * # Safety
+ * `c` is NULL or a live config; each string is NULL or NUL-terminated.
+ */
+msl_status msl_producer_config_set_tls(struct msl_producer_config *c, const char *ca_file, const char *cert_file, const char *key_file, const char *server_name);
+
+/**
+ * Bounds the queue in payload bytes (default 64 MiB): a commit waits (up to the enqueue
+ * timeout, then `MSL_QUEUE_FULL`) while the bytes queued and not yet sent plus the new
+ * record would exceed `queue_bytes`. A record larger than `queue_bytes` (but within the
+ * record limit) is accepted only into an empty queue. `MSL_INVALID_ARGUMENT` for 0.
+ *
+ * # Safety
+ * `c` is NULL or a live config.
+ */
+msl_status msl_producer_config_set_queue_bytes(struct msl_producer_config *c, size_t queue_bytes);
+
+/**
+ * Frees a config. NULL does nothing. Producers made with it are not affected.
+ *
+ * # Safety
+ * `c` is NULL or a config from `msl_producer_config_new` not yet freed.
+ */
+void msl_producer_config_free(struct msl_producer_config *c);
+
+/**
  * Starts a producer for `addr` with `opts` (NULL = defaults) and stores it in `*out`
  * (NULL on failure). Connects lazily. Free it with `msl_producer_free`.
  *
@@ -284,13 +406,35 @@ msl_status msl_producer_options_default(struct msl_producer_options *out);
 msl_status msl_producer_new(const char *addr, const struct msl_producer_options *opts, struct msl_producer **out);
 
 /**
+ * `msl_producer_new` with every option, TLS and `queue_bytes` included, from a
+ * `msl_producer_config` (NULL = defaults). `addr` is "host:port" or "http://host:port"
+ * (plaintext) or "https://host:port" (TLS). Stores the producer in `*out` (NULL on
+ * failure); `c` may be freed right after. Free the producer with `msl_producer_free`.
+ *
+ * # Safety
+ * `addr` is NULL or NUL-terminated; `c` is NULL or a live config; `out` is NULL or writable.
+ */
+msl_status msl_producer_new_with_config(const char *addr, const struct msl_producer_config *c, struct msl_producer **out);
+
+/**
  * Queues one record (copies `data`); see `msl_commit`. `MSL_CLOSED` after
- * `msl_producer_close`.
+ * `msl_producer_close`; `MSL_UNAUTHENTICATED` / `MSL_PERMISSION_DENIED` at once after the
+ * server refused the producer's credentials (a producer never retries those: every call
+ * on it returns that status from then on).
  *
  * # Safety
  * `p` is NULL or a live producer; `data` is NULL or valid for reading `len` bytes.
  */
 msl_status msl_producer_commit(const struct msl_producer *p, int16_t type, const uint8_t *data, size_t len);
+
+/**
+ * `msl_producer_commit` that never waits: `MSL_QUEUE_FULL` at once when the queue has no
+ * room for the record (see `msl_producer_config_set_queue_bytes`).
+ *
+ * # Safety
+ * `p` is NULL or a live producer; `data` is NULL or valid for reading `len` bytes.
+ */
+msl_status msl_producer_try_commit(const struct msl_producer *p, int16_t type, const uint8_t *data, size_t len);
 
 /**
  * Waits until every record committed to `p` before this call is acknowledged; see

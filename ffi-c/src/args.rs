@@ -19,6 +19,19 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a s
     s.to_str().map_err(|e| invalid(format!("{name} is not valid UTF-8: {e}")))
 }
 
+/// An optional string argument: NULL and "" both mean "not given".
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that outlives `'a`.
+pub(crate) unsafe fn opt_str_arg<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>, Failure> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: forwarded caller contract.
+    let s = unsafe { str_arg(ptr, name) }?;
+    Ok(if s.is_empty() { None } else { Some(s) })
+}
+
 /// A byte buffer argument; NULL is accepted when `len` is 0.
 ///
 /// # Safety

@@ -9,7 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use modsynclog_core::{Error, ErrorKind};
 
-/// The outcome of a call. `MSL_OK` is success; the error statuses 1..14 have the same
+/// The outcome of a call. `MSL_OK` is success; the error statuses 1..15 have the same
 /// numbers as the core's `ErrorKind::code()` and never change meaning. `MSL_TIMEOUT` (5) is
 /// both the error of a `flush` that ran out of time and the normal "nothing arrived in
 /// time" outcome of `msl_reader_next`. `MSL_END` (100) means a reader has no more records
@@ -39,7 +39,9 @@ pub enum MslStatus {
     MSL_TOO_LARGE = 9,
     /// The peer broke the protocol.
     MSL_PROTOCOL = 10,
-    /// A token was missing or wrong.
+    /// The server refused the credentials: a token missing or wrong (or a client
+    /// certificate it does not accept). Final for a producer: it stops and every later call
+    /// on it returns this.
     MSL_UNAUTHENTICATED = 11,
     /// The server cannot be reached or refused the request for now.
     MSL_UNAVAILABLE = 12,
@@ -47,6 +49,9 @@ pub enum MslStatus {
     MSL_QUEUE_FULL = 13,
     /// The request conflicts with the current state (store locked, out-of-order append).
     MSL_CONFLICT = 14,
+    /// The credentials are valid but do not allow this (e.g. a token that may only read, an
+    /// address outside an allow-list). Final for a producer, like `MSL_UNAUTHENTICATED`.
+    MSL_PERMISSION_DENIED = 15,
     /// `msl_reader_next`: no more records (end of the folder, or the reader was stopped).
     MSL_END = 100,
     /// A bug: the library caught an internal panic (see `msl_last_error()`).
@@ -71,6 +76,7 @@ impl MslStatus {
             ErrorKind::Unavailable => MSL_UNAVAILABLE,
             ErrorKind::QueueFull => MSL_QUEUE_FULL,
             ErrorKind::Conflict => MSL_CONFLICT,
+            ErrorKind::PermissionDenied => MSL_PERMISSION_DENIED,
             // A kind added to the core after this binding was written.
             _ => MSL_PANIC,
         }

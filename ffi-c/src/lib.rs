@@ -15,8 +15,10 @@
 //! * `args`: checks and converts C arguments (strings, byte buffers, timeouts);
 //! * `error`: `msl_status`, the per-thread outcome behind `msl_last_error`, and the
 //!   panic-catching wrapper every entry point runs in;
-//! * `global`: the global SDK (`msl_init`, `msl_commit`, `msl_flush`, `msl_close`);
-//! * `producer`: `msl_producer` objects and their options;
+//! * `global`: the global SDK (`msl_init`, `msl_init_with_config`, `msl_commit`,
+//!   `msl_try_commit`, `msl_flush`, `msl_close`);
+//! * `producer`: `msl_producer` objects and their options (`msl_producer_options`, frozen
+//!   for binary compatibility, and the growable opaque `msl_producer_config`);
 //! * `reader`: `msl_reader` and the `msl_record` it returns.
 //!
 //! cbindgen writes the header's functions in module order, and rustfmt sorts `mod` lines:
@@ -33,9 +35,13 @@ mod reader;
 mod tests;
 
 pub use error::{MslStatus, msl_last_error, msl_last_error_code, msl_version};
-pub use global::{msl_close, msl_commit, msl_flush, msl_init, msl_init_with_options};
+pub use global::{
+    msl_close, msl_commit, msl_flush, msl_init, msl_init_with_config, msl_init_with_options, msl_try_commit,
+};
 pub use producer::{
-    MslProducer, MslProducerOptions, msl_producer_close, msl_producer_commit, msl_producer_flush, msl_producer_free,
-    msl_producer_new, msl_producer_options_default,
+    MslProducer, MslProducerConfig, MslProducerOptions, msl_producer_close, msl_producer_commit,
+    msl_producer_config_free, msl_producer_config_new, msl_producer_config_set_options,
+    msl_producer_config_set_queue_bytes, msl_producer_config_set_tls, msl_producer_flush, msl_producer_free,
+    msl_producer_new, msl_producer_new_with_config, msl_producer_options_default, msl_producer_try_commit,
 };
 pub use reader::{MslReader, MslRecord, msl_reader_free, msl_reader_next, msl_reader_open, msl_reader_stop};

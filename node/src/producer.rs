@@ -26,7 +26,7 @@ pub struct ProducerOptions {
     pub linger_ms: Option<f64>,
     /// Records queued and not yet sent before the queue is full (default 100 000).
     pub queue_capacity: Option<u32>,
-    /// Payload bytes queued and not yet acknowledged before the queue is full (default 64 MiB).
+    /// Payload bytes queued and not yet sent before the queue is full (default 64 MiB).
     pub queue_bytes: Option<f64>,
     /// How long `commitAsync` waits for room in a full queue before `QueueFull` (default 5000 ms).
     pub enqueue_timeout_ms: Option<f64>,

@@ -53,6 +53,9 @@ pub fn init(addr: &str) -> Result<()> {
 }
 
 /// Starts the global producer with `opts` (ignored when already started with `addr`).
+/// Every option applies, TLS ([`ProducerOptions::tls`], for an `https://` address) and the
+/// queue bounds included; a forked child's producer gets the same options (but the SDK's
+/// own runtime).
 pub fn init_with(addr: &str, opts: ProducerOptions) -> Result<()> {
     let _guard = lock_patiently(&INIT, "global SDK")?;
     let index = CURRENT.load(Ordering::Acquire);
@@ -126,6 +129,16 @@ fn restart_in_child(index: usize, parent: &Global) -> Result<&'static Producer> 
 /// Queues one record on the global producer.
 pub fn commit(ty: i16, data: impl Into<Bytes>) -> Result<()> {
     producer()?.commit(ty, data)
+}
+
+/// [`commit`] that never waits: `QueueFull` at once when the queue has no room.
+pub fn try_commit(ty: i16, data: impl Into<Bytes>) -> Result<()> {
+    producer()?.try_commit(ty, data)
+}
+
+/// [`commit`] for async code: waits for room without blocking the thread.
+pub async fn commit_async(ty: i16, data: impl Into<Bytes>) -> Result<()> {
+    producer()?.commit_async(ty, data).await
 }
 
 /// Waits until every record committed so far is acknowledged.

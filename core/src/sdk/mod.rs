@@ -26,6 +26,22 @@
 //! `grpc_proto_log.Log` methods instead (one call per record, a bounded number at once),
 //! with the same retry and `flush` guarantees; that protocol has no producer identity,
 //! so a record whose reply was lost may be stored twice.
+//!
+//! # On an open network
+//!
+//! * `https://host:port` connects with TLS ([`ProducerOptions::tls`]: CA file, client
+//!   certificate and key for mTLS, server-name override).
+//! * The queue is bounded in records and in bytes ([`ProducerOptions::queue_capacity`],
+//!   [`ProducerOptions::queue_bytes`]): a server that is down or slow makes `commit` wait
+//!   (at most [`ProducerOptions::enqueue_timeout`], then `QueueFull`), never grow memory
+//!   without bound. [`Producer::try_commit`] never waits; [`Producer::commit_async`] waits
+//!   without blocking a thread.
+//! * A refusal of the credentials (`Unauthenticated`, `PermissionDenied`) is final, in
+//!   both modes: the producer stops at once (no retrying a wrong token forever), queued
+//!   records are dropped, and every call (`commit*`, `flush*`, `close*`), including a
+//!   `flush` already waiting, returns that error. Other failures (refused connections, TLS
+//!   handshakes) are retried with backoff; a `flush` that times out names the last one,
+//!   with its cause (e.g. `invalid peer certificate: UnknownIssuer`).
 
 pub mod global;
 mod producer;
@@ -57,11 +73,18 @@ pub struct ProducerOptions {
     pub linger: Duration,
     /// Records queued and not yet sent before `commit` waits (default 100 000).
     pub queue_capacity: usize,
-    /// Payload bytes queued and not yet acknowledged before `commit` waits (default 64 MiB).
+    /// Payload bytes queued and not yet sent before `commit` waits (default 64 MiB): a
+    /// commit waits while the queued bytes plus its record would exceed this. A record
+    /// larger than `queue_bytes` (allowed up to `max_record_len`) is accepted only into an
+    /// empty queue, so it waits for the queue to drain rather than being refused. Batches
+    /// sent and awaiting their ack are not counted: they add at most 32 batches
+    /// (`batch_max_bytes` each) of memory.
     pub queue_bytes: usize,
-    /// TLS settings for an `https://` address (TLS files with a plaintext address are refused).
+    /// TLS settings for an `https://` address (default: none, the system's trusted roots).
+    /// TLS files with a plaintext address are refused.
     pub tls: crate::tls::ClientTls,
-    /// How long `commit` waits for room in a full queue before `QueueFull` (default 5 s).
+    /// How long `commit` and `commit_async` wait for room in a full queue before
+    /// `QueueFull` (default 5 s); `try_commit` never waits.
     pub enqueue_timeout: Duration,
     /// Use the legacy unary `grpc_proto_log.Log` service (to talk to the Go server).
     pub legacy: bool,
@@ -162,6 +185,7 @@ fn default_runtime() -> Result<tokio::runtime::Handle> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("modsynclog-sdk")
+        .on_thread_start(block_sigpipe)
         .enable_all()
         .build()
         .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the SDK runtime: {e}")))?;
@@ -170,7 +194,27 @@ fn default_runtime() -> Result<tokio::runtime::Handle> {
     Ok(rt.handle().clone())
 }
 
-/// The core error for a gRPC status (the kind the server sent, when it did).
+/// Blocks `SIGPIPE` in the calling thread (each thread of the SDK runtime).
+///
+/// A write to a connection the peer closed raises `SIGPIPE` in the writing thread where the
+/// socket call has no `MSG_NOSIGNAL` (`writev`, as hyper and rustls use). Rust, Python and
+/// Node processes ignore that signal, but a C program has its default action: the process
+/// dies (exit 141) when a server drops a TLS connection. Blocked in the SDK's own threads,
+/// the signal stays pending there and the write fails with `EPIPE` (and is retried);
+/// the host program's signal dispositions are left alone.
+fn block_sigpipe() {
+    // SAFETY: plain libc calls on a local, zero-initialised signal set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// The core error for a gRPC status (the kind the server sent, when it did). A status
+/// made on this side from a transport failure carries the cause (TLS handshake, refused
+/// connection) only in its source chain: that chain is added to the message.
 pub(crate) fn error_from_status(status: &tonic::Status) -> Error {
     let sent = status
         .metadata()
@@ -188,5 +232,17 @@ pub(crate) fn error_from_status(status: &tonic::Status) -> Error {
         tonic::Code::Unimplemented => ErrorKind::Protocol,
         _ => ErrorKind::Unavailable,
     });
-    Error::new(kind, format!("server: {}", status.message()))
+    // A status with a source was made here from a transport failure, not sent by the server.
+    let message = match std::error::Error::source(status) {
+        Some(source) => {
+            let why = crate::tls::explain_transport_error(source);
+            match status.message() {
+                m if m.is_empty() || why.contains(m) => why,
+                m if m.contains(&why) => m.to_string(),
+                m => format!("{m}: {why}"),
+            }
+        }
+        None => format!("server: {}", status.message()),
+    };
+    Error::new(kind, message)
 }

@@ -4,6 +4,15 @@
 //! them from the queue in batches; `acked` is the number of records, counted from the
 //! first, whose fate is settled (acknowledged by the server, or refused as invalid).
 //! Acks arrive in order, so `flush` just waits for `acked` to reach the count it saw.
+//!
+//! The queue is bounded twice: by records (`queue_capacity`) and by payload bytes
+//! (`queue_bytes`), both counting what is queued and not yet taken into a batch. Blocking
+//! callers wait on the `space` Condvar, async ones on the `space_async` Notify; both are
+//! woken whenever the task takes a batch, and when the producer closes or ends.
+//!
+//! A producer *ends* when the server refuses its credentials (`Unauthenticated`,
+//! `PermissionDenied`): retrying cannot help, so the error is kept in `State::ended`, the
+//! task stops, every waiter is woken, and every later call returns that error at once.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -31,15 +40,42 @@ pub(crate) struct State {
     closed: bool,
     flushing: usize,
     last_error: Option<(ErrorKind, String)>,
+    /// Why the producer ended for good (credentials refused): every call returns it.
+    ended: Option<(ErrorKind, String)>,
+    /// `close` stopped the task: nothing more will be acknowledged.
+    stopped: bool,
+}
+
+impl State {
+    fn ended_error(&self) -> Option<Error> {
+        self.ended.as_ref().map(|(kind, message)| Error::new(*kind, message.clone()))
+    }
+}
+
+/// What the settled watch carries: records settled so far, and whether no more will be
+/// (the producer ended, or `close` stopped its task).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Settled {
+    acked: u64,
+    done: bool,
+}
+
+/// Whether a record was queued, or (given back) why not.
+enum Push {
+    Queued,
+    Full(Bytes),
 }
 
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) opts: ProducerOptions,
     state: Mutex<State>,
+    /// Room in the queue, for blocking `commit` calls.
     space: Condvar,
+    /// Room in the queue, for `commit_async` (woken with `notify_waiters`).
+    space_async: Notify,
     settled: Condvar,
-    settled_watch: watch::Sender<u64>,
+    settled_watch: watch::Sender<Settled>,
     pub(crate) wake: Notify,
 }
 
@@ -57,7 +93,7 @@ impl Shared {
             let wait = {
                 let mut st = self.lock();
                 if st.queue.is_empty() {
-                    if st.closed {
+                    if st.closed || st.ended.is_some() {
                         return None;
                     }
                     None
@@ -96,7 +132,58 @@ impl Shared {
         st.queue_bytes -= bytes;
         st.oldest = if st.queue.is_empty() { None } else { Some(Instant::now()) };
         self.space.notify_all();
+        self.space_async.notify_waiters();
         batch
+    }
+
+    /// Queues the record when there is room (or fails: ended, closed); gives it back when
+    /// the queue is full. A record larger than `queue_bytes` fits only an empty queue.
+    fn push(&self, st: &mut State, ty: i16, data: Bytes) -> Result<Push> {
+        if let Some(err) = st.ended_error() {
+            return Err(err);
+        }
+        if st.closed {
+            return Err(Error::new(ErrorKind::Closed, "the producer is closed"));
+        }
+        let opts = &self.opts;
+        let len = data.len();
+        let room = st.queue.len() < opts.queue_capacity
+            && (st.queue.is_empty() || st.queue_bytes.saturating_add(len) <= opts.queue_bytes);
+        if !room {
+            return Ok(Push::Full(data));
+        }
+        let was_empty = st.queue.is_empty();
+        st.queue.push_back((ty, data));
+        st.queue_bytes += len;
+        st.committed += 1;
+        if was_empty {
+            st.oldest = Some(Instant::now());
+        }
+        let wake = was_empty
+            || st.queue.len() == opts.batch_max_records
+            || (st.queue_bytes >= opts.batch_max_bytes && st.queue_bytes - len < opts.batch_max_bytes);
+        if wake {
+            self.wake.notify_one();
+        }
+        Ok(Push::Queued)
+    }
+
+    /// `QueueFull` naming the bound that `len` more bytes would cross.
+    fn queue_full(&self, st: &State, len: usize, waited: Option<Duration>) -> Error {
+        let opts = &self.opts;
+        let limit = if st.queue.len() >= opts.queue_capacity {
+            format!("queue_capacity = {} records queued and not yet sent", opts.queue_capacity)
+        } else {
+            format!(
+                "queue_bytes = {}: {} bytes queued and not yet sent, and this record has {len}",
+                opts.queue_bytes, st.queue_bytes
+            )
+        };
+        let how = match waited {
+            Some(t) => format!("stayed full for {t:?} (enqueue_timeout)"),
+            None => "is full".to_string(),
+        };
+        Error::new(ErrorKind::QueueFull, format!("the producer's queue {how}; limit {limit}"))
     }
 
     /// `count` more records (the oldest unsettled ones) were acknowledged.
@@ -106,7 +193,7 @@ impl Shared {
         let acked = st.acked;
         drop(st);
         self.settled.notify_all();
-        self.settled_watch.send_replace(acked);
+        self.settled_watch.send_modify(|s| s.acked = acked);
     }
 
     /// `count` records were refused by the server for good.
@@ -119,16 +206,61 @@ impl Shared {
         self.acked(count);
     }
 
-    /// Remembers a transient failure (reported by a `flush` that times out).
-    pub(crate) fn failed(&self, err: &Error) {
+    /// Remembers a failure. A transient one is kept for a `flush` that times out, and
+    /// `false` returned: retry. One that retrying cannot fix (the server refused the
+    /// credentials: [`Error::is_auth`]) ends the producer ([`end`](Shared::end)); `true`:
+    /// the task must stop.
+    pub(crate) fn failed(&self, err: &Error) -> bool {
+        if err.is_auth() {
+            self.end(err);
+            return true;
+        }
         tracing::debug!(error = %err, "sending failed; will retry");
         self.lock().last_error = Some((err.kind(), err.to_string()));
+        false
     }
 
-    /// Closed, and nothing queued: the task may stop once its batches are acknowledged.
+    /// Ends the producer for good with `err`'s kind: what is queued is dropped, every
+    /// waiter (blocking or async, committing or flushing) is woken, and every later call
+    /// returns the error. The first reason stays.
+    pub(crate) fn end(&self, err: &Error) {
+        let message = format!("the server refused this producer's credentials: {err}");
+        let mut st = self.lock();
+        if st.ended.is_some() {
+            return;
+        }
+        let unsent = st.committed - st.acked;
+        tracing::error!(error = %err, unsent, "the server refused this producer's credentials; it stops");
+        st.ended = Some((err.kind(), message.clone()));
+        st.last_error = Some((err.kind(), message));
+        st.queue.clear();
+        st.queue_bytes = 0;
+        st.oldest = None;
+        drop(st);
+        self.space.notify_all();
+        self.space_async.notify_waiters();
+        self.settled.notify_all();
+        self.settled_watch.send_modify(|s| s.done = true);
+        self.wake.notify_one();
+    }
+
+    /// `close` stopped the task: flushes still waiting (other threads) return now.
+    fn stopped(&self) {
+        self.lock().stopped = true;
+        self.settled.notify_all();
+        self.settled_watch.send_modify(|s| s.done = true);
+    }
+
+    /// Whether the producer ended (see [`end`](Shared::end)).
+    pub(crate) fn is_ended(&self) -> bool {
+        self.lock().ended.is_some()
+    }
+
+    /// Closed (or ended), and nothing queued: the task may stop once its batches are
+    /// acknowledged.
     pub(crate) fn drained(&self) -> bool {
         let st = self.lock();
-        st.closed && st.queue.is_empty()
+        (st.closed || st.ended.is_some()) && st.queue.is_empty()
     }
 }
 
@@ -143,11 +275,20 @@ pub struct Producer {
 }
 
 impl Producer {
-    /// Starts a producer for `addr` (`"host:port"` or `"http://host:port"`). Connects
-    /// lazily: an unreachable server is retried in the background, not reported here.
+    /// Starts a producer for `addr`: `"host:port"` or `"http://host:port"` (plaintext), or
+    /// `"https://host:port"` (TLS, set up by [`ProducerOptions::tls`]). Connects lazily: an
+    /// unreachable server (or one whose certificate is not trusted) is retried in the
+    /// background, not reported here; TLS files are read now (`NotFound`,
+    /// `InvalidArgument`), and TLS settings with a plaintext address are refused.
     pub fn connect(addr: &str, opts: ProducerOptions) -> Result<Producer> {
-        if opts.batch_max_records == 0 || opts.batch_max_bytes == 0 || opts.queue_capacity == 0 {
-            return Err(Error::invalid("batch sizes and queue capacity must be positive"));
+        if opts.batch_max_records == 0 || opts.batch_max_bytes == 0 || opts.queue_capacity == 0 || opts.queue_bytes == 0
+        {
+            return Err(Error::invalid("batch sizes and queue bounds must be positive"));
+        }
+        if let Some(token) = &opts.token
+            && format!("Bearer {token}").parse::<tonic::metadata::AsciiMetadataValue>().is_err()
+        {
+            return Err(Error::invalid("the token cannot be sent in a gRPC header (printable ASCII only)"));
         }
         let endpoint = crate::tls::endpoint(addr, &opts.tls)?;
         let url = endpoint.uri().to_string();
@@ -159,8 +300,9 @@ impl Producer {
             opts,
             state: Mutex::default(),
             space: Condvar::new(),
+            space_async: Notify::new(),
             settled: Condvar::new(),
-            settled_watch: watch::Sender::new(0),
+            settled_watch: watch::Sender::new(Settled::default()),
             wake: Notify::new(),
         });
         let task = runtime.spawn(transport::run(shared.clone(), endpoint));
@@ -168,62 +310,92 @@ impl Producer {
         Ok(Producer { shared, task: Mutex::new(Some(task)), runtime })
     }
 
-    /// Queues one record; returns without waiting for the network. Waits up to
-    /// `enqueue_timeout` for room in a full queue (`QueueFull` after), `Closed` after
-    /// [`close`](Producer::close), `TooLarge` over `max_record_len`.
+    /// Queues one record; returns without waiting for the network.
+    ///
+    /// Waits up to `enqueue_timeout` while the queue is full (`queue_capacity` records, or
+    /// `queue_bytes` payload bytes with this record counted) and fails with `QueueFull`
+    /// after. `TooLarge` over `max_record_len`; `Closed` after [`close`](Producer::close);
+    /// `Unauthenticated` / `PermissionDenied` at once after the server refused this
+    /// producer's credentials.
     ///
     /// Needs no runtime: callable from any thread. Only a full queue makes it block the
-    /// calling thread (for at most `enqueue_timeout`), also when called from async code.
+    /// calling thread (for at most `enqueue_timeout`), also when called from async code:
+    /// use [`commit_async`](Producer::commit_async) or [`try_commit`](Producer::try_commit)
+    /// there.
     pub fn commit(&self, ty: i16, data: impl Into<Bytes>) -> Result<()> {
-        let data = data.into();
-        let opts = &self.shared.opts;
-        if data.len() > opts.max_record_len {
-            return Err(Error::new(
-                ErrorKind::TooLarge,
-                format!("record of {} bytes exceeds the limit of {}", data.len(), opts.max_record_len),
-            ));
-        }
+        let mut data = self.checked(data.into())?;
         let mut st = self.shared.lock();
         let mut deadline = None;
-        while !st.closed && st.queue.len() >= opts.queue_capacity {
-            let deadline = *deadline.get_or_insert_with(|| Instant::now() + opts.enqueue_timeout);
+        loop {
+            match self.shared.push(&mut st, ty, data)? {
+                Push::Queued => return Ok(()),
+                Push::Full(back) => data = back,
+            }
+            let timeout = self.shared.opts.enqueue_timeout;
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + timeout);
             let now = Instant::now();
             if now >= deadline {
-                return Err(Error::new(ErrorKind::QueueFull, "the producer's queue stayed full"));
+                return Err(self.shared.queue_full(&st, data.len(), Some(timeout)));
             }
             st = self.shared.space.wait_timeout(st, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
         }
-        if st.closed {
-            return Err(Error::new(ErrorKind::Closed, "the producer is closed"));
-        }
-        let len = data.len();
-        let was_empty = st.queue.is_empty();
-        st.queue.push_back((ty, data));
-        st.queue_bytes += len;
-        st.committed += 1;
-        if was_empty {
-            st.oldest = Some(Instant::now());
-        }
-        let wake = was_empty
-            || st.queue.len() == opts.batch_max_records
-            || (st.queue_bytes >= opts.batch_max_bytes && st.queue_bytes - len < opts.batch_max_bytes);
-        drop(st);
-        if wake {
-            self.shared.wake.notify_one();
-        }
-        Ok(())
     }
 
     /// [`commit`](Producer::commit) that never waits: `QueueFull` at once when the queue
-    /// has no room. (Stub: the helper replaces this with the real thing.)
+    /// has no room for the record.
     pub fn try_commit(&self, ty: i16, data: impl Into<Bytes>) -> Result<()> {
-        self.commit(ty, data)
+        let data = self.checked(data.into())?;
+        let mut st = self.shared.lock();
+        match self.shared.push(&mut st, ty, data)? {
+            Push::Queued => Ok(()),
+            Push::Full(data) => Err(self.shared.queue_full(&st, data.len(), None)),
+        }
     }
 
     /// [`commit`](Producer::commit) for async code: waits for room without blocking the
-    /// thread, up to `enqueue_timeout`. (Stub: the helper replaces this.)
+    /// thread, up to `enqueue_timeout` (`QueueFull` after). Waiting needs a tokio runtime
+    /// with its timer enabled; a commit that finds room does not wait.
     pub async fn commit_async(&self, ty: i16, data: impl Into<Bytes>) -> Result<()> {
-        self.commit(ty, data)
+        let mut data = self.checked(data.into())?;
+        let timeout = self.shared.opts.enqueue_timeout;
+        let mut deadline = None;
+        loop {
+            // Registered before looking at the queue, so room made in between is not missed.
+            let space = self.shared.space_async.notified();
+            let mut space = std::pin::pin!(space);
+            space.as_mut().enable();
+            {
+                let mut st = self.shared.lock();
+                match self.shared.push(&mut st, ty, data)? {
+                    Push::Queued => return Ok(()),
+                    Push::Full(back) => data = back,
+                }
+                if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                    return Err(self.shared.queue_full(&st, data.len(), Some(timeout)));
+                }
+            }
+            let deadline = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + timeout);
+            if tokio::time::timeout_at(deadline, space).await.is_err() {
+                // One last look: room may have come with the deadline.
+                let mut st = self.shared.lock();
+                return match self.shared.push(&mut st, ty, data)? {
+                    Push::Queued => Ok(()),
+                    Push::Full(data) => Err(self.shared.queue_full(&st, data.len(), Some(timeout))),
+                };
+            }
+        }
+    }
+
+    /// `TooLarge` over `max_record_len`.
+    fn checked(&self, data: Bytes) -> Result<Bytes> {
+        let max = self.shared.opts.max_record_len;
+        if data.len() > max {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                format!("record of {} bytes exceeds the limit of {max} (max_record_len)", data.len()),
+            ));
+        }
+        Ok(data)
     }
 
     /// Records committed so far, and how many of them are settled (acknowledged or refused).
@@ -233,15 +405,17 @@ impl Producer {
     }
 
     /// Waits until every record committed before this call is acknowledged (`Timeout`
-    /// when `timeout` passes first; `None` waits as long as it takes). Blocks the thread.
-    /// Fails when the server refused records for good during the wait.
+    /// when `timeout` passes first, with the last error seen in its message; `None` waits
+    /// as long as it takes). Blocks the thread. Fails when the server refused records for
+    /// good during the wait, and at once (also while waiting) when it refused this
+    /// producer's credentials (`Unauthenticated` / `PermissionDenied`).
     pub fn flush(&self, timeout: Option<Duration>) -> Result<()> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut st = self.shared.lock();
         let (target, rejected_before) = (st.committed, st.rejected);
         st.flushing += 1;
         self.shared.wake.notify_one();
-        while st.acked < target {
+        while st.acked < target && st.ended.is_none() && !st.stopped {
             let wait = match deadline {
                 Some(d) => match d.checked_duration_since(Instant::now()) {
                     Some(w) if !w.is_zero() => w,
@@ -264,7 +438,7 @@ impl Producer {
         };
         self.shared.wake.notify_one();
         let mut rx = self.shared.settled_watch.subscribe();
-        let wait = rx.wait_for(|acked| *acked >= target);
+        let wait = rx.wait_for(|s| s.acked >= target || s.done);
         let _ = match timeout {
             Some(t) => tokio::time::timeout(t, wait).await.ok().map(|_| ()),
             None => wait.await.ok().map(|_| ()),
@@ -275,7 +449,20 @@ impl Producer {
     }
 
     fn outcome(st: &State, target: u64, rejected_before: u64) -> Result<()> {
+        if let Some(err) = st.ended_error() {
+            return Err(err);
+        }
         let last = || st.last_error.as_ref().map(|(_, m)| m.as_str()).unwrap_or("no reply yet");
+        if st.acked < target && st.stopped {
+            return Err(Error::new(
+                ErrorKind::Closed,
+                format!(
+                    "{} records were not acknowledged before the producer was closed (last error: {})",
+                    target - st.acked,
+                    last()
+                ),
+            ));
+        }
         if st.acked < target {
             return Err(Error::new(
                 ErrorKind::Timeout,
@@ -291,13 +478,13 @@ impl Producer {
     }
 
     /// Stops accepting records, waits (up to `timeout`) until everything is acknowledged,
-    /// then stops the background task. Records still unacknowledged then are lost.
+    /// then stops the background task. Records still unacknowledged then are lost, and a
+    /// later `flush` or `close` returns `Closed` at once (instead of waiting for acks that
+    /// cannot come). After the server refused the credentials it returns that error at once.
     pub fn close(&self, timeout: Option<Duration>) -> Result<()> {
         self.mark_closed();
         let result = self.flush(timeout);
-        if let Some(task) = self.task.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            task.abort();
-        }
+        self.stop_task();
         result
     }
 
@@ -305,15 +492,22 @@ impl Producer {
     pub async fn close_async(&self, timeout: Option<Duration>) -> Result<()> {
         self.mark_closed();
         let result = self.flush_async(timeout).await;
+        self.stop_task();
+        result
+    }
+
+    /// Aborts the background task (after a close); later flushes return at once.
+    fn stop_task(&self) {
         if let Some(task) = self.task.lock().unwrap_or_else(|p| p.into_inner()).take() {
             task.abort();
         }
-        result
+        self.shared.stopped();
     }
 
     fn mark_closed(&self) {
         self.shared.lock().closed = true;
         self.shared.space.notify_all();
+        self.shared.space_async.notify_waiters();
         self.shared.wake.notify_one();
     }
 }

@@ -9,6 +9,11 @@
 //! A batch the server refuses as invalid is dropped and
 //! reported (resending it could never succeed). Legacy mode sends one unary call per
 //! record, retrying each until the server answers.
+//!
+//! Failures to connect (refused, TLS handshake) are retried, and remembered with their
+//! whole cause chain (`explain_transport_error`) for a `flush` that times out. A refusal
+//! of the credentials (`Unauthenticated`, `PermissionDenied`), in either mode, is final:
+//! [`Shared::failed`] ends the producer and the task returns.
 
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
@@ -110,7 +115,8 @@ async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
         let channel = match endpoint.connect().await {
             Ok(c) => c,
             Err(e) => {
-                shared.failed(&Error::new(ErrorKind::Unavailable, format!("cannot connect: {e}")));
+                let why = crate::tls::explain_transport_error(&e);
+                shared.failed(&Error::new(ErrorKind::Unavailable, format!("cannot connect: {why}")));
                 continue;
             }
         };
@@ -126,7 +132,9 @@ async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
         let mut acks = match client.append_stream(request).await {
             Ok(r) => r.into_inner(),
             Err(status) => {
-                shared.failed(&error_from_status(&status));
+                if shared.failed(&error_from_status(&status)) {
+                    return;
+                }
                 continue;
             }
         };
@@ -175,8 +183,8 @@ async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
                         {
                             shared.rejected(bad.count, &err);
                             backoff = Backoff(0);
-                        } else {
-                            shared.failed(&err);
+                        } else if shared.failed(&err) {
+                            return;
                         }
                         break;
                     }
@@ -216,6 +224,8 @@ async fn run_legacy(shared: Arc<Shared>, endpoint: Endpoint) {
                 let outcome: Result<(), Error> = outcome;
                 match outcome {
                     Ok(()) => shared.acked(1),
+                    // The credentials were refused: the producer ended, the rest is dropped.
+                    Err(_) if shared.is_ended() => return,
                     Err(e) => shared.rejected(1, &e),
                 }
             }
@@ -234,7 +244,8 @@ async fn run_legacy(shared: Arc<Shared>, endpoint: Endpoint) {
 }
 
 /// One record through the legacy service, retried until the server answers. A non-zero
-/// `errCode` is final, except "closed" (that server is stopping: try again).
+/// `errCode` is final, except "closed" (that server is stopping: try again). A refusal of
+/// the credentials (status or `errCode`) ends the whole producer.
 async fn send_legacy(shared: Arc<Shared>, mut client: LogClient<Channel>, ty: i16, data: Bytes) -> Result<(), Error> {
     let mut backoff = Backoff(0);
     loop {
@@ -260,9 +271,18 @@ async fn send_legacy(shared: Arc<Shared>, mut client: LogClient<Channel>, ty: i1
             }
             Ok((code, message)) => {
                 let kind = ErrorKind::ALL.iter().copied().find(|k| k.code() == code).unwrap_or(ErrorKind::Protocol);
-                return Err(Error::new(kind, format!("server errCode {code}: {message}")));
+                let err = Error::new(kind, format!("server errCode {code}: {message}"));
+                if err.is_auth() {
+                    shared.failed(&err);
+                }
+                return Err(err);
             }
-            Err(status) => shared.failed(&error_from_status(&status)),
+            Err(status) => {
+                let err = error_from_status(&status);
+                if shared.failed(&err) {
+                    return Err(err);
+                }
+            }
         }
     }
 }

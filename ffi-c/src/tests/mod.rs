@@ -34,3 +34,31 @@ fn dates_are_nul_terminated() {
     let s = unsafe { CStr::from_ptr(d.as_ptr()) };
     assert_eq!(s.to_str().unwrap(), "2024-02-29");
 }
+
+/// `msl_producer_options` is allocated by C programs built against older headers: its size
+/// and field offsets must never change (new options go to `msl_producer_config`).
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn producer_options_layout_is_frozen() {
+    use std::mem::{offset_of, size_of};
+
+    use crate::producer::MslProducerOptions as O;
+    assert_eq!(size_of::<O>(), 64);
+    let offsets = [
+        offset_of!(O, token),
+        offset_of!(O, batch_max_records),
+        offset_of!(O, batch_max_bytes),
+        offset_of!(O, linger_ms),
+        offset_of!(O, queue_capacity),
+        offset_of!(O, enqueue_timeout_ms),
+        offset_of!(O, max_record_len),
+        offset_of!(O, legacy),
+    ];
+    assert_eq!(offsets, [0, 8, 16, 24, 32, 40, 48, 56]);
+}
+
+#[test]
+fn permission_denied_is_15() {
+    assert_eq!(MslStatus::MSL_PERMISSION_DENIED as i32, 15);
+    assert_eq!(MslStatus::from_kind(ErrorKind::PermissionDenied), MslStatus::MSL_PERMISSION_DENIED);
+}
