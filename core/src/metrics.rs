@@ -17,6 +17,9 @@ use tokio::sync::watch;
 use crate::error::Result;
 use crate::store::{Head, Signal};
 
+/// Metrics connections served at once.
+const MAX_CONNECTIONS: usize = 16;
+
 /// Renders every metric for `head`.
 pub fn render(head: &Head) -> String {
     let mut out = String::with_capacity(1024);
@@ -62,6 +65,8 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
     let token: Option<Arc<[u8]>> = token.map(|t| Arc::from(t.into_bytes()));
+    // Scrapers are few; more connections than this at once are closed at accept.
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (mut conn, _) = tokio::select! {
             r = listener.accept() => match r {
@@ -74,9 +79,14 @@ pub async fn serve(
             },
             _ = async { drop(shutdown.wait_for(|s| *s).await) } => return Ok(()),
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(conn);
+            continue;
+        };
         let body = render(&signal.head());
         let token = token.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             // Read the request head; a scraper sends a few hundred bytes in one segment.
             let mut buf = [0u8; 4096];
             let n = match tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await {

@@ -19,10 +19,10 @@ pub struct ClientAuthArgs {
     #[arg(long, env = "MODSYNCLOG_TLS_CA")]
     pub tls_ca: Option<PathBuf>,
     /// Client certificate (PEM) for a server that requires one (mTLS).
-    #[arg(long, env = "MODSYNCLOG_TLS_CERT", requires = "tls_key")]
+    #[arg(long, env = "MODSYNCLOG_CLIENT_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// Private key (PEM) of --tls-cert.
-    #[arg(long, env = "MODSYNCLOG_TLS_KEY", requires = "tls_cert")]
+    #[arg(long, env = "MODSYNCLOG_CLIENT_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// Name the server's certificate must carry, when it is not the address's host.
     #[arg(long, env = "MODSYNCLOG_TLS_SERVER_NAME")]

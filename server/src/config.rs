@@ -56,13 +56,13 @@ pub struct ServerArgs {
     #[arg(long, env = "MODSYNCLOG_SYNC_TOKEN_FILE")]
     pub sync_token_file: Option<PathBuf>,
     /// TLS certificate chain (PEM) of the gRPC port; reloaded on SIGHUP or when the file changes.
-    #[arg(long, env = "MODSYNCLOG_TLS_CERT", requires = "tls_key")]
+    #[arg(long, env = "MODSYNCLOG_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
     /// Private key (PEM) of --tls-cert.
-    #[arg(long, env = "MODSYNCLOG_TLS_KEY", requires = "tls_cert")]
+    #[arg(long, env = "MODSYNCLOG_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
     /// CA (PEM) of client certificates: every client must present one it signed (mTLS).
-    #[arg(long, env = "MODSYNCLOG_TLS_CLIENT_CA", requires = "tls_cert")]
+    #[arg(long, env = "MODSYNCLOG_TLS_CLIENT_CA")]
     pub tls_client_ca: Option<PathBuf>,
     /// With mTLS: client certificate names (CN or DNS name, comma-separated) granted the
     /// write scope. [default: every verified client certificate]
@@ -88,6 +88,10 @@ pub struct ServerArgs {
     /// Concurrent calls (HTTP/2 streams) per gRPC connection. [default: 128]
     #[arg(long, env = "MODSYNCLOG_MAX_STREAMS")]
     pub max_streams: Option<u32>,
+    /// Ingest calls (SDK streams and unary appends) in progress at once; more are refused
+    /// with Unavailable and retried by the producers. [default: 256]
+    #[arg(long, env = "MODSYNCLOG_MAX_INGEST_CALLS")]
+    pub max_ingest_calls: Option<usize>,
     /// Native sync subscriptions (replicas) open at once. [default: 128]
     #[arg(long, env = "MODSYNCLOG_MAX_SUBSCRIBERS")]
     pub max_subscribers: Option<usize>,
@@ -136,9 +140,17 @@ fn names(list: Option<String>) -> Option<Vec<String>> {
     list.map(|l| l.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect())
 }
 
-/// A token from the flag, else from its file (`None` for neither or an empty one).
-fn token(value: Option<String>, file: Option<PathBuf>) -> Result<Option<String>> {
-    let value = match (value, file) {
+/// A token and a token file from one source (flags and environment, or the config file).
+type TokenSource = (Option<String>, Option<PathBuf>);
+
+/// A token: the command line's (the value or its file) beats the config file's, as for
+/// every option. `None` for none at all, or an empty one.
+fn token(cli: TokenSource, file: TokenSource) -> Result<Option<String>> {
+    let source = if cli.0.is_some() || cli.1.is_some() { cli } else { file };
+    if source.0.is_some() && source.1.is_some() {
+        anyhow::bail!("a token and a token file were both given for the same scope: keep one");
+    }
+    let value = match source {
         (Some(v), _) => Some(v),
         (None, Some(path)) => Some(
             std::fs::read_to_string(&path)
@@ -176,6 +188,7 @@ struct FileConfig {
     max_connections: Option<usize>,
     max_streams: Option<u32>,
     max_subscribers: Option<usize>,
+    max_ingest_calls: Option<usize>,
     legacy_max_connections: Option<usize>,
     handshake_timeout: Option<u64>,
     writer_queue_bytes: Option<String>,
@@ -239,6 +252,9 @@ impl ServerArgs {
             (Some(cert_file), Some(key_file)) => {
                 Some(ServerTls { cert_file, key_file, client_ca_file: self.tls_client_ca.or(file.tls_client_ca) })
             }
+            (None, None) if self.tls_client_ca.is_some() || file.tls_client_ca.is_some() => {
+                anyhow::bail!("--tls-client-ca needs TLS: give --tls-cert and --tls-key too")
+            }
             (None, None) => None,
             _ => anyhow::bail!("--tls-cert and --tls-key go together"),
         };
@@ -248,13 +264,13 @@ impl ServerArgs {
         };
         let net_default = NetLimits::default();
         let limits_default = Limits::default();
-        Ok(Settings {
-            token: token(self.token.or(file.token), self.token_file.or(file.token_file))?,
+        let settings = Settings {
+            token: token((self.token, self.token_file), (file.token, file.token_file))?,
             ingest_token: token(
-                self.ingest_token.or(file.ingest_token),
-                self.ingest_token_file.or(file.ingest_token_file),
+                (self.ingest_token, self.ingest_token_file),
+                (file.ingest_token, file.ingest_token_file),
             )?,
-            sync_token: token(self.sync_token.or(file.sync_token), self.sync_token_file.or(file.sync_token_file))?,
+            sync_token: token((self.sync_token, self.sync_token_file), (file.sync_token, file.sync_token_file))?,
             tls,
             ingest_cert_names: names(self.ingest_cert_names.or(file.ingest_cert_names)),
             sync_cert_names: names(self.sync_cert_names.or(file.sync_cert_names)),
@@ -268,6 +284,10 @@ impl ServerArgs {
                     .or(file.handshake_timeout)
                     .map_or(net_default.handshake_timeout, Duration::from_secs),
                 max_subscribers: self.max_subscribers.or(file.max_subscribers).unwrap_or(net_default.max_subscribers),
+                max_ingest_calls: self
+                    .max_ingest_calls
+                    .or(file.max_ingest_calls)
+                    .unwrap_or(net_default.max_ingest_calls),
             },
             legacy_max_connections: self
                 .legacy_max_connections
@@ -293,7 +313,44 @@ impl ServerArgs {
             fsync,
             utc: self.utc || file.utc.unwrap_or(false),
             metrics_addr: self.metrics_addr.or(file.metrics_addr),
-        })
+        };
+        settings.check()?;
+        Ok(settings)
+    }
+}
+
+/// The most a count limit may be (a tokio semaphore holds fewer than 2^61 permits; no
+/// machine has file descriptors for more than this anyway).
+const MAX_COUNT: usize = 1 << 20;
+
+impl Settings {
+    /// Limits that would refuse everything, or that no machine can hold.
+    fn check(&self) -> Result<()> {
+        let counts = [
+            ("--max-connections", self.net.max_connections),
+            ("--max-streams", self.net.max_streams as usize),
+            ("--max-subscribers", self.net.max_subscribers),
+            ("--max-ingest-calls", self.net.max_ingest_calls),
+            ("--legacy-max-connections", self.legacy_max_connections),
+        ];
+        for (name, n) in counts {
+            if n == 0 || n > MAX_COUNT {
+                anyhow::bail!("{name} must be between 1 and {MAX_COUNT}, not {n}");
+            }
+        }
+        if self.net.handshake_timeout.is_zero() {
+            anyhow::bail!("--handshake-timeout must be at least 1 second");
+        }
+        for (name, t) in
+            [("--token", &self.token), ("--ingest-token", &self.ingest_token), ("--sync-token", &self.sync_token)]
+        {
+            if let Some(t) = t
+                && !t.bytes().all(|b| b.is_ascii_graphic())
+            {
+                anyhow::bail!("{name}: a token must be printable ASCII without spaces (it travels in an HTTP header)");
+            }
+        }
+        Ok(())
     }
 }
 
@@ -350,5 +407,24 @@ mod tests {
         let s = ServerArgs { config: Some(path), ..Default::default() }.settle().unwrap();
         assert_eq!(s.writer_queue_bytes, 8 << 20);
         assert!(s.legacy_allow.unwrap().allows("10.2.3.4".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_command_lines_token_file_beats_the_files_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, file) = (dir.path().join("msl.toml"), dir.path().join("token"));
+        std::fs::write(&path, "token = \"stale\"\ntls_client_ca = \"/etc/ca.pem\"\n").unwrap();
+        std::fs::write(&file, "fresh\n").unwrap();
+        let args = ServerArgs { config: Some(path.clone()), token_file: Some(file), ..Default::default() };
+        let err = args.settle().unwrap_err();
+        assert!(format!("{err:#}").contains("--tls-client-ca needs TLS"), "{err:#}");
+        std::fs::write(&path, "token = \"stale\"\n").unwrap();
+        let file = dir.path().join("token");
+        let s = ServerArgs { config: Some(path), token_file: Some(file), ..Default::default() }.settle().unwrap();
+        assert_eq!(s.token.as_deref(), Some("fresh"));
+        let zero = ServerArgs { max_streams: Some(0), ..Default::default() }.settle().unwrap_err();
+        assert!(format!("{zero:#}").contains("--max-streams"), "{zero:#}");
+        let spaced = ServerArgs { token: Some("two words".into()), ..Default::default() }.settle().unwrap_err();
+        assert!(format!("{spaced:#}").contains("printable ASCII"), "{spaced:#}");
     }
 }

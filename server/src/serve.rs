@@ -56,6 +56,11 @@ pub async fn run(settings: Settings) -> Result<()> {
             ..Default::default()
         },
     };
+    // Installed before the start: from then on a SIGHUP reloads rather than kills.
+    let mut hangup =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("install SIGHUP handler")?;
+    let descriptors = config.net.max_connections + config.legacy_sync.max_connections + RESERVED_FDS;
+    raise_fd_limit(descriptors as u64);
     let running = server::start(config).await.context("start server")?;
     let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
     if let Some(addr) = settings.metrics_addr {
@@ -66,8 +71,6 @@ pub async fn run(settings: Settings) -> Result<()> {
         let token = if addr.ip().is_loopback() { None } else { read_token };
         tokio::spawn(modsynclog_core::metrics::serve(listener, running.signal(), token, metrics_stopped));
     }
-    let mut hangup =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("install SIGHUP handler")?;
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
@@ -84,6 +87,36 @@ pub async fn run(settings: Settings) -> Result<()> {
     let _ = stop_metrics.send(true);
     running.shutdown().await.context("stop server")?;
     Ok(())
+}
+
+/// File descriptors kept for the store, the journal, the metrics port and the blocking
+/// pool's reads, beyond the connection caps.
+const RESERVED_FDS: usize = 256;
+
+/// Raises the soft limit of open files to the hard limit, and warns when the connection
+/// caps could still use up the descriptors the writer needs for the next day's files.
+fn raise_fd_limit(needed: u64) {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim = raised;
+            }
+        }
+    }
+    if lim.rlim_cur < needed {
+        tracing::warn!(
+            open_files = lim.rlim_cur,
+            needed,
+            "the open-file limit is below the connection caps plus a reserve: lower --max-connections, or raise \
+             the limit (LimitNOFILE= in the systemd unit)"
+        );
+    }
 }
 
 /// Resolves on the first SIGINT or SIGTERM.

@@ -84,15 +84,15 @@ impl LegacyGuard {
 
 impl Interceptor for LegacyGuard {
     fn call(&mut self, request: Request<()>) -> std::result::Result<Request<()>, Status> {
-        let addr = request.extensions().get::<PeerInfo>().and_then(|p| p.remote_addr);
+        // The modsynclog listener attaches PeerInfo; tonic's own listener, TcpConnectInfo.
+        let addr = request.extensions().get::<PeerInfo>().and_then(|p| p.remote_addr).or_else(|| request.remote_addr());
+        let denied =
+            |why: String| Err(crate::grpc::status_from(&Error::new(crate::error::ErrorKind::PermissionDenied, why)));
         match addr {
             Some(a) if self.allow.allows(a.ip()) => Ok(request),
-            Some(a) => Err(crate::grpc::status_from(&Error::new(
-                crate::error::ErrorKind::PermissionDenied,
-                format!("{} may not use the legacy service (not in --legacy-allow)", a.ip()),
-            ))),
-            // In-process callers (tests through a duplex stream) have no address.
-            None => Ok(request),
+            Some(a) => denied(format!("{} may not use the legacy service (not in --legacy-allow)", a.ip())),
+            // No address, no way to check it: fail closed.
+            None => denied("the caller's address is unknown; the legacy service needs it".to_string()),
         }
     }
 }

@@ -44,12 +44,18 @@ impl Scope {
     }
 }
 
-/// The credentials of one scope.
-#[derive(Debug, Clone, Default)]
+/// The credentials of one scope. `Debug` shows how many tokens, never their bytes.
+#[derive(Clone, Default)]
 struct Grants {
     tokens: Vec<Vec<u8>>,
     /// `None`: any verified client certificate; `Some`: only these names.
     cert_names: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for Grants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grants").field("tokens", &self.tokens.len()).field("cert_names", &self.cert_names).finish()
+    }
 }
 
 /// Which credentials grant which scope.

@@ -37,9 +37,14 @@ impl TokenInterceptor {
     /// Fails with [`ErrorKind::InvalidArgument`] if the token cannot travel in a header.
     pub fn new(token: Option<&str>) -> Result<Self> {
         let header = match token {
-            Some(t) => Some(
-                format!("Bearer {t}").parse().map_err(|_| Error::invalid("the token is not valid in a gRPC header"))?,
-            ),
+            Some(t) => {
+                let mut v: MetadataValue<Ascii> = format!("Bearer {t}")
+                    .parse()
+                    .map_err(|_| Error::invalid("the token is not valid in a gRPC header"))?;
+                // Kept out of HPACK tables and Debug output.
+                v.set_sensitive(true);
+                Some(v)
+            }
             None => None,
         };
         Ok(TokenInterceptor { header })

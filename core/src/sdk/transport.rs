@@ -86,8 +86,12 @@ struct Sent {
 
 fn auth_header(shared: &Shared) -> Option<MetadataValue<tonic::metadata::Ascii>> {
     let token = shared.opts.token.as_ref()?;
-    match format!("Bearer {token}").parse() {
-        Ok(v) => Some(v),
+    match format!("Bearer {token}").parse::<MetadataValue<tonic::metadata::Ascii>>() {
+        Ok(mut v) => {
+            // Kept out of HPACK tables and Debug output.
+            v.set_sensitive(true);
+            Some(v)
+        }
         Err(_) => {
             shared.failed(&Error::invalid("the token is not valid in a gRPC header"));
             None

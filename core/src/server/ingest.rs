@@ -16,12 +16,14 @@
 use std::pin::Pin;
 
 use futures::stream::{FuturesOrdered, Stream, StreamExt};
-use tokio::sync::{mpsc, watch};
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::writer::{Ack, Batch, Origin, WriterHandle};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::proto::v1::ingest_server::{Ingest, IngestServer};
 use crate::proto::v1::{AppendRequest, AppendResponse};
 
@@ -73,12 +75,34 @@ fn response(batch_seq: u64, ack: Ack) -> AppendResponse {
 pub struct IngestService {
     writer: WriterHandle,
     stopping: watch::Receiver<bool>,
+    /// One permit per ingest call (stream or unary) in progress.
+    calls: Arc<Semaphore>,
 }
+
+/// Ingest calls (streams and unary appends) in progress at once, by default.
+pub const MAX_INGEST_CALLS: usize = 256;
 
 impl IngestService {
     /// `stopping` turns true when the server begins to shut down.
     pub fn new(writer: WriterHandle, stopping: watch::Receiver<bool>) -> Self {
-        IngestService { writer, stopping }
+        IngestService { writer, stopping, calls: Arc::new(Semaphore::new(MAX_INGEST_CALLS)) }
+    }
+
+    /// At most `n` ingest calls in progress at once (default [`MAX_INGEST_CALLS`]); more
+    /// are refused with `Unavailable` (producers retry with backoff). With the per-stream
+    /// budget this bounds what ingest holds: `n` x (stream budget + one message).
+    pub fn with_max_calls(mut self, n: usize) -> Self {
+        self.calls = Arc::new(Semaphore::new(n.max(1)));
+        self
+    }
+
+    fn call_slot(&self) -> Result<OwnedSemaphorePermit, Status> {
+        self.calls.clone().try_acquire_owned().map_err(|_| {
+            status_from(&Error::new(
+                ErrorKind::Unavailable,
+                "too many ingest calls in progress (--max-ingest-calls); try again later",
+            ))
+        })
     }
 
     pub fn into_server(self) -> IngestServer<Self> {
@@ -92,6 +116,7 @@ type AckStream = Pin<Box<dyn Stream<Item = Result<AppendResponse, Status>> + Sen
 #[tonic::async_trait]
 impl Ingest for IngestService {
     async fn append(&self, request: Request<AppendRequest>) -> Result<Response<AppendResponse>, Status> {
+        let _slot = self.call_slot()?;
         let req = request.into_inner();
         let batch_seq = req.batch_seq;
         let (origin, batch) = to_batch(req).map_err(|e| status_from(&e))?;
@@ -106,9 +131,14 @@ impl Ingest for IngestService {
         &self,
         request: Request<Streaming<AppendRequest>>,
     ) -> Result<Response<Self::AppendStreamStream>, Status> {
+        let slot = self.call_slot()?;
         let inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(MAX_IN_FLIGHT);
-        tokio::spawn(pipeline(inbound, tx, self.writer.clone(), self.stopping.clone()));
+        let (writer, stopping) = (self.writer.clone(), self.stopping.clone());
+        tokio::spawn(async move {
+            pipeline(inbound, tx, writer, stopping).await;
+            drop(slot);
+        });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }

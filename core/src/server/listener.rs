@@ -37,6 +37,8 @@ pub struct NetLimits {
     pub handshake_timeout: Duration,
     /// Native sync subscriptions open at once (default 128).
     pub max_subscribers: usize,
+    /// Ingest calls (streams and unary appends) in progress at once (default 256).
+    pub max_ingest_calls: usize,
 }
 
 impl Default for NetLimits {
@@ -46,6 +48,7 @@ impl Default for NetLimits {
             max_streams: 128,
             handshake_timeout: Duration::from_secs(10),
             max_subscribers: crate::server::sync_service::MAX_SUBSCRIBERS,
+            max_ingest_calls: crate::server::ingest::MAX_INGEST_CALLS,
         }
     }
 }
@@ -125,9 +128,9 @@ impl AsyncWrite for Conn {
 pub struct ListenerStats {
     /// Closed at once: the connection cap was reached.
     pub over_limit: AtomicU64,
-    /// Sent nothing, or did not finish the TLS handshake, in time.
+    /// Did not send the HTTP/2 preface, or finish the TLS handshake, in time.
     pub handshake_timeouts: AtomicU64,
-    /// The TLS handshake failed (wrong CA, no client certificate, not TLS at all...).
+    /// The handshake failed (not HTTP/2, wrong CA, no client certificate, not TLS...).
     pub handshake_failures: AtomicU64,
 }
 
@@ -175,7 +178,7 @@ pub fn incoming(
                         // Every failure is worth a line until a flood makes it noise.
                         let n = stats.handshake_failures.fetch_add(1, Ordering::Relaxed);
                         if n < 16 || n.is_power_of_two() {
-                            tracing::info!(%remote, error = %e, failures = n + 1, "gRPC connection refused: TLS handshake failed");
+                            tracing::info!(%remote, error = %e, failures = n + 1, "gRPC connection refused: handshake failed");
                         }
                     }
                     Err(_) => {
@@ -191,15 +194,28 @@ pub fn incoming(
 
 type Certs = Option<Arc<Vec<CertificateDer<'static>>>>;
 
-/// Waits for the client's first bytes (plain) or the TLS handshake.
+/// What every HTTP/2 client sends first (RFC 9113, 3.4).
+const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Waits for the client's whole HTTP/2 preface (plain: a client that sends a byte and
+/// stops does not hold a slot past the timeout), or the TLS handshake.
 async fn handshake(stream: TcpStream, remote: SocketAddr, tls: Option<ReloadingAcceptor>) -> io::Result<(Io, Certs)> {
     let Some(tls) = tls else {
-        stream.readable().await?;
-        let mut probe = [0u8; 1];
-        if stream.peek(&mut probe).await? == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("{remote} closed at once")));
+        let mut probe = [0u8; PREFACE.len()];
+        loop {
+            let n = stream.peek(&mut probe).await?;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("{remote} closed at once")));
+            }
+            if probe[..n] != PREFACE[..n] {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{remote} does not speak HTTP/2")));
+            }
+            if n == PREFACE.len() {
+                return Ok((Io::Plain(stream), None));
+            }
+            // Part of it so far: wait for more (peek returns at once while data is there).
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        return Ok((Io::Plain(stream), None));
     };
     let stream = tls.acceptor().accept(stream).await?;
     let certs = stream.get_ref().1.peer_certificates().map(|c| Arc::new(c.to_vec()));

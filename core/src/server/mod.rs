@@ -176,7 +176,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
 
     let (stop, stopping) = watch::channel(false);
     let policy = Arc::new(plan.policy);
-    let ingest = IngestService::new(writer_handle.clone(), stopping.clone()).into_server();
+    let ingest = IngestService::new(writer_handle.clone(), stopping.clone())
+        .with_max_calls(config.net.max_ingest_calls)
+        .into_server();
     let legacy = plan.legacy_grpc.then(|| {
         let guard = LegacyGuard::new(plan.legacy_allow.clone());
         tonic::service::interceptor::InterceptedService::new(

@@ -120,7 +120,10 @@ impl SyncRpc for SyncService {
         let peer = crate::access::peer_addr(&request);
         let Ok(slot) = self.subscribers.clone().try_acquire_owned() else {
             tracing::warn!(?peer, "native sync: refused a subscription: too many open");
-            return Err(Status::resource_exhausted("too many replicas are subscribed; try again later"));
+            return Err(status_from(&Error::new(
+                ErrorKind::Unavailable,
+                "too many replicas are subscribed (--max-subscribers); try again later",
+            )));
         };
         let req = request.into_inner();
         let date = Date::parse(&req.date).map_err(|e| {
