@@ -4,13 +4,16 @@
 //!   per-record seek+write baseline, and a full scan with `Reader`, all in one run so the
 //!   figures share a machine, a file system and a page cache state;
 //! - `server`: ingest (native stream and legacy unary), replica catch-up (native and
-//!   legacy), live replication lag and server memory with replicas connected.
+//!   legacy), live replication lag and server memory with replicas connected, over
+//!   plaintext and TLS (`--transport plain,tls`).
 
 mod ceiling;
 mod go_baseline;
+mod procstat;
 mod report;
 mod server_bench;
 mod store_bench;
+mod transport;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

@@ -7,6 +7,10 @@
 //! 3. live lag at a steady rate: commit-time nanos embedded in each payload, read back from
 //!    the replica's folder by a following `Reader` (so the figure includes its 1 ms poll);
 //! 4. the server process's RSS with 10 native, then 10 legacy replicas caught up.
+//!
+//! `--transport plain,tls` runs every native case over plaintext and over TLS, one right
+//! after the other, and prints the two side by side (see `transport`); legacy cases run
+//! in plaintext only.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -29,6 +33,9 @@ use modsynclog_core::store::io::StdVfs;
 use modsynclog_core::{Date, Durability, NewRecord, Next, Reader, Store, StoreOptions};
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
+
+use crate::procstat::{cpu_with, rss_kib};
+use crate::transport::{self, Kind, Measured, Metric, Net, Transport, metric};
 
 #[derive(Args, Debug, Clone)]
 pub struct ServerBenchArgs {
@@ -67,65 +74,89 @@ pub struct ServerBenchArgs {
     /// Where temporary stores go (default: the system temp dir).
     #[arg(long)]
     pub tmp: Option<PathBuf>,
+    /// Transports of the native cases, in the order they run (comma separated): plain, tls.
+    /// With both, each case runs over each in turn and a side-by-side table is printed.
+    #[arg(long, value_enum, default_value = "plain", value_delimiter = ',')]
+    pub transport: Vec<Transport>,
 }
 
 struct Row {
     section: &'static str,
     case: String,
+    transport: Transport,
     value: String,
     note: String,
+    metrics: Vec<Metric>,
 }
 
-fn row(rows: &mut Vec<Row>, section: &'static str, case: impl Into<String>, value: impl Into<String>, note: &str) {
-    let r = Row { section, case: case.into(), value: value.into(), note: note.to_string() };
-    eprintln!("  {:<10} {:<44} {:>16}  {}", r.section, r.case, r.value, r.note);
-    rows.push(r);
+fn row(
+    rows: &mut Vec<Row>,
+    section: &'static str,
+    case: impl Into<String>,
+    net: &Net,
+    value: impl Into<String>,
+    note: &str,
+    metrics: Vec<Metric>,
+) {
+    let (case, value, note) = (case.into(), value.into(), note.to_string());
+    let transport = net.transport;
+    eprintln!("  {:<10} {:<52} {:<5} {:>16}  {}", section, case, transport.name(), value, note);
+    rows.push(Row { section, case, transport, value, note, metrics });
 }
 
 pub fn run(args: ServerBenchArgs) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let on = |s: &str| args.only.iter().any(|o| o == s);
+    // Each case runs once per transport, in the order given, one right after the other.
+    let nets = args.transport.iter().map(|&t| Net::new(t, args.tmp.as_ref())).collect::<Result<Vec<_>>>()?;
+    let plain = nets.iter().find(|n| !n.is_tls()).cloned();
+    if plain.is_none() {
+        eprintln!("  (legacy unary calls and the legacy sync socket are plaintext only: skipped)");
+    }
     let mut rows = Vec::new();
     eprintln!("running (each line is printed as it completes):");
     if on("ingest") {
         for producers in [1usize, 4] {
-            let dir = tempdir(&args)?;
-            let server = rt.block_on(start_server(dir.path(), false))?;
-            let rate = native_ingest(&server.grpc_addr().to_string(), producers, &args)?;
-            check_count(dir.path(), args.records)?;
-            row(&mut rows, "ingest", format!("native Producer x{producers}, in-process"), rate_s(rate), "acked rec/s");
-            rt.block_on(server.shutdown())?;
+            for net in &nets {
+                let dir = tempdir(&args)?;
+                let server = rt.block_on(start_server(dir.path(), false, net))?;
+                let addr = net.url(&server.grpc_addr().to_string());
+                let (rate, cpu) = native_ingest(&addr, producers, &args, net, None)?;
+                check_count(dir.path(), args.records)?;
+                let case = format!("native Producer x{producers}, in-process");
+                ingest_row(&mut rows, case, net, rate, cpu);
+                rt.block_on(server.shutdown())?;
+            }
         }
     }
     if on("real") {
         if args.server_bin.exists() {
             for producers in [1usize, 4] {
-                let dir = tempdir(&args)?;
-                let (child, addr) = spawn_server(&args.server_bin, dir.path(), false)?;
-                let mut child = Kill(child);
-                let rate = native_ingest(&addr, producers, &args)?;
-                child.stop();
-                check_count(dir.path(), args.records)?;
-                row(
-                    &mut rows,
-                    "ingest",
-                    format!("native Producer x{producers}, server process"),
-                    rate_s(rate),
-                    "acked rec/s",
-                );
+                for net in &nets {
+                    let dir = tempdir(&args)?;
+                    let (child, addr) = spawn_server(&args.server_bin, dir.path(), false, net)?;
+                    let mut child = Kill(child);
+                    let (rate, cpu) = native_ingest(&net.url(&addr), producers, &args, net, Some(child.0.id()))?;
+                    child.stop();
+                    check_count(dir.path(), args.records)?;
+                    let case = format!("native Producer x{producers}, server process");
+                    ingest_row(&mut rows, case, net, rate, cpu);
+                }
             }
         } else {
             eprintln!("  (no {}: skipping the server-process runs)", args.server_bin.display());
         }
     }
-    if on("legacy") {
+    // Legacy unary calls are plaintext only (Go clients cannot speak TLS).
+    if let (true, Some(net)) = (on("legacy"), &plain) {
         for (callers, json) in [(1usize, false), (16, false), (16, true)] {
             let dir = tempdir(&args)?;
-            let server = rt.block_on(start_server(dir.path(), false))?;
+            let server = rt.block_on(start_server(dir.path(), false, net))?;
             let rate =
                 rt.block_on(legacy_ingest(server.grpc_addr().to_string(), callers, args.legacy_secs, args.size, json))?;
             let what = if json { "JsonLogWrite" } else { "DbLogWrite" };
-            row(&mut rows, "ingest", format!("legacy unary {what} x{callers} callers"), rate_s(rate), "acked rec/s");
+            let case = format!("legacy unary {what} x{callers} callers");
+            row(&mut rows, "ingest", case, net, rate_s(rate), "acked rec/s", vec![metric(RATE, rate, Kind::Rate)]);
             rt.block_on(server.shutdown())?;
         }
     }
@@ -135,69 +166,103 @@ pub fn run(args: ServerBenchArgs) -> Result<()> {
         let t = Instant::now();
         fill(dir.path(), date, args.catchup_records, args.size)?;
         eprintln!("  (filled {} records in {:.1} s)", args.catchup_records, t.elapsed().as_secs_f64());
-        let server = rt.block_on(start_server(dir.path(), true))?;
         for legacy in [false, true] {
-            let rdir = tempdir(&args)?;
-            let (stop, stopped) = watch::channel(false);
-            let t = Instant::now();
-            let task = spawn_replica(&rt, &server, rdir.path(), legacy, stopped);
-            wait_count(rdir.path(), date, args.catchup_records, Duration::from_secs(600))?;
-            let secs = t.elapsed().as_secs_f64();
-            let _ = stop.send(true);
-            rt.block_on(task)??;
-            let name = if legacy { "legacy socket replica" } else { "native replica" };
-            row(
-                &mut rows,
-                "catch-up",
-                format!("{name}, {} records", args.catchup_records),
-                rate_s(args.catchup_records as f64 / secs),
-                &format!("rec/s ({secs:.2} s)"),
-            );
+            // The legacy sync socket is plaintext only.
+            for net in nets.iter().filter(|n| !(legacy && n.is_tls())) {
+                let server = rt.block_on(start_server(dir.path(), true, net))?;
+                let rdir = tempdir(&args)?;
+                let (stop, stopped) = watch::channel(false);
+                let (t, cpu0) = (Instant::now(), cpu_with(None)?);
+                let task = spawn_replica(&rt, &server, rdir.path(), legacy, net, stopped);
+                wait_count(rdir.path(), date, args.catchup_records, Duration::from_secs(600))?;
+                let secs = t.elapsed().as_secs_f64();
+                let cpu = (cpu_with(None)? - cpu0) * 1e9 / args.catchup_records as f64;
+                let _ = stop.send(true);
+                rt.block_on(task)??;
+                rt.block_on(server.shutdown())?;
+                let name = if legacy { "legacy socket replica" } else { "native replica" };
+                let rate = args.catchup_records as f64 / secs;
+                row(
+                    &mut rows,
+                    "catch-up",
+                    format!("{name}, {} records", args.catchup_records),
+                    net,
+                    rate_s(rate),
+                    &format!("rec/s ({secs:.2} s; {cpu:.0} ns CPU/rec, server + replica + 2 ms count polls)"),
+                    vec![metric("rec/s", rate, Kind::Rate), metric(CPU, cpu, Kind::CpuNs)],
+                );
+            }
         }
-        rt.block_on(server.shutdown())?;
     }
     if on("lag") {
         for legacy in [false, true] {
-            let (p50, p99, max, n) = live_lag(&rt, &args, legacy)?;
-            let name = if legacy { "legacy socket replica" } else { "native replica" };
-            row(
-                &mut rows,
-                "lag",
-                format!("{name} @ {} rec/s, linger {} ms", args.lag_rate, args.lag_linger_ms),
-                format!("p50 {:.2} ms", p50),
-                &format!(
-                    "p99 {p99:.2} ms, max {max:.2} ms, n={n} (commit -> readable on replica, incl. 1 ms read poll)"
-                ),
-            );
+            for net in nets.iter().filter(|n| !(legacy && n.is_tls())) {
+                let l = live_lag(&rt, &args, legacy, net)?;
+                let name = if legacy { "legacy socket replica" } else { "native replica" };
+                row(
+                    &mut rows,
+                    "lag",
+                    format!("{name} @ {} rec/s, linger {} ms", args.lag_rate, args.lag_linger_ms),
+                    net,
+                    format!("p50 {:.2} ms", l.p50),
+                    &format!(
+                        "p99 {:.2} ms, max {:.2} ms, n={} (commit -> readable on replica, incl. 1 ms read poll); \
+                         on the server: p50 {:.2} ms, p99 {:.2} ms",
+                        l.p99, l.max, l.n, l.server_p50, l.server_p99
+                    ),
+                    vec![
+                        metric("p50 ms", l.p50, Kind::Millis),
+                        metric("p99 ms", l.p99, Kind::Millis),
+                        metric("max ms", l.max, Kind::Millis),
+                        metric("server p50", l.server_p50, Kind::Millis),
+                        metric("server p99", l.server_p99, Kind::Millis),
+                    ],
+                );
+            }
         }
     }
     if on("memory") {
         if args.server_bin.exists() {
-            memory(&rt, &args, &mut rows)?;
+            for net in &nets {
+                memory(&rt, &args, &mut rows, net)?;
+            }
         } else {
             eprintln!("  (no {}: skipping the memory runs)", args.server_bin.display());
         }
     }
     println!();
-    println!("{:<10} {:<48} {:>16}  note", "section", "case", "value");
-    println!("{}", "-".repeat(100));
+    println!("{:<10} {:<52} {:<5} {:>16}  note", "section", "case", "net", "value");
+    println!("{}", "-".repeat(110));
     for r in &rows {
-        println!("{:<10} {:<48} {:>16}  {}", r.section, r.case, r.value, r.note);
+        println!("{:<10} {:<52} {:<5} {:>16}  {}", r.section, r.case, r.transport.name(), r.value, r.note);
     }
+    transport::print_comparison(rows.iter().map(|r| Measured {
+        section: r.section,
+        case: &r.case,
+        transport: r.transport,
+        metrics: &r.metrics,
+    }));
     Ok(())
 }
 
+const RATE: &str = "acked rec/s";
+const CPU: &str = "CPU ns/rec";
+
+fn ingest_row(rows: &mut Vec<Row>, case: String, net: &Net, rate: f64, cpu: f64) {
+    let note = format!("acked rec/s ({cpu:.0} ns CPU/rec, producers + server)");
+    row(
+        rows,
+        "ingest",
+        case,
+        net,
+        rate_s(rate),
+        &note,
+        vec![metric(RATE, rate, Kind::Rate), metric(CPU, cpu, Kind::CpuNs)],
+    );
+}
+
 fn rate_s(r: f64) -> String {
-    let r = r.round() as u64;
-    let s = r.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    transport::thousands(r)
 }
 
 fn tempdir(args: &ServerBenchArgs) -> Result<tempfile::TempDir> {
@@ -211,12 +276,13 @@ fn today() -> Date {
     SystemClock { utc: false }.today()
 }
 
-async fn start_server(dir: &Path, legacy_sync: bool) -> Result<RunningServer> {
+async fn start_server(dir: &Path, legacy_sync: bool, net: &Net) -> Result<RunningServer> {
     let config = ServerConfig {
         data_dir: dir.to_path_buf(),
         grpc_addr: "127.0.0.1:0".parse()?,
         durability: Durability::Never,
         sync_addr: legacy_sync.then(|| "127.0.0.1:0".parse()).transpose()?,
+        tls: net.server_tls(),
         ..ServerConfig::default()
     };
     Ok(modsynclog_core::server::start(config).await?)
@@ -243,13 +309,14 @@ impl Drop for Kill {
 }
 
 /// Starts the server binary; returns it and its gRPC `host:port` once it accepts.
-fn spawn_server(bin: &Path, dir: &Path, legacy_sync: bool) -> Result<(Child, String)> {
+fn spawn_server(bin: &Path, dir: &Path, legacy_sync: bool, net: &Net) -> Result<(Child, String)> {
     let grpc = format!("127.0.0.1:{}", free_port()?);
     let sync = if legacy_sync { format!("127.0.0.1:{}", free_port()?) } else { "off".into() };
     let child = Command::new(bin)
         .arg("--data-dir")
         .arg(dir)
         .args(["--grpc-addr", &grpc, "--sync-addr", &sync, "--fsync", "never"])
+        .args(net.server_flags())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -270,11 +337,18 @@ fn payload(size: usize) -> Bytes {
 }
 
 /// `producers` threads, each with its own `Producer`, commit `total` records between them
-/// and flush; acknowledged records/s from the first commit to the last ack.
-fn native_ingest(addr: &str, producers: usize, args: &ServerBenchArgs) -> Result<f64> {
+/// and flush; acknowledged records/s from the first commit to the last ack, and the CPU
+/// time per record of this process plus `server` (a server process), if given.
+fn native_ingest(
+    addr: &str,
+    producers: usize,
+    args: &ServerBenchArgs,
+    net: &Net,
+    server: Option<u32>,
+) -> Result<(f64, f64)> {
     let (total, size) = (args.records, args.size);
     let each = total / producers as u64;
-    let mut opts = ProducerOptions::default();
+    let mut opts = ProducerOptions { tls: net.client_tls(), ..ProducerOptions::default() };
     if let Some(n) = args.batch_records {
         opts.batch_max_records = n;
     }
@@ -286,7 +360,7 @@ fn native_ingest(addr: &str, producers: usize, args: &ServerBenchArgs) -> Result
         p.flush(Some(Duration::from_secs(20)))?;
     }
     let data = payload(size);
-    let t = Instant::now();
+    let (t, cpu0) = (Instant::now(), cpu_with(server)?);
     std::thread::scope(|s| {
         let handles: Vec<_> = list
             .iter()
@@ -308,10 +382,12 @@ fn native_ingest(addr: &str, producers: usize, args: &ServerBenchArgs) -> Result
         handles.into_iter().try_for_each(|h| h.join().expect("producer thread"))
     })?;
     let secs = t.elapsed().as_secs_f64();
+    let n = each * producers as u64;
+    let cpu = (cpu_with(server)? - cpu0) * 1e9 / n as f64;
     for p in &list {
         p.close(Some(Duration::from_secs(10)))?;
     }
-    Ok((each * producers as u64) as f64 / secs)
+    Ok((n as f64 / secs, cpu))
 }
 
 fn check_count(dir: &Path, expected_at_least: u64) -> Result<()> {
@@ -384,16 +460,11 @@ fn spawn_replica(
     server: &RunningServer,
     dir: &Path,
     legacy: bool,
+    net: &Net,
     stopped: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<modsynclog_core::Result<()>> {
-    spawn_replica_at(
-        rt,
-        &server.grpc_addr().to_string(),
-        server.sync_addr().map(|a| a.to_string()),
-        dir,
-        legacy,
-        stopped,
-    )
+    let (grpc, sync) = (server.grpc_addr().to_string(), server.sync_addr().map(|a| a.to_string()));
+    spawn_replica_at(rt, &grpc, sync, dir, legacy, net, stopped)
 }
 
 fn spawn_replica_at(
@@ -402,13 +473,14 @@ fn spawn_replica_at(
     sync: Option<String>,
     dir: &Path,
     legacy: bool,
+    net: &Net,
     stopped: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<modsynclog_core::Result<()>> {
     if legacy {
         let config = LegacyClientConfig::new(sync.expect("legacy sync socket"), dir);
         rt.spawn(modsynclog_core::legacy::run(config, stopped))
     } else {
-        let config = ReplicaConfig::new(grpc.to_string(), dir);
+        let config = ReplicaConfig { tls: net.client_tls(), ..ReplicaConfig::new(net.url(grpc), dir) };
         rt.spawn(modsynclog_core::replica::run(config, stopped, |_| {}))
     }
 }
@@ -431,14 +503,29 @@ fn now_nanos() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// (p50, p99, max) in ms and the number of samples.
-fn live_lag(rt: &Runtime, args: &ServerBenchArgs, legacy: bool) -> Result<(f64, f64, f64, usize)> {
+/// Commit-to-readable latencies (ms) of a live lag run.
+struct Lag {
+    p50: f64,
+    p99: f64,
+    max: f64,
+    /// Samples read back from the replica.
+    n: usize,
+    /// The same on the server's own folder: how much of the lag is ingest.
+    server_p50: f64,
+    server_p99: f64,
+}
+
+fn live_lag(rt: &Runtime, args: &ServerBenchArgs, legacy: bool, net: &Net) -> Result<Lag> {
     let sdir = tempdir(args)?;
     let rdir = tempdir(args)?;
     let date = today();
-    let server = rt.block_on(start_server(sdir.path(), true))?;
-    let addr = server.grpc_addr().to_string();
-    let opts = ProducerOptions { linger: Duration::from_millis(args.lag_linger_ms), ..ProducerOptions::default() };
+    let server = rt.block_on(start_server(sdir.path(), true, net))?;
+    let addr = net.url(&server.grpc_addr().to_string());
+    let opts = ProducerOptions {
+        linger: Duration::from_millis(args.lag_linger_ms),
+        tls: net.client_tls(),
+        ..ProducerOptions::default()
+    };
     let producer = Producer::connect(&addr, opts)?;
     let stamped = |size: usize| {
         let mut v = vec![b'x'; size.max(8)];
@@ -449,7 +536,7 @@ fn live_lag(rt: &Runtime, args: &ServerBenchArgs, legacy: bool) -> Result<(f64, 
     producer.commit(1201, stamped(args.size))?;
     producer.flush(Some(Duration::from_secs(10)))?;
     let (stop, stopped) = watch::channel(false);
-    let task = spawn_replica(rt, &server, rdir.path(), legacy, stopped);
+    let task = spawn_replica(rt, &server, rdir.path(), legacy, net, stopped);
     wait_count(rdir.path(), date, 1, Duration::from_secs(30))?;
 
     let total = (args.lag_rate as f64 * args.lag_secs) as u64;
@@ -474,16 +561,17 @@ fn live_lag(rt: &Runtime, args: &ServerBenchArgs, legacy: bool) -> Result<(f64, 
     let mut lat = reader.join().expect("reader thread")?;
     let mut on_server = server_reader.join().expect("reader thread")?;
     on_server.sort_unstable();
-    if !on_server.is_empty() {
-        let q = |p: f64| on_server[((on_server.len() as f64 * p) as usize).min(on_server.len() - 1)] as f64 / 1e6;
-        eprintln!(
-            "    (commit -> readable on the server: p50 {:.2} ms, p90 {:.2}, p99 {:.2}, max {:.2})",
-            q(0.5),
-            q(0.9),
-            q(0.99),
-            q(1.0)
-        );
-    }
+    let server_q = |p: f64| match on_server.len() {
+        0 => f64::NAN,
+        n => on_server[((n as f64 * p) as usize).min(n - 1)] as f64 / 1e6,
+    };
+    eprintln!(
+        "    (commit -> readable on the server: p50 {:.2} ms, p90 {:.2}, p99 {:.2}, max {:.2})",
+        server_q(0.5),
+        server_q(0.9),
+        server_q(0.99),
+        server_q(1.0)
+    );
     let _ = stop.send(true);
     rt.block_on(task)??;
     producer.close(Some(Duration::from_secs(5)))?;
@@ -494,7 +582,14 @@ fn live_lag(rt: &Runtime, args: &ServerBenchArgs, legacy: bool) -> Result<(f64, 
     lat.sort_unstable();
     let q = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)] as f64 / 1e6;
     eprintln!("    (commit -> readable on the replica: p90 {:.2} ms, p99.9 {:.2})", q(0.9), q(0.999));
-    Ok((q(0.50), q(0.99), *lat.last().unwrap_or(&0) as f64 / 1e6, lat.len()))
+    Ok(Lag {
+        p50: q(0.50),
+        p99: q(0.99),
+        max: *lat.last().unwrap_or(&0) as f64 / 1e6,
+        n: lat.len(),
+        server_p50: server_q(0.50),
+        server_p99: server_q(0.99),
+    })
 }
 
 /// A thread following the folder from record 1 of `date`: commit-to-read latency (ns) of
@@ -542,34 +637,27 @@ fn follow_latencies(
     })
 }
 
-fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
-    Ok(line.split_whitespace().nth(1).context("VmRSS value")?.parse()?)
-}
-
-fn memory(rt: &Runtime, args: &ServerBenchArgs, rows: &mut Vec<Row>) -> Result<()> {
+fn memory(rt: &Runtime, args: &ServerBenchArgs, rows: &mut Vec<Row>, net: &Net) -> Result<()> {
     let dir = tempdir(args)?;
     let date = today();
     fill(dir.path(), date, args.memory_records, args.size)?;
-    let (child, addrs) = spawn_server(&args.server_bin, dir.path(), true)?;
+    let (child, addrs) = spawn_server(&args.server_bin, dir.path(), true, net)?;
     let mut child = Kill(child);
     let pid = child.0.id();
     let mut it = addrs.split(' ');
     let (grpc, sync) = (it.next().unwrap_or_default().to_string(), it.next().map(str::to_string));
     std::thread::sleep(Duration::from_millis(300));
-    row(
-        rows,
-        "memory",
-        format!("server process, idle, {} records", args.memory_records),
-        format!("{} KiB", rss_kib(pid)?),
-        "VmRSS",
-    );
-    for legacy in [false, true] {
+    let idle = rss_kib(pid)?;
+    let case = format!("server process, idle, {} records", args.memory_records);
+    row(rows, "memory", case, net, format!("{idle} KiB"), "VmRSS", vec![metric("KiB", idle as f64, Kind::KiB)]);
+    // The legacy sync socket is plaintext only.
+    for legacy in [false, true].into_iter().filter(|&l| !(l && net.is_tls())) {
         let (stop, stopped) = watch::channel(false);
         let dirs = (0..10).map(|_| tempdir(args)).collect::<Result<Vec<_>>>()?;
-        let tasks: Vec<_> =
-            dirs.iter().map(|d| spawn_replica_at(rt, &grpc, sync.clone(), d.path(), legacy, stopped.clone())).collect();
+        let tasks: Vec<_> = dirs
+            .iter()
+            .map(|d| spawn_replica_at(rt, &grpc, sync.clone(), d.path(), legacy, net, stopped.clone()))
+            .collect();
         let mut peak = 0;
         for d in &dirs {
             let deadline = Instant::now() + Duration::from_secs(600);
@@ -583,12 +671,15 @@ fn memory(rt: &Runtime, args: &ServerBenchArgs, rows: &mut Vec<Row>) -> Result<(
         }
         std::thread::sleep(Duration::from_millis(500));
         let name = if legacy { "legacy socket" } else { "native" };
+        let rss = rss_kib(pid)?;
         row(
             rows,
             "memory",
             format!("server process, 10 {name} replicas caught up"),
-            format!("{} KiB", rss_kib(pid)?),
+            net,
+            format!("{rss} KiB"),
             &format!("VmRSS (peak seen while catching up: {peak} KiB)"),
+            vec![metric("KiB", rss as f64, Kind::KiB), metric("peak KiB", peak as f64, Kind::KiB)],
         );
         let _ = stop.send(true);
         for t in tasks {
