@@ -45,6 +45,7 @@
 
 pub mod global;
 mod producer;
+mod queue;
 mod transport;
 
 use std::sync::atomic::{AtomicU32, Ordering};

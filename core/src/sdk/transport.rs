@@ -29,7 +29,7 @@ use tonic::Request;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
-use super::producer::Shared;
+use super::queue::Shared;
 use super::{TYPE_APP_LOG, TYPE_DB_LOG, error_from_status};
 use crate::error::{Error, ErrorKind};
 use crate::proto::legacy::log_client::LogClient;

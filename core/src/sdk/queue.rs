@@ -1,0 +1,262 @@
+//! The producer's bounded queue: what `commit` fills, the background task drains and
+//! `flush` waits on. [`Producer`](super::Producer) is the public face of it.
+//!
+//! Records are numbered in commit order. The background task (see `transport`) takes
+//! them from the queue in batches; `acked` is the number of records, counted from the
+//! first, whose fate is settled (acknowledged by the server, or refused as invalid).
+//! Acks arrive in order, so `flush` just waits for `acked` to reach the count it saw.
+//!
+//! The queue is bounded twice: by records (`queue_capacity`) and by payload bytes
+//! (`queue_bytes`), both counting what is queued and not yet taken into a batch. Blocking
+//! callers wait on the `space` Condvar, async ones on the `space_async` Notify; both are
+//! woken whenever the task takes a batch, and when the producer closes or ends.
+//!
+//! A producer *ends* when the server refuses its credentials (`Unauthenticated`,
+//! `PermissionDenied`): retrying cannot help, so the error is kept in `State::ended`, the
+//! task stops, every waiter is woken, and every later call returns that error at once.
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{Notify, watch};
+
+use super::ProducerOptions;
+use crate::error::{Error, ErrorKind, Result};
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(super) queue: VecDeque<(i16, Bytes)>,
+    pub(super) queue_bytes: usize,
+    /// When the oldest queued record arrived (for the linger).
+    pub(super) oldest: Option<Instant>,
+    pub(super) committed: u64,
+    pub(super) acked: u64,
+    pub(super) rejected: u64,
+    pub(super) closed: bool,
+    pub(super) flushing: usize,
+    pub(super) last_error: Option<(ErrorKind, String)>,
+    /// Why the producer ended for good (credentials refused): every call returns it.
+    pub(super) ended: Option<(ErrorKind, String)>,
+    /// `close` stopped the task: nothing more will be acknowledged.
+    pub(super) stopped: bool,
+}
+
+impl State {
+    pub(super) fn ended_error(&self) -> Option<Error> {
+        self.ended.as_ref().map(|(kind, message)| Error::new(*kind, message.clone()))
+    }
+}
+
+/// What the settled watch carries: records settled so far, and whether no more will be
+/// (the producer ended, or `close` stopped its task).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Settled {
+    pub(super) acked: u64,
+    pub(super) done: bool,
+}
+
+/// Whether a record was queued, or (given back) why not.
+pub(super) enum Push {
+    Queued,
+    Full(Bytes),
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) opts: ProducerOptions,
+    pub(super) state: Mutex<State>,
+    /// Room in the queue, for blocking `commit` calls.
+    pub(super) space: Condvar,
+    /// Room in the queue, for `commit_async` (woken with `notify_waiters`).
+    pub(super) space_async: Notify,
+    pub(super) settled: Condvar,
+    pub(super) settled_watch: watch::Sender<Settled>,
+    pub(crate) wake: Notify,
+}
+
+impl Shared {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next batch to send, at most `max_records` long, once one is due (full, lingered
+    /// long enough, or a flush/close is waiting). `None`: closed and nothing left to send.
+    pub(crate) async fn next_batch(&self, max_records: usize) -> Option<Vec<(i16, Bytes)>> {
+        let max_records = max_records.clamp(1, self.opts.batch_max_records.max(1));
+        loop {
+            let notified = self.wake.notified();
+            let wait = {
+                let mut st = self.lock();
+                if st.queue.is_empty() {
+                    if st.closed || st.ended.is_some() {
+                        return None;
+                    }
+                    None
+                } else {
+                    let waited = st.oldest.map(|t| t.elapsed()).unwrap_or(Duration::MAX);
+                    let due = st.closed
+                        || st.flushing > 0
+                        || st.queue.len() >= max_records
+                        || st.queue_bytes >= self.opts.batch_max_bytes
+                        || waited >= self.opts.linger;
+                    if due {
+                        return Some(self.take(&mut st, max_records));
+                    }
+                    Some(self.opts.linger - waited)
+                }
+            };
+            match wait {
+                Some(d) => {
+                    let _ = tokio::time::timeout(d, notified).await;
+                }
+                None => notified.await,
+            }
+        }
+    }
+
+    pub(super) fn take(&self, st: &mut State, max_records: usize) -> Vec<(i16, Bytes)> {
+        let mut batch = Vec::with_capacity(max_records.min(st.queue.len()));
+        let mut bytes = 0;
+        while batch.len() < max_records
+            && (batch.is_empty() || bytes + st.queue.front().map_or(0, |r| r.1.len()) <= self.opts.batch_max_bytes)
+        {
+            let Some(record) = st.queue.pop_front() else { break };
+            bytes += record.1.len();
+            batch.push(record);
+        }
+        st.queue_bytes -= bytes;
+        st.oldest = if st.queue.is_empty() { None } else { Some(Instant::now()) };
+        self.space.notify_all();
+        self.space_async.notify_waiters();
+        batch
+    }
+
+    /// Queues the record when there is room (or fails: ended, closed); gives it back when
+    /// the queue is full. A record larger than `queue_bytes` fits only an empty queue.
+    pub(super) fn push(&self, st: &mut State, ty: i16, data: Bytes) -> Result<Push> {
+        if let Some(err) = st.ended_error() {
+            return Err(err);
+        }
+        if st.closed {
+            return Err(Error::new(ErrorKind::Closed, "the producer is closed"));
+        }
+        let opts = &self.opts;
+        let len = data.len();
+        let room = st.queue.len() < opts.queue_capacity
+            && (st.queue.is_empty() || st.queue_bytes.saturating_add(len) <= opts.queue_bytes);
+        if !room {
+            return Ok(Push::Full(data));
+        }
+        let was_empty = st.queue.is_empty();
+        st.queue.push_back((ty, data));
+        st.queue_bytes += len;
+        st.committed += 1;
+        if was_empty {
+            st.oldest = Some(Instant::now());
+        }
+        let wake = was_empty
+            || st.queue.len() == opts.batch_max_records
+            || (st.queue_bytes >= opts.batch_max_bytes && st.queue_bytes - len < opts.batch_max_bytes);
+        if wake {
+            self.wake.notify_one();
+        }
+        Ok(Push::Queued)
+    }
+
+    /// `QueueFull` naming the bound that `len` more bytes would cross.
+    pub(super) fn queue_full(&self, st: &State, len: usize, waited: Option<Duration>) -> Error {
+        let opts = &self.opts;
+        let limit = if st.queue.len() >= opts.queue_capacity {
+            format!("queue_capacity = {} records queued and not yet sent", opts.queue_capacity)
+        } else {
+            format!(
+                "queue_bytes = {}: {} bytes queued and not yet sent, and this record has {len}",
+                opts.queue_bytes, st.queue_bytes
+            )
+        };
+        let how = match waited {
+            Some(t) => format!("stayed full for {t:?} (enqueue_timeout)"),
+            None => "is full".to_string(),
+        };
+        Error::new(ErrorKind::QueueFull, format!("the producer's queue {how}; limit {limit}"))
+    }
+
+    /// `count` more records (the oldest unsettled ones) were acknowledged.
+    pub(crate) fn acked(&self, count: u64) {
+        let mut st = self.lock();
+        st.acked += count;
+        let acked = st.acked;
+        drop(st);
+        self.settled.notify_all();
+        self.settled_watch.send_modify(|s| s.acked = acked);
+    }
+
+    /// `count` records were refused by the server for good.
+    pub(crate) fn rejected(&self, count: u64, err: &Error) {
+        tracing::error!(error = %err, records = count, "the server refused a batch; it is dropped");
+        let mut st = self.lock();
+        st.rejected += count;
+        st.last_error = Some((err.kind(), err.to_string()));
+        drop(st);
+        self.acked(count);
+    }
+
+    /// Remembers a failure. A transient one is kept for a `flush` that times out, and
+    /// `false` returned: retry. One that retrying cannot fix (the server refused the
+    /// credentials: [`Error::is_auth`]) ends the producer ([`end`](Shared::end)); `true`:
+    /// the task must stop.
+    pub(crate) fn failed(&self, err: &Error) -> bool {
+        if err.is_auth() {
+            self.end(err);
+            return true;
+        }
+        tracing::debug!(error = %err, "sending failed; will retry");
+        self.lock().last_error = Some((err.kind(), err.to_string()));
+        false
+    }
+
+    /// Ends the producer for good with `err`'s kind: what is queued is dropped, every
+    /// waiter (blocking or async, committing or flushing) is woken, and every later call
+    /// returns the error. The first reason stays.
+    pub(crate) fn end(&self, err: &Error) {
+        let message = format!("the server refused this producer's credentials: {err}");
+        let mut st = self.lock();
+        if st.ended.is_some() {
+            return;
+        }
+        let unsent = st.committed - st.acked;
+        tracing::error!(error = %err, unsent, "the server refused this producer's credentials; it stops");
+        st.ended = Some((err.kind(), message.clone()));
+        st.last_error = Some((err.kind(), message));
+        st.queue.clear();
+        st.queue_bytes = 0;
+        st.oldest = None;
+        drop(st);
+        self.space.notify_all();
+        self.space_async.notify_waiters();
+        self.settled.notify_all();
+        self.settled_watch.send_modify(|s| s.done = true);
+        self.wake.notify_one();
+    }
+
+    /// `close` stopped the task: flushes still waiting (other threads) return now.
+    pub(super) fn stopped(&self) {
+        self.lock().stopped = true;
+        self.settled.notify_all();
+        self.settled_watch.send_modify(|s| s.done = true);
+    }
+
+    /// Whether the producer ended (see [`end`](Shared::end)).
+    pub(crate) fn is_ended(&self) -> bool {
+        self.lock().ended.is_some()
+    }
+
+    /// Closed (or ended), and nothing queued: the task may stop once its batches are
+    /// acknowledged.
+    pub(crate) fn drained(&self) -> bool {
+        let st = self.lock();
+        (st.closed || st.ended.is_some()) && st.queue.is_empty()
+    }
+}
