@@ -290,25 +290,28 @@ pub unsafe extern "C" fn msl_producer_new(
     opts: *const MslProducerOptions,
     out: *mut *mut MslProducer,
 ) -> MslStatus {
-    call(|| {
-        if out.is_null() {
-            return Err(invalid("out is NULL"));
-        }
-        // SAFETY: non-NULL and writable.
-        unsafe { out.write(std::ptr::null_mut()) };
-        // SAFETY: caller contract.
-        let addr = unsafe { str_arg(addr, "addr") }?;
-        // SAFETY: caller contract.
-        let opts = unsafe { options_arg(opts) }?;
-        // SAFETY: caller contract.
-        unsafe { start(addr, opts, out) }
-    })
+    // SAFETY: caller contract (`opts` is NULL or valid).
+    call(|| unsafe { start(addr, out, || options_arg(opts)) })
 }
 
+/// The common body of the `msl_producer_new*` functions: sets `*out` to NULL, reads
+/// `addr`, then the options, and stores the started producer in `*out`.
+///
 /// # Safety
-/// `out` is non-NULL and writable.
-unsafe fn start(addr: &str, opts: ProducerOptions, out: *mut *mut MslProducer) -> Result<MslStatus, Failure> {
-    let producer = Producer::connect(addr, opts)?;
+/// `addr` is NULL or NUL-terminated; `out` is NULL or writable.
+unsafe fn start(
+    addr: *const c_char,
+    out: *mut *mut MslProducer,
+    opts: impl FnOnce() -> Result<ProducerOptions, Failure>,
+) -> Result<MslStatus, Failure> {
+    if out.is_null() {
+        return Err(invalid("out is NULL"));
+    }
+    // SAFETY: non-NULL and writable.
+    unsafe { out.write(std::ptr::null_mut()) };
+    // SAFETY: caller contract.
+    let addr = unsafe { str_arg(addr, "addr") }?;
+    let producer = Producer::connect(addr, opts()?)?;
     let handle = Box::into_raw(Box::new(MslProducer { inner: producer }));
     // SAFETY: non-NULL and writable by the caller's contract.
     unsafe { out.write(handle) };
@@ -328,19 +331,8 @@ pub unsafe extern "C" fn msl_producer_new_with_config(
     c: *const MslProducerConfig,
     out: *mut *mut MslProducer,
 ) -> MslStatus {
-    call(|| {
-        if out.is_null() {
-            return Err(invalid("out is NULL"));
-        }
-        // SAFETY: non-NULL and writable.
-        unsafe { out.write(std::ptr::null_mut()) };
-        // SAFETY: caller contract.
-        let addr = unsafe { str_arg(addr, "addr") }?;
-        // SAFETY: caller contract.
-        let opts = unsafe { config_arg(c) }?.cloned().unwrap_or_default();
-        // SAFETY: `out` is non-NULL and writable.
-        unsafe { start(addr, opts, out) }
-    })
+    // SAFETY: caller contract (`c` is NULL or a live config).
+    call(|| unsafe { start(addr, out, || Ok(config_arg(c)?.cloned().unwrap_or_default())) })
 }
 
 /// # Safety

@@ -234,16 +234,7 @@ pub(crate) fn error_from_status(status: &tonic::Status) -> Error {
         _ => ErrorKind::Unavailable,
     });
     // A status with a source was made here from a transport failure, not sent by the server.
-    let message = match std::error::Error::source(status) {
-        Some(source) => {
-            let why = crate::tls::explain_transport_error(source);
-            match status.message() {
-                m if m.is_empty() || why.contains(m) => why,
-                m if m.contains(&why) => m.to_string(),
-                m => format!("{m}: {why}"),
-            }
-        }
-        None => format!("server: {}", status.message()),
-    };
+    let detail = crate::tls::status_detail(status);
+    let message = if std::error::Error::source(status).is_some() { detail } else { format!("server: {detail}") };
     Error::new(kind, message)
 }
