@@ -16,6 +16,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
+use tokio::io::Interest;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
@@ -203,21 +204,80 @@ async fn handshake(stream: TcpStream, remote: SocketAddr, tls: Option<ReloadingA
     let Some(tls) = tls else {
         let mut probe = [0u8; PREFACE.len()];
         loop {
-            let n = stream.peek(&mut probe).await?;
+            stream.readable().await?;
+            // A part of the preface counts as "would block": that clears the readiness, so
+            // the next segment wakes us (no polling while a client dribbles it in).
+            let peeked = stream.try_io(Interest::READABLE, || match peek_now(&stream, &mut probe)? {
+                n if n > 0 && n < PREFACE.len() && probe[..n] == PREFACE[..n] => Err(io::ErrorKind::WouldBlock.into()),
+                n => Ok(n),
+            });
+            let n = match peeked {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            };
             if n == 0 {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("{remote} closed at once")));
             }
             if probe[..n] != PREFACE[..n] {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{remote} does not speak HTTP/2")));
             }
-            if n == PREFACE.len() {
-                return Ok((Io::Plain(stream), None));
-            }
-            // Part of it so far: wait for more (peek returns at once while data is there).
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            return Ok((Io::Plain(stream), None));
         }
     };
     let stream = tls.acceptor().accept(stream).await?;
     let certs = stream.get_ref().1.peer_certificates().map(|c| Arc::new(c.to_vec()));
     Ok((Io::Tls(Box::new(stream)), certs))
+}
+
+/// `recv(MSG_PEEK)` without waiting: what has arrived, left in the socket for hyper.
+fn peek_now(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: recv writes at most `buf.len()` bytes into `buf`, which we own.
+    let n = unsafe {
+        libc::recv(stream.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_PEEK | libc::MSG_DONTWAIT)
+    };
+    if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt;
+    use tokio_stream::StreamExt;
+
+    use super::*;
+
+    async fn listen(timeout: Duration) -> (SocketAddr, ReceiverStream<io::Result<Conn>>, watch::Sender<bool>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = NetLimits { handshake_timeout: timeout, ..NetLimits::default() };
+        let (stop, stopping) = watch::channel(false);
+        (addr, incoming(listener, None, limits, Arc::default(), stopping), stop)
+    }
+
+    #[tokio::test]
+    async fn a_preface_in_pieces_is_accepted_and_anything_else_is_not() {
+        let (addr, mut conns, _stop) = listen(Duration::from_secs(30)).await;
+        let mut bad = TcpStream::connect(addr).await.unwrap();
+        bad.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+        let mut good = TcpStream::connect(addr).await.unwrap();
+        good.write_all(&PREFACE[..10]).await.unwrap();
+        good.flush().await.unwrap();
+        tokio::task::yield_now().await;
+        good.write_all(&PREFACE[10..]).await.unwrap();
+        let conn = conns.next().await.expect("a connection").unwrap();
+        assert_eq!(conn.peer.remote_addr, Some(good.local_addr().unwrap()), "only the HTTP/2 client is handed on");
+    }
+
+    #[tokio::test]
+    async fn half_a_preface_is_dropped_at_the_timeout() {
+        let (addr, _conns, _stop) = listen(Duration::from_millis(200)).await;
+        let mut slow = TcpStream::connect(addr).await.unwrap();
+        slow.write_all(&PREFACE[..5]).await.unwrap();
+        let mut buf = [0u8; 8];
+        let n = tokio::time::timeout(Duration::from_secs(10), tokio::io::AsyncReadExt::read(&mut slow, &mut buf))
+            .await
+            .expect("dropped by the handshake timeout, not kept");
+        assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    }
 }
