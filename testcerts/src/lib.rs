@@ -20,33 +20,13 @@ use rcgen::{
     date_time_ymd,
 };
 
-/// Every file name [`TestPki::write`] writes.
-pub const FILES: [&str; 16] = [
-    "ca.pem",
-    "server.pem",
-    "server.key",
-    "server2.pem",
-    "server2.key",
-    "expired.pem",
-    "expired.key",
-    "client.pem",
-    "client.key",
-    "reader.pem",
-    "reader.key",
-    "other-ca.pem",
-    "other-ca.key",
-    "ca.key",
-    "other-server.pem",
-    "other-server.key",
-];
-
 /// A test CA and what it signed.
 pub struct TestPki;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 impl TestPki {
-    /// Writes all of [`FILES`] into `dir` (created if missing).
+    /// Writes every file of the table above into `dir` (created if missing).
     pub fn write(dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir)?;
         let put = |name: &str, text: String| std::fs::write(dir.join(name), text);

@@ -124,15 +124,15 @@ impl AsyncWrite for Conn {
     }
 }
 
-/// Counters of refused connections, for the log and the metrics.
+/// Counters of refused connections: they keep a flood of refusals from flooding the log.
 #[derive(Debug, Default)]
-pub struct ListenerStats {
+struct ListenerStats {
     /// Closed at once: the connection cap was reached.
-    pub over_limit: AtomicU64,
+    over_limit: AtomicU64,
     /// Did not send the HTTP/2 preface, or finish the TLS handshake, in time.
-    pub handshake_timeouts: AtomicU64,
+    handshake_timeouts: AtomicU64,
     /// The handshake failed (not HTTP/2, wrong CA, no client certificate, not TLS...).
-    pub handshake_failures: AtomicU64,
+    handshake_failures: AtomicU64,
 }
 
 /// Accepts on `listener` until `stop`; the stream tonic serves from.
@@ -140,11 +140,11 @@ pub fn incoming(
     listener: TcpListener,
     tls: Option<ReloadingAcceptor>,
     limits: NetLimits,
-    stats: Arc<ListenerStats>,
     mut stop: watch::Receiver<bool>,
 ) -> ReceiverStream<io::Result<Conn>> {
     let (tx, rx) = mpsc::channel(64);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let stats = Arc::new(ListenerStats::default());
     tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
@@ -252,7 +252,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let limits = NetLimits { handshake_timeout: timeout, ..NetLimits::default() };
         let (stop, stopping) = watch::channel(false);
-        (addr, incoming(listener, None, limits, Arc::default(), stopping), stop)
+        (addr, incoming(listener, None, limits, stopping), stop)
     }
 
     #[tokio::test]

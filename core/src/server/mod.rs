@@ -135,7 +135,6 @@ pub struct RunningServer {
     ticker: JoinHandle<()>,
     writer: Option<WriterControl>,
     tls: Option<ReloadingAcceptor>,
-    listener_stats: Arc<listener::ListenerStats>,
 }
 
 impl std::fmt::Debug for RunningServer {
@@ -200,8 +199,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         .add_service(tonic::service::interceptor::InterceptedService::new(ingest, policy.guard(Scope::Write)))
         .add_service(tonic::service::interceptor::InterceptedService::new(sync, policy.guard(Scope::Read)))
         .add_optional_service(legacy);
-    let listener_stats = Arc::new(listener::ListenerStats::default());
-    let incoming = listener::incoming(listener, tls.clone(), config.net, listener_stats.clone(), stopping.clone());
+    let incoming = listener::incoming(listener, tls.clone(), config.net, stopping.clone());
     let mut stopped = stopping.clone();
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
         let _ = stopped.wait_for(|s| *s).await;
@@ -245,7 +243,6 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         ticker,
         writer: Some(control),
         tls,
-        listener_stats,
     })
 }
 
@@ -281,13 +278,6 @@ impl RunningServer {
             Some(tls) => tls.reload().map(|()| true),
             None => Ok(false),
         }
-    }
-
-    /// Connections the gRPC port refused: over the cap, handshake timeouts, TLS failures.
-    pub fn refused_connections(&self) -> (u64, u64, u64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        let s = &self.listener_stats;
-        (s.over_limit.load(Relaxed), s.handshake_timeouts.load(Relaxed), s.handshake_failures.load(Relaxed))
     }
 
     /// Stops accepting, lets open calls finish (streams ack what they queued and end with

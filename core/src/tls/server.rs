@@ -109,11 +109,6 @@ impl ReloadingAcceptor {
         })
     }
 
-    /// Whether clients must present a certificate.
-    pub fn requires_client_certs(&self) -> bool {
-        self.tls.client_ca_file.is_some()
-    }
-
     /// The acceptor for a new connection.
     pub fn acceptor(&self) -> TlsAcceptor {
         self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
