@@ -13,7 +13,7 @@ use clap::Args;
 use modsynclog_core::Durability;
 use modsynclog_core::access::AllowList;
 use modsynclog_core::legacy::LegacyServerConfig;
-use modsynclog_core::server::{Limits, NetLimits};
+use modsynclog_core::server::{AckWhen, Limits, NetLimits};
 use modsynclog_core::tls::ServerTls;
 use serde::Deserialize;
 
@@ -98,6 +98,16 @@ pub struct ServerArgs {
     /// Open legacy sync socket connections at most. [default: 64]
     #[arg(long, env = "MODSYNCLOG_LEGACY_MAX_CONNECTIONS")]
     pub legacy_max_connections: Option<usize>,
+    /// When a legacy gRPC call (the original Go SDK) is answered: `durable` (after the
+    /// --fsync policy, like native producers) or `written` (once in the store's files,
+    /// before fsync: survives a server crash, not a power loss; the original answered
+    /// before writing at all). [default: durable]
+    #[arg(long, env = "MODSYNCLOG_LEGACY_ACK")]
+    pub legacy_ack: Option<AckWhen>,
+    /// zlib level (0-9) of the batches sent to legacy replicas: lower spends less server
+    /// CPU per record, higher sends fewer bytes (the original used 6). [default: 2]
+    #[arg(long, env = "MODSYNCLOG_LEGACY_ZLIB_LEVEL", value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub legacy_zlib_level: Option<u32>,
     /// Seconds a new connection has to send its first bytes (and finish TLS). [default: 10]
     #[arg(long, env = "MODSYNCLOG_HANDSHAKE_TIMEOUT")]
     pub handshake_timeout: Option<u64>,
@@ -190,6 +200,8 @@ struct FileConfig {
     max_subscribers: Option<usize>,
     max_ingest_calls: Option<usize>,
     legacy_max_connections: Option<usize>,
+    legacy_ack: Option<String>,
+    legacy_zlib_level: Option<u32>,
     handshake_timeout: Option<u64>,
     writer_queue_bytes: Option<String>,
     stream_inflight_bytes: Option<String>,
@@ -216,6 +228,8 @@ pub struct Settings {
     pub insecure: bool,
     pub net: NetLimits,
     pub legacy_max_connections: usize,
+    pub legacy_ack: AckWhen,
+    pub legacy_zlib_level: u32,
     pub writer_queue_bytes: usize,
     pub stream_inflight_bytes: usize,
     pub fsync: Durability,
@@ -293,6 +307,16 @@ impl ServerArgs {
                 .legacy_max_connections
                 .or(file.legacy_max_connections)
                 .unwrap_or(LegacyServerConfig::default().max_connections),
+            legacy_ack: match (self.legacy_ack, file.legacy_ack) {
+                (Some(a), _) => a,
+                (None, Some(s)) => s.parse().context("config file: legacy_ack")?,
+                (None, None) => AckWhen::default(),
+            },
+            legacy_zlib_level: match self.legacy_zlib_level.or(file.legacy_zlib_level) {
+                Some(level) if level > 9 => anyhow::bail!("legacy_zlib_level must be 0 to 9, not {level}"),
+                Some(level) => level,
+                None => LegacyServerConfig::default().zlib_level,
+            },
             writer_queue_bytes: bytes(
                 self.writer_queue_bytes,
                 file.writer_queue_bytes,
@@ -407,6 +431,23 @@ mod tests {
         let s = ServerArgs { config: Some(path), ..Default::default() }.settle().unwrap();
         assert_eq!(s.writer_queue_bytes, 8 << 20);
         assert!(s.legacy_allow.unwrap().allows("10.2.3.4".parse().unwrap()));
+    }
+
+    #[test]
+    fn legacy_ack_and_zlib_level_from_flags_and_file() {
+        let s = ServerArgs::default().settle().unwrap();
+        assert_eq!((s.legacy_ack, s.legacy_zlib_level), (AckWhen::Durable, 2));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("msl.toml");
+        std::fs::write(&path, "legacy_ack = \"written\"\nlegacy_zlib_level = 6\n").unwrap();
+        let s = ServerArgs { config: Some(path.clone()), ..Default::default() }.settle().unwrap();
+        assert_eq!((s.legacy_ack, s.legacy_zlib_level), (AckWhen::Written, 6));
+        let args = ServerArgs { config: Some(path.clone()), legacy_zlib_level: Some(1), ..Default::default() };
+        assert_eq!(args.settle().unwrap().legacy_zlib_level, 1);
+        std::fs::write(&path, "legacy_ack = \"later\"\n").unwrap();
+        assert!(ServerArgs { config: Some(path.clone()), ..Default::default() }.settle().is_err());
+        std::fs::write(&path, "legacy_zlib_level = 12\n").unwrap();
+        assert!(ServerArgs { config: Some(path), ..Default::default() }.settle().is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub async fn run(settings: Settings) -> Result<()> {
     tracing::info!(
         data_dir = %settings.data_dir.display(),
         fsync = %settings.fsync,
+        legacy_ack = %settings.legacy_ack,
         utc = settings.utc,
         tls = settings.tls.is_some(),
         "starting modsynclog-server"
@@ -38,6 +39,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         ingest_cert_names: settings.ingest_cert_names,
         sync_cert_names: settings.sync_cert_names,
         allow_legacy: settings.allow_legacy,
+        legacy_ack: settings.legacy_ack,
         legacy_allow: settings.legacy_allow,
         insecure: settings.insecure,
         net: settings.net,
@@ -52,6 +54,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         legacy_sync: LegacyServerConfig {
             send_flag: settings.send_flag,
             max_connections: settings.legacy_max_connections,
+            zlib_level: settings.legacy_zlib_level,
             handshake_timeout: settings.net.handshake_timeout,
             ..Default::default()
         },

@@ -25,7 +25,7 @@ use crate::store::shared::with_store;
 use crate::store::{NewRecord, Store, StoreOptions};
 use crate::wire::{
     CTYPE_BATCH, CTYPE_DAY_FINISHED, CTYPE_HEARTBEAT, CTYPE_HELLO, CTYPE_HELLO_REPLY, CTYPE_REQUEST, DEFAULT_SEND_FLAG,
-    Frame, FrameLimits, HELLO_FROM_CLIENT, SyncRequest, WireRecord, decode_batch, decode_day_finished,
+    Frame, FrameLimits, HELLO_FROM_CLIENT, SyncRequest, WireRecord, decode_batch, decode_day_finished, encode_frame,
 };
 
 /// First reconnect delay: a dropped connection is usually retried at once with success.
@@ -142,7 +142,8 @@ impl Replica {
         let (read, mut write) = stream.into_split();
         let mut frames = FrameReader::spawn(read, cfg.send_flag, cfg.limits, None, None);
         let limit = HANDSHAKE_TIMEOUT;
-        write_bounded(&mut write, limit, cfg.send_flag, CTYPE_HELLO, HELLO_FROM_CLIENT.as_bytes(), false).await?;
+        let hello = encode_frame(cfg.send_flag, CTYPE_HELLO, HELLO_FROM_CLIENT.as_bytes(), false);
+        write_bounded(&mut write, limit, CTYPE_HELLO, &hello).await?;
         let reply = tokio::select! {
             _ = stopped(shutdown) => return Ok(()),
             reply = tokio::time::timeout(limit, frames.next()) => reply
@@ -175,8 +176,8 @@ impl Replica {
                 _ = stopped(shutdown) => return Ok(()),
                 frame = frames.next() => self.on_frame(frame?, &mut pos).await?,
                 _ = beat.tick() => {
-                    write_bounded(&mut write, cfg.heartbeat.max(limit), cfg.send_flag, CTYPE_HEARTBEAT, b"", false)
-                        .await?;
+                    let beat = encode_frame(cfg.send_flag, CTYPE_HEARTBEAT, b"", false);
+                    write_bounded(&mut write, cfg.heartbeat.max(limit), CTYPE_HEARTBEAT, &beat).await?;
                 }
             }
             // A 304 for today means nothing until today is over (the original ignores it).
@@ -216,7 +217,8 @@ impl Replica {
         let day = pos.day;
         pos.next_id = with_store(&self.store, move |store| store.count(day)).await?;
         let body = SyncRequest { date: pos.day, id: pos.next_id }.encode();
-        write_bounded(write, HANDSHAKE_TIMEOUT, self.config.send_flag, CTYPE_REQUEST, &body, false).await
+        let frame = encode_frame(self.config.send_flag, CTYPE_REQUEST, &body, false);
+        write_bounded(write, HANDSHAKE_TIMEOUT, CTYPE_REQUEST, &frame).await
     }
 
     /// Checks a 302 batch against the position and appends it whole, or refuses it whole.

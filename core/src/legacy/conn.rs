@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::wire::{Frame, FrameLimits, read_frame, write_frame};
+use crate::wire::{Frame, FrameLimits, read_frame, write_encoded};
 
 /// Frames read ahead of the consumer: enough to overlap a disk write with the next read.
 const READ_AHEAD: usize = 4;
@@ -76,17 +76,16 @@ impl Drop for FrameReader {
     }
 }
 
-/// Writes one frame, giving up after `limit`: a peer that stops reading must not hold
-/// the writer (and the store data it has buffered) forever.
+/// Writes one encoded frame (see [`encode_frame`](crate::wire::encode_frame)), giving up
+/// after `limit`: a peer that stops reading must not hold the writer (and the store data
+/// it has buffered) forever.
 pub(crate) async fn write_bounded<W: AsyncWrite + Unpin>(
     w: &mut W,
     limit: Duration,
-    send_flag: i32,
     ctype: i32,
-    content: &[u8],
-    compress: bool,
+    frame: &[u8],
 ) -> Result<()> {
-    match tokio::time::timeout(limit, write_frame(w, send_flag, ctype, content, compress)).await {
+    match tokio::time::timeout(limit, write_encoded(w, frame)).await {
         Ok(result) => result,
         Err(_) => Err(Error::new(
             ErrorKind::Timeout,

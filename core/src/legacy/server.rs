@@ -28,7 +28,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::store::Signal;
 use crate::wire::{
     CTYPE_BATCH, CTYPE_DAY_FINISHED, CTYPE_HEARTBEAT, CTYPE_HELLO, CTYPE_HELLO_REPLY, CTYPE_REQUEST, DEFAULT_SEND_FLAG,
-    Frame, FrameLimits, HELLO_FROM_SERVER, SyncRequest, encode_batch, encode_day_finished,
+    DEFAULT_ZLIB_LEVEL, Frame, FrameLimits, HELLO_FROM_SERVER, SyncRequest, batch_len, encode_day_finished,
+    encode_frame_with, write_batch,
 };
 
 /// How often a caught-up feeder looks at the files when the signal stays quiet (a
@@ -69,6 +70,10 @@ pub struct LegacyServerConfig {
     pub batch_records: usize,
     /// Encoded bytes per 302 batch; a single larger record still goes, alone.
     pub batch_bytes: usize,
+    /// zlib level (0–9) of the 302 and 304 frames (default [`DEFAULT_ZLIB_LEVEL`]): lower
+    /// costs less server CPU per record, higher fewer bytes on the wire. The original
+    /// sends level 6; replicas read any level.
+    pub zlib_level: u32,
 }
 
 impl Default for LegacyServerConfig {
@@ -86,6 +91,7 @@ impl Default for LegacyServerConfig {
             heartbeat_timeout: Duration::from_secs(180),
             batch_records: MAX_BATCH_RECORDS,
             batch_bytes: 4 << 20,
+            zlib_level: DEFAULT_ZLIB_LEVEL,
         }
     }
 }
@@ -262,37 +268,57 @@ impl Client {
         Ok(())
     }
 
-    /// Polls the feeder once (on the blocking pool: it reads files) and sends what it gives.
+    /// Polls the feeder once and sends what it gives. Reading the files and compressing
+    /// the 302 (the bulk of the CPU a replica costs) both run on the blocking pool, never
+    /// on a runtime worker.
     async fn feed(&self, write: &mut OwnedWriteHalf, state: &mut State) -> Result<()> {
         let Some(mut feeder) = state.feeder.take() else { return Ok(()) };
+        let (send_flag, zlib_level) = (self.config.send_flag, self.config.zlib_level);
         let (feeder, polled) = tokio::task::spawn_blocking(move || {
-            let polled = feeder.poll();
+            let polled = feeder.poll().map(|feed| match feed {
+                Feed::Batch { records, more } => {
+                    let frame = encode_frame_with(send_flag, CTYPE_BATCH, batch_len(&records), Some(zlib_level), |w| {
+                        write_batch(&records, w)
+                    });
+                    Polled::Frame { frame, more }
+                }
+                Feed::DayFinished => Polled::DayFinished,
+                Feed::Waiting => Polled::Waiting,
+            });
             (feeder, polled)
         })
         .await
         .map_err(|e| Error::new(ErrorKind::Io, format!("store read task failed: {e}")))?;
         state.more = false;
         match polled? {
-            Feed::Batch { records, more } => {
-                let mut body = Vec::new();
-                encode_batch(&records, &mut body);
-                self.send(write, CTYPE_BATCH, &body, true).await?;
+            Polled::Frame { frame, more } => {
+                write_bounded(write, self.config.heartbeat_timeout, CTYPE_BATCH, &frame).await?;
                 state.position = Some(feeder.position());
                 state.more = more;
                 state.feeder = Some(feeder);
             }
-            Feed::DayFinished => {
+            Polled::DayFinished => {
                 let (date, id) = feeder.position();
                 tracing::debug!(peer = %self.peer, %date, id, "legacy sync: day fully sent");
                 state.finished = Some((date, Instant::now()));
             }
-            Feed::Waiting => state.feeder = Some(feeder),
+            Polled::Waiting => state.feeder = Some(feeder),
         }
         Ok(())
     }
 
+    /// Sends a small frame (hello, 304), encoded here.
     async fn send(&self, write: &mut OwnedWriteHalf, ctype: i32, content: &[u8], compress: bool) -> Result<()> {
         let cfg = &self.config;
-        write_bounded(write, cfg.heartbeat_timeout, cfg.send_flag, ctype, content, compress).await
+        let level = compress.then_some(cfg.zlib_level);
+        let frame = encode_frame_with(cfg.send_flag, ctype, content.len(), level, |w| w.write_all(content));
+        write_bounded(write, cfg.heartbeat_timeout, ctype, &frame).await
     }
+}
+
+/// A [`Feed`] with its 302 already encoded.
+enum Polled {
+    Frame { frame: Vec<u8>, more: bool },
+    DayFinished,
+    Waiting,
 }

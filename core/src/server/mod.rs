@@ -14,6 +14,7 @@
 //! queued, syncs and returns. When `sync_addr` is set, the legacy sync socket
 //! ([`crate::legacy::serve`]) runs beside it, so original Go replicas can copy the store.
 
+pub mod ack;
 pub mod dedup;
 pub mod ingest;
 pub mod legacy_grpc;
@@ -32,6 +33,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use ack::AckWhen;
 pub use ingest::IngestService;
 pub use legacy_grpc::LegacyLogService;
 pub use limits::Limits;
@@ -82,6 +84,8 @@ pub struct ServerConfig {
     /// Serve the legacy (credential-less) `grpc_proto_log.Log` even when the write scope is
     /// protected or the address is not loopback.
     pub allow_legacy: bool,
+    /// When the legacy gRPC service answers a call (native producers: always durable).
+    pub legacy_ack: AckWhen,
     /// Who may use the legacy gRPC service and the legacy sync socket. `None`: loopback
     /// only, and such a service on a non-loopback address refuses to start.
     pub legacy_allow: Option<AllowList>,
@@ -109,6 +113,7 @@ impl Default for ServerConfig {
             ingest_cert_names: None,
             sync_cert_names: None,
             allow_legacy: false,
+            legacy_ack: AckWhen::Durable,
             legacy_allow: None,
             insecure: false,
             net: NetLimits::default(),
@@ -181,7 +186,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     let legacy = plan.legacy_grpc.then(|| {
         let guard = LegacyGuard::new(plan.legacy_allow.clone());
         tonic::service::interceptor::InterceptedService::new(
-            LegacyLogService::new(writer_handle.clone()).into_server(),
+            LegacyLogService::new(writer_handle.acknowledging(config.legacy_ack)).into_server(),
             guard,
         )
     });

@@ -26,12 +26,13 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
+use super::ack::AckWhen;
 use super::dedup::{Entry, Journal};
 use super::limits::Limits;
 use crate::clock::SharedClock;
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
-use crate::store::{Appended, NewRecord, Store};
+use crate::store::{Appended, Durability, NewRecord, Store};
 
 /// A batch of records as queued for the writer: `(type, payload)`.
 pub type Batch = Vec<(i16, Bytes)>;
@@ -62,6 +63,7 @@ pub enum Ack {
 /// budget until the batch is written (or refused).
 pub(crate) struct AckTx {
     tx: oneshot::Sender<Result<Ack>>,
+    when: AckWhen,
     _budget: Option<OwnedSemaphorePermit>,
 }
 
@@ -90,6 +92,8 @@ pub struct WriterHandle {
     limits: Limits,
     /// Payload bytes the queue may still take ([`Limits::writer_queue_bytes`] in all).
     budget: Arc<Semaphore>,
+    /// When this handle's batches are acknowledged.
+    ack: AckWhen,
 }
 
 /// A queued batch whose acknowledgement has not been awaited yet.
@@ -145,13 +149,18 @@ impl WriterHandle {
             .await
             .map_err(|_| closed())?;
         let (tx, rx) = oneshot::channel();
-        let ack = AckTx { tx, _budget: Some(budget) };
+        let ack = AckTx { tx, when: self.ack, _budget: Some(budget) };
         self.tx.send(Msg::Append(records, origin, ack)).await.map_err(|_| closed())?;
         Ok(PendingAck(rx))
     }
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// A handle to the same writer whose batches are acknowledged at `when`.
+    pub fn acknowledging(&self, when: AckWhen) -> WriterHandle {
+        WriterHandle { ack: when, ..self.clone() }
     }
 
     pub fn is_closed(&self) -> bool {
@@ -198,9 +207,16 @@ impl WriterControl {
         tracing::debug!(?report, file = %journal.path().display(), "ingest journal loaded");
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let budget = Arc::new(Semaphore::new(budget_total(limits.writer_queue_bytes)));
-        let handle = WriterHandle { tx, closing: Arc::default(), limits, budget };
-        let mut writer =
-            Writer { store, journal, clock, open_day, pending_finish: Vec::new(), warned_backwards: false };
+        let handle = WriterHandle { tx, closing: Arc::default(), limits, budget, ack: AckWhen::Durable };
+        let mut writer = Writer {
+            store,
+            journal,
+            clock,
+            open_day,
+            pending_finish: Vec::new(),
+            warned_backwards: false,
+            deferred: false,
+        };
         let thread = std::thread::Builder::new()
             .name("modsynclog-writer".into())
             .spawn(move || writer.run(rx))
@@ -256,6 +272,9 @@ struct Writer {
     /// Past days whose `finish` could not be written yet (an I/O error); retried every loop.
     pending_finish: Vec<Date>,
     warned_backwards: bool,
+    /// Records were appended without their sync ([`AckWhen::Written`] groups); the next
+    /// tick syncs them.
+    deferred: bool,
 }
 
 type Job = (Batch, Option<Origin>, AckTx);
@@ -270,7 +289,7 @@ impl Writer {
     fn run(&mut self, mut rx: mpsc::Receiver<Msg>) {
         let mut jobs: Vec<Job> = Vec::new();
         while let Some(first) = rx.blocking_recv() {
-            let mut shutdown = None;
+            let (mut shutdown, mut ticked) = (None, false);
             let (mut records, mut bytes) = (0usize, 0usize);
             let mut next = Some(first);
             while let Some(msg) = next.take() {
@@ -280,7 +299,7 @@ impl Writer {
                         bytes += batch.iter().map(|(_, d)| d.len()).sum::<usize>();
                         jobs.push((batch, origin, ack));
                     }
-                    Msg::Tick => {}
+                    Msg::Tick => ticked = true,
                     Msg::Shutdown(done) => shutdown = Some(done),
                 }
                 if shutdown.is_none() && records < GROUP_MAX_RECORDS && bytes < GROUP_MAX_BYTES {
@@ -292,6 +311,12 @@ impl Writer {
             let today = self.clock.today();
             self.rollover(today);
             self.commit(&mut jobs, today);
+            if ticked && self.deferred {
+                self.deferred = false;
+                if let Err(e) = self.store.sync() {
+                    tracing::error!(error = %e, "sync of early-acknowledged records failed");
+                }
+            }
             if let Err(e) = self.journal.sync_if_due(false) {
                 tracing::error!(error = %e, "ingest journal sync failed");
             }
@@ -428,11 +453,21 @@ impl Writer {
                 batch.iter().map(|(ty, data)| NewRecord { time, ty: *ty, data: data.as_ref() })
             })
             .collect();
+        // A group whose every batch may be answered once written skips the fsync (the
+        // next durable group or tick syncs it first).
+        let defer =
+            self.store.durability() == Durability::Batch && jobs.iter().all(|(_, _, ack)| ack.when == AckWhen::Written);
         let result = if records.is_empty() {
             Ok(Appended { date, first_id, count: 0 })
+        } else if defer {
+            self.store.append_deferred(date, &records)
         } else {
             self.store.append(date, &records)
         };
+        if !records.is_empty() {
+            // A synced append synced every deferred record before it.
+            self.deferred = defer || (self.deferred && result.is_err());
+        }
         drop(records);
         let result = result.and_then(|a| {
             if a.first_id == first_id {
@@ -477,7 +512,7 @@ mod tests {
         let (tx, rx) = mpsc::channel(1024);
         let limits = Limits { writer_queue_bytes: queue_bytes, ..Limits::default() };
         let budget = Arc::new(Semaphore::new(budget_total(queue_bytes)));
-        (WriterHandle { tx, closing: Arc::default(), limits, budget }, rx)
+        (WriterHandle { tx, closing: Arc::default(), limits, budget, ack: AckWhen::Durable }, rx)
     }
 
     fn batch(bytes: usize) -> Batch {
@@ -496,6 +531,34 @@ mod tests {
         assert!(c.as_mut().now_or_never().is_none(), "taken, not yet written: still counted");
         let _ = ack.send(Ok(Ack::Duplicate(None)));
         c.await.unwrap();
+    }
+
+    /// With fsync failing, a batch that must be durable fails, while one answered at
+    /// "written" never waits for (or attempts) the fsync; the tick's later sync fails and
+    /// is only logged, and a durable batch after it still fails rather than pass unsynced.
+    #[tokio::test]
+    async fn written_batches_are_answered_without_the_fsync_durable_ones_are_not() {
+        use crate::store::StoreOptions;
+        use crate::store::faults::FaultyVfs;
+        let tmp = tempfile::tempdir().unwrap();
+        let vfs = FaultyVfs::new();
+        let opts = StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()) };
+        let store = Store::open(tmp.path(), opts).unwrap();
+        let clock = crate::clock::ManualClock::new(1_795_000_000);
+        let control = WriterControl::spawn(store, clock, Limits::default(), 16).unwrap();
+        let durable = control.handle();
+        let written = durable.acknowledging(AckWhen::Written);
+        durable.append(batch(10)).await.expect("a healthy disk");
+
+        vfs.fail_syncs(true);
+        let a = written.append(batch(10)).await.expect("answered once written, no fsync");
+        assert_eq!((a.first_id, a.count), (1, 1));
+        let err = durable.append(batch(10)).await.expect_err("a durable batch needs the fsync");
+        assert_eq!(err.kind(), ErrorKind::Io);
+        vfs.heal();
+        let a = durable.append(batch(10)).await.expect("healed");
+        assert_eq!(a.count, 1);
+        control.shutdown().await;
     }
 
     #[tokio::test]

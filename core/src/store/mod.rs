@@ -114,15 +114,30 @@ impl Store {
 
     /// Appends a batch to `date`; returns where it landed. An empty batch is a no-op.
     pub fn append(&mut self, date: Date, records: &[NewRecord<'_>]) -> Result<Appended> {
-        self.append_checked(date, None, records)
+        self.append_checked(date, None, records, false)
+    }
+
+    /// [`append`](Store::append) without waiting for the disk, even under
+    /// [`Durability::Batch`]: the records are written (a crash of the process cannot lose
+    /// them, a power loss can) and reach the disk with the next `append`, [`sync`](Store::sync)
+    /// or the day's end, whichever comes first. Under `batch`, those sync the deferred
+    /// records' data before any later index entry, so the store stays consistent.
+    pub fn append_deferred(&mut self, date: Date, records: &[NewRecord<'_>]) -> Result<Appended> {
+        self.append_checked(date, None, records, true)
     }
 
     /// Appends a batch that must start at id `first_id` (a replica copying a master).
     pub fn append_at(&mut self, date: Date, first_id: u64, records: &[NewRecord<'_>]) -> Result<Appended> {
-        self.append_checked(date, Some(first_id), records)
+        self.append_checked(date, Some(first_id), records, false)
     }
 
-    fn append_checked(&mut self, date: Date, first_id: Option<u64>, records: &[NewRecord<'_>]) -> Result<Appended> {
+    fn append_checked(
+        &mut self,
+        date: Date,
+        first_id: Option<u64>,
+        records: &[NewRecord<'_>],
+        defer_sync: bool,
+    ) -> Result<Appended> {
         let (vfs, durability, targets) = (self.opts.vfs.clone(), self.opts.durability, self.targets.clone());
         let writer = self.writer(date)?;
         if writer.finished {
@@ -145,7 +160,7 @@ impl Store {
         if records.is_empty() {
             return Ok(Appended { date, first_id: writer.count(), count: 0 });
         }
-        let result = writer.append(vfs.as_ref(), records, durability, &targets);
+        let result = writer.append(vfs.as_ref(), records, durability, defer_sync, &targets);
         match &result {
             Ok(a) => {
                 let bytes = records.iter().map(|r| r.data.len() as u64).sum();
@@ -159,7 +174,7 @@ impl Store {
 
     fn writer(&mut self, date: Date) -> Result<&mut DayWriter> {
         if self.current.as_ref().map(|w| w.date) != Some(date) {
-            if let Some(old) = self.current.take()
+            if let Some(mut old) = self.current.take()
                 && self.opts.durability != Durability::Never
             {
                 old.sync()?;
@@ -181,7 +196,7 @@ impl Store {
     /// empty index) is created if it did not exist, as the original does.
     pub fn finish(&mut self, date: Date) -> Result<()> {
         let vfs = self.opts.vfs.clone();
-        let dir = match &self.current {
+        let dir = match &mut self.current {
             Some(w) if w.date == date => {
                 if self.opts.durability != Durability::Never {
                     w.sync()?;
@@ -225,8 +240,8 @@ impl Store {
     }
 
     /// Flushes the open files to stable storage, whatever the policy.
-    pub fn sync(&self) -> Result<()> {
-        match &self.current {
+    pub fn sync(&mut self) -> Result<()> {
+        match &mut self.current {
             Some(w) => w.sync(),
             None => Ok(()),
         }

@@ -51,6 +51,12 @@ pub(crate) struct DayWriter {
     pub(crate) finished: bool,
     data_buf: Vec<u8>,
     index_buf: Vec<u8>,
+    /// Something was written since the last sync (under `never` or `interval`, or by a
+    /// deferred append under `batch`).
+    dirty: bool,
+    /// Data files left behind by a rollover to the next one while dirty: synced with the
+    /// next sync, before the index, so that a synced index never points at unsynced data.
+    dirty_old: Vec<Arc<dyn StoreFile>>,
 }
 
 impl DayWriter {
@@ -71,7 +77,18 @@ impl DayWriter {
             tracing::warn!(day = %date, "recovered: {r}");
         }
         let finished = vfs.exists(&dir.join(super::format::FINISH_FILE));
-        Ok(DayWriter { date, dir, index, data: None, tail, finished, data_buf: Vec::new(), index_buf: Vec::new() })
+        Ok(DayWriter {
+            date,
+            dir,
+            index,
+            data: None,
+            tail,
+            finished,
+            data_buf: Vec::new(),
+            index_buf: Vec::new(),
+            dirty: false,
+            dirty_old: Vec::new(),
+        })
     }
 
     pub(crate) fn count(&self) -> u64 {
@@ -82,13 +99,16 @@ impl DayWriter {
         &self.dir
     }
 
-    /// Appends `records` and applies `durability`. On error the writer must be dropped
-    /// and reopened: the files may hold a torn tail that only recovery removes.
+    /// Appends `records` and applies `durability`; with `defer_sync` a `batch` policy
+    /// does not sync this time (the next synced append, or [`sync`](DayWriter::sync), will).
+    /// On error the writer must be dropped and reopened: the files may hold a torn tail
+    /// that only recovery removes.
     pub(crate) fn append(
         &mut self,
         vfs: &dyn Vfs,
         records: &[NewRecord<'_>],
         durability: Durability,
+        defer_sync: bool,
         targets: &SyncTargets,
     ) -> Result<Appended> {
         let first_id = self.tail.count;
@@ -107,7 +127,7 @@ impl DayWriter {
             let id = self.tail.count;
             let room = RECORDS_PER_DATA_FILE - id % RECORDS_PER_DATA_FILE;
             let n = rest.len().min(room as usize);
-            self.append_run(vfs, &rest[..n], durability, targets)?;
+            self.append_run(vfs, &rest[..n], durability, defer_sync, targets)?;
             rest = &rest[n..];
         }
         Ok(Appended { date: self.date, first_id, count: records.len() as u64 })
@@ -118,14 +138,17 @@ impl DayWriter {
         vfs: &dyn Vfs,
         run: &[NewRecord<'_>],
         durability: Durability,
+        defer_sync: bool,
         targets: &SyncTargets,
     ) -> Result<()> {
+        let sync_now = durability == Durability::Batch && !defer_sync;
         let id = self.tail.count;
         let file_index = data_file_index(id);
         let data = self.data_file(vfs, file_index, durability, targets)?;
 
-        let data_path = || data_file_path(&self.dir, file_index);
-        let index_path = || self.dir.join(INDEX_FILE);
+        let dir = self.dir.clone();
+        let data_path = || data_file_path(&dir, file_index);
+        let index_path = || dir.join(INDEX_FILE);
         self.data_buf.clear();
         self.index_buf.clear();
         let mut offset = self.tail.next_offset;
@@ -149,14 +172,20 @@ impl DayWriter {
         if !self.data_buf.is_empty() {
             data.write_all_at(&self.data_buf, written).map_err(|e| Error::io(&data_path(), "write", e))?;
         }
-        if durability == Durability::Batch {
+        if sync_now {
+            // Deferred appends' data in this file is synced with it; a file they left
+            // behind by rolling over is synced here, before any index entry after it.
+            self.sync_left_behind()?;
             data.sync_data().map_err(|e| Error::io(&data_path(), "sync", e))?;
         }
         self.index
             .write_all_at(&self.index_buf, id * INDEX_ENTRY_LEN as u64)
             .map_err(|e| Error::io(&index_path(), "write", e))?;
-        if durability == Durability::Batch {
+        if sync_now {
             self.index.sync_data().map_err(|e| Error::io(&index_path(), "sync", e))?;
+            self.dirty = false;
+        } else {
+            self.dirty = true;
         }
         self.tail.count += run.len() as u64;
         self.tail.next_offset = if self.tail.count.is_multiple_of(RECORDS_PER_DATA_FILE) { 0 } else { offset };
@@ -176,6 +205,11 @@ impl DayWriter {
         {
             return Ok(f.clone());
         }
+        if self.dirty
+            && let Some((_, old)) = self.data.take()
+        {
+            self.dirty_old.push(old);
+        }
         let path = data_file_path(&self.dir, file_index);
         let created = !vfs.exists(&path);
         let f = vfs.open_write(&path).map_err(|e| Error::io(&path, "open", e))?;
@@ -194,11 +228,22 @@ impl DayWriter {
         Ok(f)
     }
 
-    /// Syncs the open files (data first).
-    pub(crate) fn sync(&self) -> Result<()> {
+    /// Syncs the files written since the last sync (data first, the index last).
+    pub(crate) fn sync(&mut self) -> Result<()> {
+        self.sync_left_behind()?;
         if let Some((i, f)) = &self.data {
             f.sync_data().map_err(|e| Error::io(&data_file_path(&self.dir, *i), "sync", e))?;
         }
-        self.index.sync_data().map_err(|e| Error::io(&self.dir.join(INDEX_FILE), "sync", e))
+        self.index.sync_data().map_err(|e| Error::io(&self.dir.join(INDEX_FILE), "sync", e))?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    fn sync_left_behind(&mut self) -> Result<()> {
+        for f in &self.dirty_old {
+            f.sync_data().map_err(|e| Error::io(&self.dir, "sync a data file of", e))?;
+        }
+        self.dirty_old.clear();
+        Ok(())
     }
 }

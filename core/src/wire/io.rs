@@ -58,8 +58,13 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
     if i32::try_from(content.len()).is_err() {
         return Err(Error::new(ErrorKind::TooLarge, format!("frame content of {} bytes exceeds 2 GiB", content.len())));
     }
-    let frame = encode_frame(send_flag, ctype, content, compress);
-    w.write_all(&frame).await.map_err(io_error)?;
+    write_encoded(w, &encode_frame(send_flag, ctype, content, compress)).await
+}
+
+/// Writes a frame built beforehand (see [`encode_frame_with`](super::encode_frame_with))
+/// in a single `write_all` and flushes it.
+pub async fn write_encoded<W: AsyncWrite + Unpin>(w: &mut W, frame: &[u8]) -> Result<()> {
+    w.write_all(frame).await.map_err(io_error)?;
     w.flush().await.map_err(io_error)
 }
 

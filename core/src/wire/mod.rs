@@ -29,9 +29,9 @@ pub mod udata;
 
 pub use frame::{
     CTYPE_BATCH, CTYPE_DAY_FINISHED, CTYPE_HEARTBEAT, CTYPE_HELLO, CTYPE_HELLO_REPLY, CTYPE_REQUEST, DEFAULT_SEND_FLAG,
-    Frame, FrameHeader, FrameLimits, HEADER_LEN, HELLO_FROM_CLIENT, HELLO_FROM_SERVER, check_header, decode_body,
-    encode_frame,
+    DEFAULT_ZLIB_LEVEL, Frame, FrameHeader, FrameLimits, HEADER_LEN, HELLO_FROM_CLIENT, HELLO_FROM_SERVER,
+    check_header, decode_body, encode_frame, encode_frame_with,
 };
-pub use io::{read_frame, write_frame};
+pub use io::{read_frame, write_encoded, write_frame};
 pub use message::{SyncRequest, decode_day_finished, encode_day_finished};
-pub use udata::{RECORD_HEADER_LEN, WireRecord, decode_batch, encode_batch};
+pub use udata::{RECORD_HEADER_LEN, WireRecord, batch_len, decode_batch, encode_batch, write_batch};

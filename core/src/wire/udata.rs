@@ -40,20 +40,43 @@ impl WireRecord {
 /// If a payload is 2 GiB or more or an id exceeds `i64::MAX`: neither can be represented
 /// on the wire, and neither can come out of a store.
 pub fn encode_batch(records: &[WireRecord], out: &mut Vec<u8>) {
-    out.reserve(records.iter().map(WireRecord::encoded_len).sum());
+    out.reserve(batch_len(records));
+    write_batch(records, out).expect("writing to a Vec cannot fail");
+}
+
+/// Bytes `records` take as a batch body.
+pub fn batch_len(records: &[WireRecord]) -> usize {
+    records.iter().map(WireRecord::encoded_len).sum()
+}
+
+/// Writes `records` in the Go layout, each header then its payload straight from the
+/// record's buffer (into a compressor, say), with no batch-sized copy in between.
+///
+/// # Panics
+/// As [`encode_batch`].
+pub fn write_batch(records: &[WireRecord], w: &mut (impl std::io::Write + ?Sized)) -> std::io::Result<()> {
+    let mut date_cache: Option<(Date, String)> = None;
     for r in records {
         let len = i32::try_from(r.data.len()).expect("record payload must be under 2 GiB").to_be_bytes();
         let id = i64::try_from(r.id).expect("record id must fit in an i64");
-        out.extend_from_slice(&len);
-        out.extend_from_slice(r.date.to_string().as_bytes());
-        out.extend_from_slice(&r.time.to_be_bytes());
-        out.extend_from_slice(&id.to_be_bytes());
-        out.extend_from_slice(&r.data_file_index.to_be_bytes());
-        out.extend_from_slice(&r.data_offset.to_be_bytes());
-        out.extend_from_slice(&r.ty.to_be_bytes());
-        out.extend_from_slice(&len);
-        out.extend_from_slice(&r.data);
+        // A batch is one day: format its date once, not per record.
+        let date = match &date_cache {
+            Some((d, text)) if *d == r.date => text,
+            _ => &date_cache.insert((r.date, r.date.to_string())).1,
+        };
+        let mut header = [0u8; RECORD_HEADER_LEN];
+        header[0..4].copy_from_slice(&len);
+        header[4..14].copy_from_slice(date.as_bytes());
+        header[14..18].copy_from_slice(&r.time.to_be_bytes());
+        header[18..26].copy_from_slice(&id.to_be_bytes());
+        header[26..28].copy_from_slice(&r.data_file_index.to_be_bytes());
+        header[28..36].copy_from_slice(&r.data_offset.to_be_bytes());
+        header[36..38].copy_from_slice(&r.ty.to_be_bytes());
+        header[38..42].copy_from_slice(&len);
+        w.write_all(&header)?;
+        w.write_all(&r.data)?;
     }
+    Ok(())
 }
 
 /// Decodes a whole batch body; any malformation is [`ErrorKind::Corrupt`] naming its offset.
