@@ -19,8 +19,8 @@
 //! The thread blocks on file I/O, so it is a plain `std::thread`, never a tokio worker.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
@@ -94,6 +94,9 @@ pub struct WriterHandle {
     budget: Arc<Semaphore>,
     /// When this handle's batches are acknowledged.
     ack: AckWhen,
+    /// The writer's state, for appending on the caller's thread when it is idle (`None`
+    /// in tests that stand in for the writer).
+    shared: Option<Arc<Mutex<Writer>>>,
 }
 
 /// A queued batch whose acknowledgement has not been awaited yet.
@@ -121,7 +124,43 @@ impl WriterHandle {
     /// Appends a batch and returns where it landed, once it is in the store. Checks the
     /// [`Limits`] first (`TooLarge`, nothing stored); `Closed` once shutdown began.
     pub async fn append(&self, records: Batch) -> Result<Appended> {
+        self.limits.check_batch(&records)?;
+        let records = match self.append_inline(records) {
+            Ok(done) => return done,
+            Err(records) => records,
+        };
         self.submit(records).await?.wait().await
+    }
+
+    /// Appends on the caller's thread, skipping the two thread wake-ups of the queue
+    /// (most of the cost of a one-record call, the original SDK's pattern), when that
+    /// cannot change what anyone sees: the queue is empty, the writer thread is not
+    /// working, and the answer needs no fsync (this handle acknowledges at
+    /// [`AckWhen::Written`], or the store does not sync per batch). Gives the batch back
+    /// otherwise. Takes no lock it would have to wait for: a busy writer means "queue it".
+    fn append_inline(&self, records: Batch) -> std::result::Result<Result<Appended>, Batch> {
+        let idle = self.tx.capacity() == self.tx.max_capacity() && !self.is_closed();
+        let shared = match &self.shared {
+            Some(shared) if idle => shared,
+            _ => return Err(records),
+        };
+        let Ok(mut writer) = shared.try_lock() else { return Err(records) };
+        if self.ack != AckWhen::Written && writer.store.durability() == Durability::Batch {
+            return Err(records);
+        }
+        let (tx, mut rx) = oneshot::channel();
+        let mut jobs = vec![(records, None, AckTx { tx, when: self.ack, _budget: None })];
+        let today = writer.clock.today();
+        writer.rollover(today);
+        writer.commit(&mut jobs, today);
+        drop(writer);
+        Ok(match rx.try_recv() {
+            Ok(ack) => ack.and_then(|ack| match ack {
+                Ack::Stored(a) | Ack::Duplicate(Some(a)) => Ok(a),
+                Ack::Duplicate(None) => Err(Error::new(ErrorKind::Conflict, "the batch was stored before")),
+            }),
+            Err(_) => Err(closed()),
+        })
     }
 
     /// Queues a batch (waiting for queue space) without waiting for it to be written;
@@ -207,8 +246,7 @@ impl WriterControl {
         tracing::debug!(?report, file = %journal.path().display(), "ingest journal loaded");
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let budget = Arc::new(Semaphore::new(budget_total(limits.writer_queue_bytes)));
-        let handle = WriterHandle { tx, closing: Arc::default(), limits, budget, ack: AckWhen::Durable };
-        let mut writer = Writer {
+        let writer = Writer {
             store,
             journal,
             clock,
@@ -217,9 +255,18 @@ impl WriterControl {
             warned_backwards: false,
             deferred: false,
         };
+        let shared = Arc::new(Mutex::new(writer));
+        let handle = WriterHandle {
+            tx,
+            closing: Arc::default(),
+            limits,
+            budget,
+            ack: AckWhen::Durable,
+            shared: Some(shared.clone()),
+        };
         let thread = std::thread::Builder::new()
             .name("modsynclog-writer".into())
-            .spawn(move || writer.run(rx))
+            .spawn(move || run(&shared, rx))
             .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the writer thread: {e}")))?;
         Ok(WriterControl { handle, thread: Some(thread) })
     }
@@ -277,6 +324,12 @@ struct Writer {
     deferred: bool,
 }
 
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").field("store", &self.store).field("open_day", &self.open_day).finish_non_exhaustive()
+    }
+}
+
 type Job = (Batch, Option<Origin>, AckTx);
 
 /// What a job of a group comes to.
@@ -285,68 +338,73 @@ enum Plan {
     Duplicate(Option<Appended>),
 }
 
-impl Writer {
-    fn run(&mut self, mut rx: mpsc::Receiver<Msg>) {
-        let mut jobs: Vec<Job> = Vec::new();
-        while let Some(first) = rx.blocking_recv() {
-            let (mut shutdown, mut ticked) = (None, false);
-            let (mut records, mut bytes) = (0usize, 0usize);
-            let mut next = Some(first);
-            while let Some(msg) = next.take() {
-                match msg {
-                    Msg::Append(batch, origin, ack) => {
-                        records += batch.len();
-                        bytes += batch.iter().map(|(_, d)| d.len()).sum::<usize>();
-                        jobs.push((batch, origin, ack));
-                    }
-                    Msg::Tick => ticked = true,
-                    Msg::Shutdown(done) => shutdown = Some(done),
+/// The writer thread: takes everything queued, then appends it as one group under the
+/// writer's lock (which the inline path of [`WriterHandle::append`] only ever tries).
+fn run(shared: &Mutex<Writer>, mut rx: mpsc::Receiver<Msg>) {
+    let mut jobs: Vec<Job> = Vec::new();
+    while let Some(first) = rx.blocking_recv() {
+        let (mut shutdown, mut ticked) = (None, false);
+        let (mut records, mut bytes) = (0usize, 0usize);
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Append(batch, origin, ack) => {
+                    records += batch.len();
+                    bytes += batch.iter().map(|(_, d)| d.len()).sum::<usize>();
+                    jobs.push((batch, origin, ack));
                 }
-                if shutdown.is_none() && records < GROUP_MAX_RECORDS && bytes < GROUP_MAX_BYTES {
-                    next = rx.try_recv().ok();
-                }
+                Msg::Tick => ticked = true,
+                Msg::Shutdown(done) => shutdown = Some(done),
             }
-            // One reading of the clock for both: read twice, a midnight falling between them
-            // would append to the new day without finishing the old one.
-            let today = self.clock.today();
-            self.rollover(today);
-            self.commit(&mut jobs, today);
-            if ticked && self.deferred {
-                self.deferred = false;
-                if let Err(e) = self.store.sync() {
-                    tracing::error!(error = %e, "sync of early-acknowledged records failed");
-                }
-            }
-            if let Err(e) = self.journal.sync_if_due(false) {
-                tracing::error!(error = %e, "ingest journal sync failed");
-            }
-            if let Some(done) = shutdown {
-                // Refuse new batches; whatever made it into the queue is still written.
-                rx.close();
-                while let Some(msg) = rx.blocking_recv() {
-                    match msg {
-                        Msg::Append(batch, origin, ack) => jobs.push((batch, origin, ack)),
-                        Msg::Tick => {}
-                        Msg::Shutdown(other) => {
-                            let _ = other.send(());
-                        }
-                    }
-                }
-                let today = self.clock.today();
-                self.rollover(today);
-                self.commit(&mut jobs, today);
-                if let Err(e) = self.store.sync() {
-                    tracing::error!(error = %e, "final sync failed");
-                }
-                if let Err(e) = self.journal.sync_if_due(true) {
-                    tracing::error!(error = %e, "final ingest journal sync failed");
-                }
-                let _ = done.send(());
-                return;
+            if shutdown.is_none() && records < GROUP_MAX_RECORDS && bytes < GROUP_MAX_BYTES {
+                next = rx.try_recv().ok();
             }
         }
+        // One reading of the clock for both: read twice, a midnight falling between them
+        // would append to the new day without finishing the old one.
+        let mut w = shared.lock().unwrap_or_else(|p| p.into_inner());
+        let today = w.clock.today();
+        w.rollover(today);
+        w.commit(&mut jobs, today);
+        if ticked && w.deferred {
+            w.deferred = false;
+            if let Err(e) = w.store.sync() {
+                tracing::error!(error = %e, "sync of early-acknowledged records failed");
+            }
+        }
+        if let Err(e) = w.journal.sync_if_due(false) {
+            tracing::error!(error = %e, "ingest journal sync failed");
+        }
+        drop(w);
+        if let Some(done) = shutdown {
+            // Refuse new batches; whatever made it into the queue is still written.
+            rx.close();
+            while let Some(msg) = rx.blocking_recv() {
+                match msg {
+                    Msg::Append(batch, origin, ack) => jobs.push((batch, origin, ack)),
+                    Msg::Tick => {}
+                    Msg::Shutdown(other) => {
+                        let _ = other.send(());
+                    }
+                }
+            }
+            let mut w = shared.lock().unwrap_or_else(|p| p.into_inner());
+            let today = w.clock.today();
+            w.rollover(today);
+            w.commit(&mut jobs, today);
+            if let Err(e) = w.store.sync() {
+                tracing::error!(error = %e, "final sync failed");
+            }
+            if let Err(e) = w.journal.sync_if_due(true) {
+                tracing::error!(error = %e, "final ingest journal sync failed");
+            }
+            let _ = done.send(());
+            return;
+        }
     }
+}
 
+impl Writer {
     /// Finishes the open day when the clock has moved past it (retrying until it works).
     fn rollover(&mut self, today: Date) {
         if let Some(day) = self.open_day
@@ -512,7 +570,7 @@ mod tests {
         let (tx, rx) = mpsc::channel(1024);
         let limits = Limits { writer_queue_bytes: queue_bytes, ..Limits::default() };
         let budget = Arc::new(Semaphore::new(budget_total(queue_bytes)));
-        (WriterHandle { tx, closing: Arc::default(), limits, budget, ack: AckWhen::Durable }, rx)
+        (WriterHandle { tx, closing: Arc::default(), limits, budget, ack: AckWhen::Durable, shared: None }, rx)
     }
 
     fn batch(bytes: usize) -> Batch {
