@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Interop harness: the real Go go-filelog / go-socket code against our Rust binaries.
+# Interop harness: the real Go go-filelog / go-socket code, and the original SDK's and
+# replica's patterns (go/origsdk, go/origreplica), against our Rust binaries; plus a
+# small smoke run of the go/cmd/origbench benchmark.
 # Prints a final line `interop: N passed, M failed` (N/M count tests and subtests).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
