@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project: formatting, lints, and the Rust test suites
 # (store, reader, wire codecs, server, replica, SDK, CLI, end-to-end) and the Go interop
-# harness, and the C, Python, Node and cross-language suites.
+# harness, and the C, Go, Python, Node and cross-language suites.
 # Usage: scripts/test.sh            (from anywhere; CI calls it through .ci/run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,9 @@ cargo test --workspace --locked
 step "C: libmodsynclog tests (gcc, valgrind when installed)"
 bash ffi-c/tests/run.sh
 
+step "Go: the Go SDK (go/): gofmt, go vet, go test against real servers"
+bash go/test.sh
+
 step "Python: pip install ./python, then pytest"
 bash python/test.sh
 
@@ -29,7 +32,7 @@ bash node/test.sh
 step "cross-language: C, Python and Node commit to one server; a replica; three readers agree"
 bash interop/cross-language/run.sh
 
-step "interop with the original Go code (go-filelog, go-socket)"
+step "interop with the original Go code (go-filelog, go-socket; the original SDK and replica patterns)"
 # `cargo test` above built the debug binaries the harness runs.
 MSL_SKIP_BUILD=1 bash interop/run.sh
 

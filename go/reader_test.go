@@ -1,0 +1,126 @@
+package modsynclog_test
+
+import (
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"modsynclog.dev/go"
+	"modsynclog.dev/go/internal/testserver"
+)
+
+type result struct {
+	rec modsynclog.Record
+	err error
+}
+
+// nextAsync runs r.Next on another goroutine.
+func nextAsync(r *modsynclog.Reader) <-chan result {
+	ch := make(chan result, 1)
+	go func() {
+		rec, err := r.Next()
+		ch <- result{rec, err}
+	}()
+	return ch
+}
+
+func TestFollowWaitsForNewRecordsAndStopUnblocks(t *testing.T) {
+	srv := testserver.Start(t)
+	p, err := modsynclog.NewProducer(srv.Addr, modsynclog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	r, err := modsynclog.OpenReader(srv.Dir, "", 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+
+	// Nothing stored yet: a bounded wait ends with a Timeout, the reader stays usable.
+	if _, err := r.NextTimeout(100 * time.Millisecond); !errors.Is(err, modsynclog.ErrTimeout) {
+		t.Fatalf("NextTimeout on an empty store: %v, want ErrTimeout", err)
+	}
+
+	for i, data := range []string{"first", "second"} {
+		got := nextAsync(r)
+		select {
+		case res := <-got:
+			t.Fatalf("Next returned before any commit: %+v, %v", res.rec, res.err)
+		case <-time.After(200 * time.Millisecond): // it blocks, as it should
+		}
+		if err := p.Commit(9, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.FlushTimeout(20 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case res := <-got:
+			if res.err != nil || string(res.rec.Data) != data || res.rec.Type != 9 || res.rec.ID != uint64(i) {
+				t.Fatalf("followed record %d: %+v, %v", i, res.rec, res.err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("Next did not return record %d after it was acknowledged", i)
+		}
+	}
+
+	// Stop from another goroutine unblocks a waiting Next with io.EOF...
+	got := nextAsync(r)
+	select {
+	case res := <-got:
+		t.Fatalf("Next returned with nothing new: %+v, %v", res.rec, res.err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	r.Stop()
+	select {
+	case res := <-got:
+		if res.err != io.EOF {
+			t.Fatalf("Next after Stop: %v, want io.EOF", res.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop did not unblock Next")
+	}
+	// ...and every later Next, even with new records.
+	if err := p.Commit(9, []byte("after stop")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.FlushTimeout(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("Next after Stop: %v, want io.EOF", err)
+	}
+}
+
+func TestCloseUnblocksNextAndIsIdempotent(t *testing.T) {
+	srv := testserver.Start(t)
+	r, err := modsynclog.OpenReader(srv.Dir, "", 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := nextAsync(r)
+	select {
+	case res := <-got:
+		t.Fatalf("Next returned on an empty store: %+v, %v", res.rec, res.err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	closed := make(chan struct{})
+	go func() { r.Close(); close(closed) }()
+	select {
+	case res := <-got:
+		if res.err != io.EOF {
+			t.Fatalf("Next during Close: %v, want io.EOF", res.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not unblock Next")
+	}
+	<-closed
+	r.Close()
+	r.Stop()
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("Next after Close: %v, want io.EOF", err)
+	}
+}
