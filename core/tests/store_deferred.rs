@@ -22,6 +22,8 @@ struct Ledger {
     dirty: HashMap<PathBuf, bool>,
     violations: Vec<String>,
     index_syncs: usize,
+    /// Every write fails (an injected I/O error).
+    fail_writes: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -39,7 +41,12 @@ impl StoreFile for CheckedFile {
         self.inner.read_at(buf, offset)
     }
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.ledger.lock().unwrap().dirty.insert(self.path.clone(), true);
+        let mut ledger = self.ledger.lock().unwrap();
+        if ledger.fail_writes {
+            return Err(io::Error::other("injected write error"));
+        }
+        ledger.dirty.insert(self.path.clone(), true);
+        drop(ledger);
         self.inner.write_all_at(buf, offset)
     }
     fn len(&self) -> io::Result<u64> {
@@ -164,6 +171,33 @@ fn a_data_file_left_behind_by_a_deferred_rollover_is_synced_before_the_next_inde
     let a = store.append(d, &[NewRecord { time: 9, ty: 3, data: b"durable" }]).unwrap();
     assert_eq!(a.first_id, 1_000_001);
     assert!(tmp.path().join("20261121/data000001").exists());
+    let ledger = vfs.0.lock().unwrap();
+    assert_eq!(ledger.violations, Vec::<String>::new());
+    assert_eq!(ledger.dirty.values().filter(|d| **d).count(), 0);
+}
+
+#[test]
+fn a_data_file_left_unsynced_survives_a_failed_append_until_it_is_synced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vfs = SyncCheckingVfs::default();
+    let mut store = open(tmp.path(), &vfs);
+    let d = date("2026-11-21");
+    let empty = vec![NewRecord { time: 7, ty: 1, data: b"" }; 100_000];
+    for _ in 0..9 {
+        store.append(d, &empty).unwrap();
+    }
+    store.append(d, &empty[..99_999]).unwrap();
+    // A deferred batch ends data000000 and starts data000001...
+    let two = [NewRecord { time: 8, ty: 2, data: b"end of 0" }, NewRecord { time: 8, ty: 2, data: b"start of 1" }];
+    store.append_deferred(d, &two).unwrap();
+    // ...then an append fails: the store drops its day writer (and would forget that
+    // data000000 still waits for its sync)...
+    vfs.0.lock().unwrap().fail_writes = true;
+    store.append(d, &[NewRecord { time: 9, ty: 3, data: b"lost" }]).expect_err("writes fail");
+    vfs.0.lock().unwrap().fail_writes = false;
+    // ...and the next synced append must still sync data000000 before its index.
+    let a = store.append(d, &[NewRecord { time: 9, ty: 3, data: b"durable" }]).unwrap();
+    assert_eq!(a.first_id, 1_000_001);
     let ledger = vfs.0.lock().unwrap();
     assert_eq!(ledger.violations, Vec::<String>::new());
     assert_eq!(ledger.dirty.values().filter(|d| **d).count(), 0);

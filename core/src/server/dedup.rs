@@ -122,6 +122,10 @@ pub struct LoadReport {
     pub torn_bytes: u64,
     /// Producers remembered after loading.
     pub producers: usize,
+    /// Batches only partly in the store (a crash tore the index write): `(date, first_id)`.
+    /// Never acknowledged, so the writer cuts the day back to `first_id` and the resent
+    /// batch is stored whole, once.
+    pub partial: Vec<(Date, u64)>,
 }
 
 /// The dedup table and its journal. Owned by the writer thread.
@@ -196,6 +200,9 @@ impl Journal {
                     };
                     if have < entry.first_id.saturating_add(entry.count) {
                         report.dropped += 1;
+                        if entry.first_id < have {
+                            report.partial.push((entry.date, entry.first_id));
+                        }
                         continue;
                     }
                     clock += 1;
@@ -294,6 +301,12 @@ impl Journal {
                 Err(e)
             }
         }
+    }
+
+    /// Whether the next write or confirm rewrites the file (a compaction, or repairing a
+    /// failed write), which syncs.
+    pub(crate) fn needs_rewrite(&self) -> bool {
+        self.poisoned || self.len > self.compact_at
     }
 
     /// The batches of the last [`write`](Journal::write) are in the store: remember them.

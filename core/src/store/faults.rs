@@ -17,6 +17,8 @@ struct Budget {
     armed: AtomicBool,
     left: AtomicU64,
     fail_sync: AtomicBool,
+    /// File syncs that succeeded.
+    syncs: AtomicU64,
 }
 
 /// The real file system with an adjustable write budget.
@@ -38,6 +40,11 @@ impl FaultyVfs {
 
     pub fn fail_syncs(&self, on: bool) {
         self.budget.fail_sync.store(on, Ordering::SeqCst);
+    }
+
+    /// How many file syncs (`sync_data`) have succeeded so far.
+    pub fn syncs(&self) -> u64 {
+        self.budget.syncs.load(Ordering::SeqCst)
     }
 
     /// Back to a healthy file system.
@@ -87,7 +94,9 @@ impl StoreFile for FaultyFile {
         if self.budget.fail_sync.load(Ordering::SeqCst) {
             return Err(injected());
         }
-        self.inner.sync_data()
+        self.inner.sync_data()?;
+        self.budget.syncs.fetch_add(1, Ordering::SeqCst);
+        Ok(())
     }
 }
 

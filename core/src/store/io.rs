@@ -63,6 +63,10 @@ pub trait Vfs: Send + Sync + Debug {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         fs::rename(from, to)
     }
+    /// Removes a file (a data file emptied by [`Store::cut_back`](super::Store::cut_back)).
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
 }
 
 /// The real file system.

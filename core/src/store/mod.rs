@@ -28,7 +28,7 @@ pub use writer::{Appended, NewRecord};
 
 use durability::{IntervalSyncer, SyncTargets};
 use format::FINISH_FILE;
-use io::{StdVfs, Vfs};
+use io::{StdVfs, StoreFile, Vfs};
 use writer::DayWriter;
 
 use crate::date::Date;
@@ -53,6 +53,9 @@ pub struct Store {
     root: PathBuf,
     opts: StoreOptions,
     current: Option<DayWriter>,
+    /// Files of day writers dropped after an error while holding unsynced writes
+    /// (deferred appends): synced before the next synced append, `sync` or `finish`.
+    unsynced: Vec<Arc<dyn StoreFile>>,
     signal: Arc<Signal>,
     targets: SyncTargets,
     _syncer: Option<IntervalSyncer>,
@@ -82,8 +85,16 @@ impl Store {
             ),
             _ => None,
         };
-        let mut store =
-            Store { root, opts, current: None, signal: Arc::default(), targets, _syncer: syncer, _lock: lock };
+        let mut store = Store {
+            root,
+            opts,
+            current: None,
+            unsynced: Vec::new(),
+            signal: Arc::default(),
+            targets,
+            _syncer: syncer,
+            _lock: lock,
+        };
         store.recover_open_days()?;
         Ok(store)
     }
@@ -139,6 +150,9 @@ impl Store {
         defer_sync: bool,
     ) -> Result<Appended> {
         let (vfs, durability, targets) = (self.opts.vfs.clone(), self.opts.durability, self.targets.clone());
+        if !defer_sync && !records.is_empty() && durability == Durability::Batch {
+            self.sync_unsynced()?;
+        }
         let writer = self.writer(date)?;
         if writer.finished {
             return Err(Error::new(
@@ -167,7 +181,7 @@ impl Store {
                 self.signal.publish_append(date, a.first_id + a.count, a.count, bytes)
             }
             // The files may end in a torn write; reopening runs recovery and cuts it.
-            Err(_) => self.current = None,
+            Err(_) => self.retire_current(),
         }
         result
     }
@@ -176,12 +190,80 @@ impl Store {
         if self.current.as_ref().map(|w| w.date) != Some(date) {
             if let Some(mut old) = self.current.take()
                 && self.opts.durability != Durability::Never
+                && let Err(e) = old.sync()
             {
-                old.sync()?;
+                if self.opts.durability == Durability::Batch {
+                    self.unsynced.extend(old.into_unsynced());
+                }
+                return Err(e);
             }
             self.current = Some(DayWriter::open(self.opts.vfs.as_ref(), &self.root, date, self.opts.durability)?);
         }
         Ok(self.current.as_mut().expect("set above"))
+    }
+
+    /// Whether `records` more can go into `date` as plain writes to files already open:
+    /// the day's writer is open and not finished, no file waits for a sync, and the batch
+    /// does not start a new data file (which creates a file and syncs the folder).
+    pub(crate) fn fits_open_data_file(&self, date: Date, records: usize) -> bool {
+        match &self.current {
+            Some(w) if w.date == date && !w.finished && self.unsynced.is_empty() => {
+                w.count() % format::RECORDS_PER_DATA_FILE + records as u64 <= format::RECORDS_PER_DATA_FILE
+                    && w.has_data_file_for(w.count())
+            }
+            _ => false,
+        }
+    }
+
+    /// Cuts `date` back to its first `keep` records: the records of a batch that a crash
+    /// left half-indexed, which were never acknowledged (see the ingest journal). The
+    /// index and the data are truncated (synced unless `never`), a data file left empty is
+    /// removed, and the day is reopened. Returns how many records were cut.
+    pub fn cut_back(&mut self, date: Date, keep: u64) -> Result<u64> {
+        if self.current.as_ref().is_some_and(|w| w.date == date) {
+            self.retire_current();
+            self.sync_unsynced()?;
+        }
+        let vfs = self.opts.vfs.clone();
+        let dir = day::day_dir(&self.root, date);
+        let count = day::record_count(vfs.as_ref(), &self.root, date)?;
+        if keep >= count {
+            return Ok(0);
+        }
+        if vfs.exists(&dir.join(FINISH_FILE)) {
+            return Err(Error::new(ErrorKind::Conflict, format!("day {date} is finished; it is not cut back")));
+        }
+        let index_path = dir.join(format::INDEX_FILE);
+        let index = vfs.open_write(&index_path).map_err(|e| Error::io(&index_path, "open", e))?;
+        let mut b = [0u8; format::INDEX_ENTRY_LEN];
+        let at = keep * format::INDEX_ENTRY_LEN as u64;
+        index.read_exact_at(&mut b, at).map_err(|e| Error::io(&index_path, "read", e))?;
+        let first_cut = format::IndexEntry::decode(&b);
+        // Data files from the one holding the first cut record on: cut at that record, and
+        // drop the later ones (a batch can straddle a data-file boundary).
+        let last_file = format::data_file_index(count - 1);
+        for file_index in (first_cut.data_file_index..=last_file).rev() {
+            let path = format::data_file_path(&dir, file_index);
+            let offset = if file_index == first_cut.data_file_index { first_cut.data_offset as u64 } else { 0 };
+            if offset == 0 {
+                if vfs.exists(&path) {
+                    vfs.remove_file(&path).map_err(|e| Error::io(&path, "remove", e))?;
+                }
+                continue;
+            }
+            let f = vfs.open_write(&path).map_err(|e| Error::io(&path, "open", e))?;
+            f.set_len(offset).map_err(|e| Error::io(&path, "truncate", e))?;
+            if self.opts.durability != Durability::Never {
+                f.sync_data().map_err(|e| Error::io(&path, "sync", e))?;
+            }
+        }
+        index.set_len(at).map_err(|e| Error::io(&index_path, "truncate", e))?;
+        if self.opts.durability != Durability::Never {
+            index.sync_data().map_err(|e| Error::io(&index_path, "sync", e))?;
+            vfs.sync_dir(&dir).map_err(|e| Error::io(&dir, "sync", e))?;
+        }
+        self.signal.publish(None);
+        Ok(count - keep)
     }
 
     /// Records in `date` (0 if the day does not exist).
@@ -196,6 +278,9 @@ impl Store {
     /// empty index) is created if it did not exist, as the original does.
     pub fn finish(&mut self, date: Date) -> Result<()> {
         let vfs = self.opts.vfs.clone();
+        if self.opts.durability != Durability::Never {
+            self.sync_unsynced()?;
+        }
         let dir = match &mut self.current {
             Some(w) if w.date == date => {
                 if self.opts.durability != Durability::Never {
@@ -240,11 +325,37 @@ impl Store {
     }
 
     /// Flushes the open files to stable storage, whatever the policy.
+    ///
+    /// A failed sync drops the day's writer (the next append reopens it and runs
+    /// recovery) and keeps its files pending, to be synced again before anything else is.
     pub fn sync(&mut self) -> Result<()> {
-        match &mut self.current {
+        self.sync_unsynced()?;
+        let result = match &mut self.current {
             Some(w) => w.sync(),
             None => Ok(()),
+        };
+        if result.is_err() {
+            self.retire_current();
         }
+        result
+    }
+
+    /// Drops the open day writer, keeping the files it had not synced.
+    fn retire_current(&mut self) {
+        if let Some(w) = self.current.take()
+            && self.opts.durability == Durability::Batch
+        {
+            self.unsynced.extend(w.into_unsynced());
+        }
+    }
+
+    /// Syncs the files of writers dropped with unsynced writes; they stay pending on error.
+    fn sync_unsynced(&mut self) -> Result<()> {
+        while let Some(f) = self.unsynced.first() {
+            f.sync_data().map_err(|e| Error::io(&self.root, "sync a file left unsynced in", e))?;
+            self.unsynced.remove(0);
+        }
+        Ok(())
     }
 
     /// The in-process change signal, for readers and replica feeders.

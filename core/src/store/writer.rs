@@ -95,6 +95,11 @@ impl DayWriter {
         self.tail.count
     }
 
+    /// Whether the data file that record `id` goes to is open already.
+    pub(crate) fn has_data_file_for(&self, id: u64) -> bool {
+        matches!(&self.data, Some((i, _)) if *i == data_file_index(id))
+    }
+
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
@@ -205,7 +210,8 @@ impl DayWriter {
         {
             return Ok(f.clone());
         }
-        if self.dirty
+        if durability == Durability::Batch
+            && self.dirty
             && let Some((_, old)) = self.data.take()
         {
             self.dirty_old.push(old);
@@ -237,6 +243,19 @@ impl DayWriter {
         self.index.sync_data().map_err(|e| Error::io(&self.dir.join(INDEX_FILE), "sync", e))?;
         self.dirty = false;
         Ok(())
+    }
+
+    /// The files holding writes not yet synced (data files, then the index), for a store
+    /// that drops this writer after an error: they must still reach the disk before
+    /// anything synced later relies on them. Empty when nothing is pending.
+    pub(crate) fn into_unsynced(self) -> Vec<Arc<dyn StoreFile>> {
+        if !self.dirty {
+            return Vec::new();
+        }
+        let mut files = self.dirty_old;
+        files.extend(self.data.map(|(_, f)| f));
+        files.push(self.index);
+        files
     }
 
     fn sync_left_behind(&mut self) -> Result<()> {

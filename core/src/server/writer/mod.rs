@@ -19,12 +19,13 @@
 //! The thread blocks on file I/O, so it is a plain `std::thread`, never a tokio worker.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::ack::AckWhen;
 use super::dedup::{Entry, Journal};
@@ -34,12 +35,23 @@ use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::{Appended, Durability, NewRecord, Store};
 
+mod handle;
+#[cfg(test)]
+mod tests;
+
+use handle::{AckTx, Msg, Shared, budget_total};
+pub use handle::{PendingAck, WriterHandle};
+
 /// A batch of records as queued for the writer: `(type, payload)`.
 pub type Batch = Vec<(i16, Bytes)>;
 
 /// Most records and bytes appended by one `Store::append` call (larger backlogs take several).
 const GROUP_MAX_RECORDS: usize = 100_000;
 const GROUP_MAX_BYTES: usize = 64 << 20;
+
+/// Longest that records answered at [`AckWhen::Written`] wait for their fsync while
+/// groups keep coming (the tick syncs them when idle).
+const DEFERRED_SYNC_AFTER: Duration = Duration::from_secs(1);
 
 /// Who sent a batch, for deduplication: the producer's id and the batch's seq.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,170 +71,6 @@ pub enum Ack {
     Duplicate(Option<Appended>),
 }
 
-/// Where a batch's acknowledgement goes; holds the batch's share of the writer's byte
-/// budget until the batch is written (or refused).
-pub(crate) struct AckTx {
-    tx: oneshot::Sender<Result<Ack>>,
-    when: AckWhen,
-    _budget: Option<OwnedSemaphorePermit>,
-}
-
-impl AckTx {
-    fn send(self, ack: Result<Ack>) -> std::result::Result<(), Result<Ack>> {
-        self.tx.send(ack)
-    }
-}
-
-pub(crate) enum Msg {
-    Append(Batch, Option<Origin>, AckTx),
-    /// Look at the clock: finish the open day if the date moved on.
-    Tick,
-    Shutdown(oneshot::Sender<()>),
-}
-
-fn closed() -> Error {
-    Error::new(ErrorKind::Closed, "the server is stopping")
-}
-
-/// Queues batches for the writer. Cheap to clone; every clone feeds the same writer.
-#[derive(Debug, Clone)]
-pub struct WriterHandle {
-    tx: mpsc::Sender<Msg>,
-    closing: Arc<AtomicBool>,
-    limits: Limits,
-    /// Payload bytes the queue may still take ([`Limits::writer_queue_bytes`] in all).
-    budget: Arc<Semaphore>,
-    /// When this handle's batches are acknowledged.
-    ack: AckWhen,
-    /// The writer's state, for appending on the caller's thread when it is idle (`None`
-    /// in tests that stand in for the writer).
-    shared: Option<Arc<Mutex<Writer>>>,
-}
-
-/// A queued batch whose acknowledgement has not been awaited yet.
-#[derive(Debug)]
-pub struct PendingAck(oneshot::Receiver<Result<Ack>>);
-
-impl PendingAck {
-    /// Waits until the batch is in the store (synced per the durability policy).
-    /// A duplicate whose original range is unknown is a `Conflict` here: use
-    /// [`wait_ack`](PendingAck::wait_ack) for batches queued with an [`Origin`].
-    pub async fn wait(self) -> Result<Appended> {
-        match self.wait_ack().await? {
-            Ack::Stored(a) | Ack::Duplicate(Some(a)) => Ok(a),
-            Ack::Duplicate(None) => Err(Error::new(ErrorKind::Conflict, "the batch was stored before")),
-        }
-    }
-
-    /// Waits until the batch is in the store, or found to be there already.
-    pub async fn wait_ack(self) -> Result<Ack> {
-        self.0.await.unwrap_or_else(|_| Err(closed()))
-    }
-}
-
-impl WriterHandle {
-    /// Appends a batch and returns where it landed, once it is in the store. Checks the
-    /// [`Limits`] first (`TooLarge`, nothing stored); `Closed` once shutdown began.
-    pub async fn append(&self, records: Batch) -> Result<Appended> {
-        self.limits.check_batch(&records)?;
-        let records = match self.append_inline(records) {
-            Ok(done) => return done,
-            Err(records) => records,
-        };
-        self.submit(records).await?.wait().await
-    }
-
-    /// Appends on the caller's thread, skipping the two thread wake-ups of the queue
-    /// (most of the cost of a one-record call, the original SDK's pattern), when that
-    /// cannot change what anyone sees: the queue is empty, the writer thread is not
-    /// working, and the answer needs no fsync (this handle acknowledges at
-    /// [`AckWhen::Written`], or the store does not sync per batch). Gives the batch back
-    /// otherwise. Takes no lock it would have to wait for: a busy writer means "queue it".
-    fn append_inline(&self, records: Batch) -> std::result::Result<Result<Appended>, Batch> {
-        let idle = self.tx.capacity() == self.tx.max_capacity() && !self.is_closed();
-        let shared = match &self.shared {
-            Some(shared) if idle => shared,
-            _ => return Err(records),
-        };
-        let Ok(mut writer) = shared.try_lock() else { return Err(records) };
-        if self.ack != AckWhen::Written && writer.store.durability() == Durability::Batch {
-            return Err(records);
-        }
-        let (tx, mut rx) = oneshot::channel();
-        let mut jobs = vec![(records, None, AckTx { tx, when: self.ack, _budget: None })];
-        let today = writer.clock.today();
-        writer.rollover(today);
-        writer.commit(&mut jobs, today);
-        drop(writer);
-        Ok(match rx.try_recv() {
-            Ok(ack) => ack.and_then(|ack| match ack {
-                Ack::Stored(a) | Ack::Duplicate(Some(a)) => Ok(a),
-                Ack::Duplicate(None) => Err(Error::new(ErrorKind::Conflict, "the batch was stored before")),
-            }),
-            Err(_) => Err(closed()),
-        })
-    }
-
-    /// Queues a batch (waiting for queue space) without waiting for it to be written;
-    /// batches are written in the order they were queued.
-    pub async fn submit(&self, records: Batch) -> Result<PendingAck> {
-        self.submit_from(None, records).await
-    }
-
-    /// [`submit`](WriterHandle::submit) with the batch's [`Origin`]: a batch of that
-    /// producer with a seq not above the last stored one is acknowledged as
-    /// [`Ack::Duplicate`] instead of being stored again.
-    pub async fn submit_from(&self, origin: Option<Origin>, records: Batch) -> Result<PendingAck> {
-        self.limits.check_batch(&records)?;
-        if let Some(o) = &origin {
-            super::dedup::check_producer_id(&o.producer)?;
-        }
-        if self.is_closed() {
-            return Err(closed());
-        }
-        let bytes: usize = records.iter().map(|(_, d)| d.len()).sum();
-        let budget = self
-            .budget
-            .clone()
-            .acquire_many_owned(budget_permits(bytes, self.limits.writer_queue_bytes))
-            .await
-            .map_err(|_| closed())?;
-        let (tx, rx) = oneshot::channel();
-        let ack = AckTx { tx, when: self.ack, _budget: Some(budget) };
-        self.tx.send(Msg::Append(records, origin, ack)).await.map_err(|_| closed())?;
-        Ok(PendingAck(rx))
-    }
-
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
-    /// A handle to the same writer whose batches are acknowledged at `when`.
-    pub fn acknowledging(&self, when: AckWhen) -> WriterHandle {
-        WriterHandle { ack: when, ..self.clone() }
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.closing.load(Ordering::SeqCst) || self.tx.is_closed()
-    }
-
-    /// Asks the writer to look at the clock (finish the open day after midnight).
-    pub(crate) fn tick(&self) {
-        let _ = self.tx.try_send(Msg::Tick);
-    }
-}
-
-/// The permits (bytes) a batch of `bytes` takes from a budget of `total`: at least one,
-/// so empty batches queue in order too, and at most all of it, so an oversize batch waits
-/// for an empty queue instead of forever.
-fn budget_permits(bytes: usize, total: usize) -> u32 {
-    bytes.clamp(1, budget_total(total)) as u32
-}
-
-fn budget_total(total: usize) -> usize {
-    total.clamp(1, u32::MAX as usize)
-}
-
 /// The running writer thread, for the server to stop it.
 pub(crate) struct WriterControl {
     handle: WriterHandle,
@@ -232,6 +80,14 @@ pub(crate) struct WriterControl {
 impl WriterControl {
     /// Spawns the writer thread on an open store: finishes past days, then serves the queue.
     pub(crate) fn spawn(mut store: Store, clock: SharedClock, limits: Limits, capacity: usize) -> Result<Self> {
+        let (journal, report) = Journal::open(store.vfs(), store.root(), store.durability(), |date| store.count(date))?;
+        tracing::debug!(?report, file = %journal.path().display(), "ingest journal loaded");
+        // A crash can tear a group's index write: a producer's batch then ends half-stored.
+        // It was never acknowledged and will be resent whole, so the half goes.
+        for &(date, first_id) in &report.partial {
+            let cut = store.cut_back(date, first_id)?;
+            tracing::warn!(%date, first_id, cut, "cut a batch the crash left half-stored; its producer resends it");
+        }
         let today = clock.today();
         let mut open_day = None;
         for date in store.days()? {
@@ -242,8 +98,6 @@ impl WriterControl {
                 open_day = Some(date);
             }
         }
-        let (journal, report) = Journal::open(store.vfs(), store.root(), store.durability(), |date| store.count(date))?;
-        tracing::debug!(?report, file = %journal.path().display(), "ingest journal loaded");
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let budget = Arc::new(Semaphore::new(budget_total(limits.writer_queue_bytes)));
         let writer = Writer {
@@ -253,9 +107,11 @@ impl WriterControl {
             open_day,
             pending_finish: Vec::new(),
             warned_backwards: false,
-            deferred: false,
+            deferred_since: None,
         };
-        let shared = Arc::new(Mutex::new(writer));
+        let batch_sync = writer.store.durability() == Durability::Batch;
+        let shared: Shared = Arc::new(Mutex::new(Some(writer)));
+        let queued = Arc::new(AtomicUsize::new(0));
         let handle = WriterHandle {
             tx,
             closing: Arc::default(),
@@ -263,10 +119,12 @@ impl WriterControl {
             budget,
             ack: AckWhen::Durable,
             shared: Some(shared.clone()),
+            queued: queued.clone(),
+            batch_sync,
         };
         let thread = std::thread::Builder::new()
             .name("modsynclog-writer".into())
-            .spawn(move || run(&shared, rx))
+            .spawn(move || run(&shared, &queued, rx))
             .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the writer thread: {e}")))?;
         Ok(WriterControl { handle, thread: Some(thread) })
     }
@@ -319,9 +177,9 @@ struct Writer {
     /// Past days whose `finish` could not be written yet (an I/O error); retried every loop.
     pending_finish: Vec<Date>,
     warned_backwards: bool,
-    /// Records were appended without their sync ([`AckWhen::Written`] groups); the next
-    /// tick syncs them.
-    deferred: bool,
+    /// Since when records appended without their sync ([`AckWhen::Written`] groups) wait
+    /// for it; the next tick, or the first group after [`DEFERRED_SYNC_AFTER`], syncs them.
+    deferred_since: Option<Instant>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -340,7 +198,8 @@ enum Plan {
 
 /// The writer thread: takes everything queued, then appends it as one group under the
 /// writer's lock (which the inline path of [`WriterHandle::append`] only ever tries).
-fn run(shared: &Mutex<Writer>, mut rx: mpsc::Receiver<Msg>) {
+fn run(shared: &Mutex<Option<Writer>>, queued: &AtomicUsize, mut rx: mpsc::Receiver<Msg>) {
+    let lock = || shared.lock().unwrap_or_else(|p| p.into_inner());
     let mut jobs: Vec<Job> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let (mut shutdown, mut ticked) = (None, false);
@@ -360,22 +219,20 @@ fn run(shared: &Mutex<Writer>, mut rx: mpsc::Receiver<Msg>) {
                 next = rx.try_recv().ok();
             }
         }
+        let mut guard = lock();
+        let Some(w) = guard.as_mut() else { return };
+        let taken = jobs.len();
         // One reading of the clock for both: read twice, a midnight falling between them
         // would append to the new day without finishing the old one.
-        let mut w = shared.lock().unwrap_or_else(|p| p.into_inner());
         let today = w.clock.today();
         w.rollover(today);
         w.commit(&mut jobs, today);
-        if ticked && w.deferred {
-            w.deferred = false;
-            if let Err(e) = w.store.sync() {
-                tracing::error!(error = %e, "sync of early-acknowledged records failed");
-            }
-        }
+        queued.fetch_sub(taken, Ordering::SeqCst);
+        w.sync_deferred(ticked);
         if let Err(e) = w.journal.sync_if_due(false) {
             tracing::error!(error = %e, "ingest journal sync failed");
         }
-        drop(w);
+        drop(guard);
         if let Some(done) = shutdown {
             // Refuse new batches; whatever made it into the queue is still written.
             rx.close();
@@ -388,7 +245,8 @@ fn run(shared: &Mutex<Writer>, mut rx: mpsc::Receiver<Msg>) {
                     }
                 }
             }
-            let mut w = shared.lock().unwrap_or_else(|p| p.into_inner());
+            // Taken out of the lock: the inline path finds the writer gone from now on.
+            let Some(mut w) = lock().take() else { return };
             let today = w.clock.today();
             w.rollover(today);
             w.commit(&mut jobs, today);
@@ -398,6 +256,7 @@ fn run(shared: &Mutex<Writer>, mut rx: mpsc::Receiver<Msg>) {
             if let Err(e) = w.journal.sync_if_due(true) {
                 tracing::error!(error = %e, "final ingest journal sync failed");
             }
+            drop(w);
             let _ = done.send(());
             return;
         }
@@ -405,6 +264,29 @@ fn run(shared: &Mutex<Writer>, mut rx: mpsc::Receiver<Msg>) {
 }
 
 impl Writer {
+    /// Whether appending `records` to `today` is a plain write into open files: the day
+    /// is open and current, nothing is left to finish or sync, the journal needs no
+    /// rewrite, and the batch stays in the current data file (what the inline path needs).
+    fn plain_append(&self, today: Date, records: usize) -> bool {
+        self.open_day == Some(today)
+            && self.pending_finish.is_empty()
+            && !self.journal.needs_rewrite()
+            && self.store.fits_open_data_file(today, records)
+    }
+
+    /// Syncs records appended without their fsync once a tick came or they waited
+    /// [`DEFERRED_SYNC_AFTER`]; they stay pending (and retried) while the sync fails.
+    fn sync_deferred(&mut self, ticked: bool) {
+        let Some(since) = self.deferred_since else { return };
+        if !ticked && since.elapsed() < DEFERRED_SYNC_AFTER {
+            return;
+        }
+        match self.store.sync() {
+            Ok(()) => self.deferred_since = None,
+            Err(e) => tracing::error!(error = %e, "sync of early-acknowledged records failed; retrying"),
+        }
+    }
+
     /// Finishes the open day when the clock has moved past it (retrying until it works).
     fn rollover(&mut self, today: Date) {
         if let Some(day) = self.open_day
@@ -523,8 +405,14 @@ impl Writer {
             self.store.append(date, &records)
         };
         if !records.is_empty() {
-            // A synced append synced every deferred record before it.
-            self.deferred = defer || (self.deferred && result.is_err());
+            match (defer, &result) {
+                (true, _) => {
+                    self.deferred_since.get_or_insert_with(Instant::now);
+                }
+                // A synced append syncs every deferred record before it.
+                (false, Ok(_)) => self.deferred_since = None,
+                (false, Err(_)) => {}
+            }
         }
         drop(records);
         let result = result.and_then(|a| {
@@ -556,76 +444,5 @@ impl Writer {
                 fail(jobs, &e);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use futures::FutureExt;
-
-    use super::*;
-
-    /// A handle whose queue we drain by hand, standing in for a writer that is busy.
-    fn handle(queue_bytes: usize) -> (WriterHandle, mpsc::Receiver<Msg>) {
-        let (tx, rx) = mpsc::channel(1024);
-        let limits = Limits { writer_queue_bytes: queue_bytes, ..Limits::default() };
-        let budget = Arc::new(Semaphore::new(budget_total(queue_bytes)));
-        (WriterHandle { tx, closing: Arc::default(), limits, budget, ack: AckWhen::Durable, shared: None }, rx)
-    }
-
-    fn batch(bytes: usize) -> Batch {
-        vec![(1, Bytes::from(vec![0u8; bytes]))]
-    }
-
-    #[tokio::test]
-    async fn the_queue_holds_at_most_its_bytes() {
-        let (writer, mut rx) = handle(1000);
-        let _a = writer.submit(batch(600)).now_or_never().expect("room for 600 of 1000").unwrap();
-        let _b = writer.submit(batch(400)).now_or_never().expect("room for 400 more").unwrap();
-        let mut c = Box::pin(writer.submit(batch(1)));
-        assert!(c.as_mut().now_or_never().is_none(), "a full queue must make the sender wait");
-        // The writer takes the first batch and acknowledges it: its bytes free up.
-        let Some(Msg::Append(_, _, ack)) = rx.recv().await else { panic!("the first batch was queued") };
-        assert!(c.as_mut().now_or_never().is_none(), "taken, not yet written: still counted");
-        let _ = ack.send(Ok(Ack::Duplicate(None)));
-        c.await.unwrap();
-    }
-
-    /// With fsync failing, a batch that must be durable fails, while one answered at
-    /// "written" never waits for (or attempts) the fsync; the tick's later sync fails and
-    /// is only logged, and a durable batch after it still fails rather than pass unsynced.
-    #[tokio::test]
-    async fn written_batches_are_answered_without_the_fsync_durable_ones_are_not() {
-        use crate::store::StoreOptions;
-        use crate::store::faults::FaultyVfs;
-        let tmp = tempfile::tempdir().unwrap();
-        let vfs = FaultyVfs::new();
-        let opts = StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()) };
-        let store = Store::open(tmp.path(), opts).unwrap();
-        let clock = crate::clock::ManualClock::new(1_795_000_000);
-        let control = WriterControl::spawn(store, clock, Limits::default(), 16).unwrap();
-        let durable = control.handle();
-        let written = durable.acknowledging(AckWhen::Written);
-        durable.append(batch(10)).await.expect("a healthy disk");
-
-        vfs.fail_syncs(true);
-        let a = written.append(batch(10)).await.expect("answered once written, no fsync");
-        assert_eq!((a.first_id, a.count), (1, 1));
-        let err = durable.append(batch(10)).await.expect_err("a durable batch needs the fsync");
-        assert_eq!(err.kind(), ErrorKind::Io);
-        vfs.heal();
-        let a = durable.append(batch(10)).await.expect("healed");
-        assert_eq!(a.count, 1);
-        control.shutdown().await;
-    }
-
-    #[tokio::test]
-    async fn an_oversize_batch_waits_for_an_empty_queue_not_forever() {
-        let (writer, mut rx) = handle(100);
-        let _a = writer.submit(batch(10)).await.unwrap();
-        let mut big = Box::pin(writer.submit(batch(5000)));
-        assert!(big.as_mut().now_or_never().is_none());
-        drop(rx.recv().await);
-        big.await.unwrap();
     }
 }

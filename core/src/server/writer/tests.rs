@@ -1,0 +1,154 @@
+//! Unit tests of the writer: byte budget, early answers, ticks, shutdown, torn batches.
+
+use futures::FutureExt;
+
+use super::*;
+
+/// A handle whose queue we drain by hand, standing in for a writer that is busy.
+fn handle(queue_bytes: usize) -> (WriterHandle, mpsc::Receiver<Msg>) {
+    let (tx, rx) = mpsc::channel(1024);
+    let limits = Limits { writer_queue_bytes: queue_bytes, ..Limits::default() };
+    let budget = Arc::new(Semaphore::new(budget_total(queue_bytes)));
+    let handle = WriterHandle {
+        tx,
+        closing: Arc::default(),
+        limits,
+        budget,
+        ack: AckWhen::Durable,
+        shared: None,
+        queued: Arc::default(),
+        batch_sync: true,
+    };
+    (handle, rx)
+}
+
+fn batch(bytes: usize) -> Batch {
+    vec![(1, Bytes::from(vec![0u8; bytes]))]
+}
+
+#[tokio::test]
+async fn the_queue_holds_at_most_its_bytes() {
+    let (writer, mut rx) = handle(1000);
+    let _a = writer.submit(batch(600)).now_or_never().expect("room for 600 of 1000").unwrap();
+    let _b = writer.submit(batch(400)).now_or_never().expect("room for 400 more").unwrap();
+    let mut c = Box::pin(writer.submit(batch(1)));
+    assert!(c.as_mut().now_or_never().is_none(), "a full queue must make the sender wait");
+    // The writer takes the first batch and acknowledges it: its bytes free up.
+    let Some(Msg::Append(_, _, ack)) = rx.recv().await else { panic!("the first batch was queued") };
+    assert!(c.as_mut().now_or_never().is_none(), "taken, not yet written: still counted");
+    let _ = ack.send(Ok(Ack::Duplicate(None)));
+    c.await.unwrap();
+}
+
+/// With fsync failing, a batch that must be durable fails, while one answered at
+/// "written" never waits for (or attempts) the fsync; the tick's later sync fails and
+/// is only logged, and a durable batch after it still fails rather than pass unsynced.
+#[tokio::test]
+async fn written_batches_are_answered_without_the_fsync_durable_ones_are_not() {
+    use crate::store::StoreOptions;
+    use crate::store::faults::FaultyVfs;
+    let tmp = tempfile::tempdir().unwrap();
+    let vfs = FaultyVfs::new();
+    let opts = StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()) };
+    let store = Store::open(tmp.path(), opts).unwrap();
+    let clock = crate::clock::ManualClock::new(1_795_000_000);
+    let control = WriterControl::spawn(store, clock, Limits::default(), 16).unwrap();
+    let durable = control.handle();
+    let written = durable.acknowledging(AckWhen::Written);
+    durable.append(batch(10)).await.expect("a healthy disk");
+
+    vfs.fail_syncs(true);
+    let a = written.append(batch(10)).await.expect("answered once written, no fsync");
+    assert_eq!((a.first_id, a.count), (1, 1));
+    let err = durable.append(batch(10)).await.expect_err("a durable batch needs the fsync");
+    assert_eq!(err.kind(), ErrorKind::Io);
+    vfs.heal();
+    let a = durable.append(batch(10)).await.expect("healed");
+    assert_eq!(a.count, 1);
+    control.shutdown().await;
+}
+
+/// Records answered before their fsync get it on the writer's next tick.
+#[tokio::test]
+async fn a_tick_syncs_what_was_answered_before_its_fsync() {
+    use crate::store::StoreOptions;
+    use crate::store::faults::FaultyVfs;
+    let tmp = tempfile::tempdir().unwrap();
+    let vfs = FaultyVfs::new();
+    let opts = StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()) };
+    let store = Store::open(tmp.path(), opts).unwrap();
+    let control =
+        WriterControl::spawn(store, crate::clock::ManualClock::new(1_795_000_000), Limits::default(), 16).unwrap();
+    let durable = control.handle();
+    durable.append(batch(10)).await.unwrap();
+    let synced = vfs.syncs();
+    durable.acknowledging(AckWhen::Written).append(batch(10)).await.unwrap();
+    assert_eq!(vfs.syncs(), synced, "answered without a sync");
+    durable.tick();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while vfs.syncs() == synced {
+        assert!(std::time::Instant::now() < deadline, "the tick never synced the early-answered record");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    control.shutdown().await;
+}
+
+#[tokio::test]
+async fn after_shutdown_nothing_is_appended_inline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path(), Default::default()).unwrap();
+    let control =
+        WriterControl::spawn(store, crate::clock::ManualClock::new(1_795_000_000), Limits::default(), 16).unwrap();
+    let written = control.handle().acknowledging(AckWhen::Written);
+    written.append(batch(10)).await.unwrap();
+    control.shutdown().await;
+    let err = written.append(batch(10)).await.expect_err("the writer is gone");
+    assert_eq!(err.kind(), ErrorKind::Closed);
+    // The store was closed with the writer: another one can open the folder at once.
+    Store::open(tmp.path(), Default::default()).expect("the writer released the store");
+}
+
+/// A crash (kill -9) can tear a group's index write so that a producer's batch is
+/// only partly in the store. It was never acknowledged; the producer resends it whole.
+/// The restarted writer must cut the half away, so the resend is stored once.
+#[tokio::test]
+async fn a_half_stored_batch_is_cut_and_its_resend_stored_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = || crate::store::StoreOptions { durability: Durability::Never, ..Default::default() };
+    let clock = crate::clock::ManualClock::new(1_795_000_000);
+    let today = crate::clock::Clock::today(clock.as_ref());
+    let records: Batch = (0..10).map(|i| (7, Bytes::from(format!("record {i}")))).collect();
+    let origin = Some(Origin { producer: "p-1".into(), seq: 1 });
+
+    let control =
+        WriterControl::spawn(Store::open(tmp.path(), opts()).unwrap(), clock.clone(), Limits::default(), 16).unwrap();
+    let h = control.handle();
+    h.submit_from(None, vec![(1, Bytes::from_static(b"before"))]).await.unwrap().wait().await.unwrap();
+    let first = h.submit_from(origin.clone(), records.clone()).await.unwrap().wait().await.unwrap();
+    assert_eq!((first.first_id, first.count), (1, 10));
+    control.shutdown().await;
+
+    // The crash: the index write of the batch tore after 6 of its 10 entries.
+    let index = tmp.path().join(today.folder_name()).join("index");
+    std::fs::OpenOptions::new().write(true).open(&index).unwrap().set_len(7 * 12).unwrap();
+
+    let store = Store::open(tmp.path(), opts()).unwrap();
+    let control = WriterControl::spawn(store, clock, Limits::default(), 16).unwrap();
+    let resent = control.handle().submit_from(origin, records.clone()).await.unwrap().wait_ack().await.unwrap();
+    assert_eq!(resent, Ack::Stored(Appended { date: today, first_id: 1, count: 10 }));
+    control.shutdown().await;
+    let got: Vec<Bytes> = crate::Reader::open(tmp.path()).unwrap().map(|r| r.unwrap().data).collect();
+    let want: Vec<Bytes> =
+        std::iter::once(Bytes::from_static(b"before")).chain(records.into_iter().map(|(_, d)| d)).collect();
+    assert_eq!(got, want, "every record once, in order");
+}
+
+#[tokio::test]
+async fn an_oversize_batch_waits_for_an_empty_queue_not_forever() {
+    let (writer, mut rx) = handle(100);
+    let _a = writer.submit(batch(10)).await.unwrap();
+    let mut big = Box::pin(writer.submit(batch(5000)));
+    assert!(big.as_mut().now_or_never().is_none());
+    drop(rx.recv().await);
+    big.await.unwrap();
+}
