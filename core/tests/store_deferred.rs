@@ -109,6 +109,15 @@ fn open(dir: &Path, vfs: &SyncCheckingVfs) -> Store {
     Store::open(dir, StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()) }).unwrap()
 }
 
+/// Appends (synced) 999,999 empty records: the next record is the last of data000000.
+fn fill_to_one_before_the_boundary(store: &mut Store, d: modsynclog_core::Date) {
+    let empty = vec![NewRecord { time: 7, ty: 1, data: b"" }; 100_000];
+    for _ in 0..9 {
+        store.append(d, &empty).unwrap();
+    }
+    store.append(d, &empty[..99_999]).unwrap();
+}
+
 fn dirty_files(vfs: &SyncCheckingVfs) -> usize {
     vfs.0.lock().unwrap().dirty.values().filter(|d| **d).count()
 }
@@ -155,11 +164,7 @@ fn a_data_file_left_behind_by_a_deferred_rollover_is_synced_before_the_next_inde
     let mut store = open(tmp.path(), &vfs);
     let d = date("2026-11-21");
     // Synced up to just before the data-file boundary...
-    let empty = vec![NewRecord { time: 7, ty: 1, data: b"" }; 100_000];
-    for _ in 0..9 {
-        store.append(d, &empty).unwrap();
-    }
-    store.append(d, &empty[..99_999]).unwrap();
+    fill_to_one_before_the_boundary(&mut store, d);
     // ...then one deferred batch writes the last record of data000000 and the first of
     // data000001, and a synced one follows in data000001.
     store
@@ -182,11 +187,7 @@ fn a_data_file_left_unsynced_survives_a_failed_append_until_it_is_synced() {
     let vfs = SyncCheckingVfs::default();
     let mut store = open(tmp.path(), &vfs);
     let d = date("2026-11-21");
-    let empty = vec![NewRecord { time: 7, ty: 1, data: b"" }; 100_000];
-    for _ in 0..9 {
-        store.append(d, &empty).unwrap();
-    }
-    store.append(d, &empty[..99_999]).unwrap();
+    fill_to_one_before_the_boundary(&mut store, d);
     // A deferred batch ends data000000 and starts data000001...
     let two = [NewRecord { time: 8, ty: 2, data: b"end of 0" }, NewRecord { time: 8, ty: 2, data: b"start of 1" }];
     store.append_deferred(d, &two).unwrap();
