@@ -8,6 +8,8 @@
 //!   the native sync service;
 //! - [`replica`]: the native replica, copying a server's store over `modsynclog.v1.Sync`;
 //! - [`legacy`]: the original's sync socket, both ends (for Go replicas and Go servers);
+//! - [`replication`]: what both sync protocols share: the master's feeder, the replica's
+//!   retention;
 //! - [`metrics`]: the Prometheus text endpoint;
 //! - [`sdk`]: the producer (`commit`/`flush`/`close`) and the process-wide global SDK;
 //! - [`tls`]: TLS for the gRPC port, both ends (rustls), with certificate reload;
@@ -27,6 +29,7 @@ pub mod proto;
 pub mod reader;
 pub mod record;
 pub mod replica;
+pub mod replication;
 pub mod sdk;
 pub mod server;
 pub mod store;

@@ -17,10 +17,10 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::watch;
 
 use super::conn::{FrameReader, stopped, write_bounded};
-use super::retention::{apply_retention, check_days, first_needed_day};
 use crate::clock::{SharedClock, SystemClock};
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
+use crate::replication::retention::{apply_retention, check_days, first_needed_day};
 use crate::store::shared::with_store;
 use crate::store::{NewRecord, Store, StoreOptions};
 use crate::wire::{

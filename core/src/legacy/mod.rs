@@ -7,16 +7,14 @@
 //!   waking on the writer's [`Signal`](crate::store::Signal) instead of polling every second;
 //! - [`client`]: [`run`] keeps a local [`Store`](crate::Store) byte-identical to a server's,
 //!   reconnecting with backoff and applying retention;
-//! - [`feeder`] and [`retention`]: the store-side halves of each (which records go next,
-//!   which day to ask for, which days to delete).
+//! - the store-side halves of each (which records go next, which day to ask for, which
+//!   days to delete) are shared with the native sync, in [`crate::replication`].
 //!
 //! Both ends read frames in a task of their own (`conn`): [`read_frame`](crate::wire::read_frame)
 //! is not cancel-safe, so it must never be one arm of a `select!` that may drop it mid-frame.
 
 pub mod client;
 mod conn;
-pub mod feeder;
-pub mod retention;
 pub mod server;
 
 pub use client::{LegacyClientConfig, run};

@@ -21,10 +21,10 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::conn::{FrameReader, stopped, write_bounded};
-use super::feeder::{Feed, Feeder, MAX_BATCH_RECORDS};
 use crate::access::AllowList;
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
+use crate::replication::feeder::{Feed, Feeder, MAX_BATCH_RECORDS};
 use crate::store::Signal;
 use crate::wire::{
     CTYPE_BATCH, CTYPE_DAY_FINISHED, CTYPE_HEARTBEAT, CTYPE_HELLO, CTYPE_HELLO_REPLY, CTYPE_REQUEST, DEFAULT_SEND_FLAG,

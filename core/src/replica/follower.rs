@@ -23,9 +23,9 @@ use super::client::{self, SyncClient};
 use super::{Progress, ReplicaConfig, stopped};
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
-use crate::legacy::retention::{apply_retention, first_needed_day};
 use crate::proto::v1::sync_event::Event;
 use crate::proto::v1::{DayStart, RecordBatch, SubscribeRequest};
+use crate::replication::retention::{apply_retention, first_needed_day};
 use crate::store::shared::with_store;
 use crate::store::{NewRecord, Store};
 

@@ -2,12 +2,12 @@
 //! `modsynclog.v1.Sync` (see [`crate::server::sync_service`]).
 //!
 //! [`run`] opens the local store (`Conflict` if another writer holds it), picks its first
-//! day as the legacy replica does ([`first_needed_day`](crate::legacy::retention::first_needed_day)), subscribes from its local count
+//! day as the legacy replica does ([`first_needed_day`](crate::replication::retention::first_needed_day)), subscribes from its local count
 //! and follows the server's stream across days. Every event is checked against where the
 //! replica stands (`follower`); each batch is one [`Store::append_at`] with the server's
 //! times and types, so the folders end byte-identical, and the store re-checks the first
 //! id under its own lock. A day is marked finished when the server says so, and retention
-//! ([`apply_retention`](crate::legacy::retention::apply_retention)) runs on connect and after each finished day.
+//! ([`apply_retention`](crate::replication::retention::apply_retention)) runs on connect and after each finished day.
 //!
 //! Anything unexpected (a gap, an overlap, a wrong day, a broken connection) is logged,
 //! the stream dropped and the subscription renewed from the local count after a capped
@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use crate::clock::{SharedClock, SystemClock};
 use crate::date::Date;
 use crate::error::Result;
-use crate::legacy::retention::check_days;
+use crate::replication::retention::check_days;
 use crate::store::{Store, StoreOptions};
 use crate::tls::ClientTls;
 

@@ -35,13 +35,13 @@ use tonic::{Request, Response, Status};
 use super::ingest::status_from;
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
-use crate::legacy::feeder::{Feed, Feeder};
 use crate::proto::v1::sync_event::Event;
 use crate::proto::v1::sync_server::{Sync as SyncRpc, SyncServer};
 use crate::proto::v1::{
     DayFinished, DayStart, DayStatus, Head, RecordBatch, StatusRequest, StatusResponse, StoredRecord, SubscribeRequest,
     SyncEvent,
 };
+use crate::replication::feeder::{Feed, Feeder};
 use crate::store::Signal;
 use crate::store::day;
 use crate::store::io::StdVfs;

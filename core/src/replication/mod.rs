@@ -1,0 +1,9 @@
+//! The store-side halves of copying a store, shared by both sync protocols (the native
+//! `modsynclog.v1.Sync` and the legacy sync socket):
+//!
+//! - [`feeder`]: on the master, which records of a day go to a replica next, read straight
+//!   from the day's files;
+//! - [`retention`]: on a replica, which day to ask for first and which old days to delete.
+
+pub mod feeder;
+pub mod retention;
