@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
 use crate::record::Record;
+use crate::store::Store;
 use crate::store::cursor::DayCursor;
 use crate::store::day;
 use crate::store::io::{StdVfs, Vfs};
@@ -68,6 +69,12 @@ impl Reader {
             return Err(Error::new(ErrorKind::NotFound, format!("{}: no such store folder", root.display())));
         }
         Ok(Reader::with_parts(Arc::new(StdVfs), root, Arc::default()))
+    }
+
+    /// A reader of the store an in-process writer holds: it reads through the store's
+    /// [`Vfs`] and wakes as soon as a record is appended.
+    pub fn of(store: &Store) -> Reader {
+        Reader::with_parts(store.vfs(), store.root().to_path_buf(), store.signal())
     }
 
     pub(crate) fn with_parts(vfs: Arc<dyn Vfs>, root: PathBuf, signal: Arc<Signal>) -> Reader {

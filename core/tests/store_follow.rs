@@ -56,7 +56,7 @@ fn read_all(mut reader: Reader) -> Reader {
 fn in_process_follower_sees_every_record_once_in_order_across_days() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(tmp.path(), StoreOptions { durability: Durability::Never, ..Default::default() }).unwrap();
-    let reader = store.reader().from(date("2026-11-21"), 0).follow(true);
+    let reader = Reader::of(&store).from(date("2026-11-21"), 0).follow(true);
     let t = std::thread::spawn(move || read_all(reader));
     write_two_days(store);
     let mut reader = t.join().unwrap();
@@ -91,7 +91,7 @@ fn follower_waits_on_an_unfinished_day_but_a_scan_moves_on() {
     let scan: Vec<_> = Reader::open(tmp.path()).unwrap().map(|r| r.unwrap().date).collect();
     assert_eq!(scan, vec![d1, d2]);
 
-    let mut follower = store.reader().follow(true);
+    let mut follower = Reader::of(&store).follow(true);
     assert!(matches!(follower.next_record(Some(Duration::ZERO)).unwrap(), Next::Record(r) if r.date == d1));
     assert_eq!(follower.next_record(Some(Duration::from_millis(20))).unwrap(), Next::Timeout);
     store.finish(d1).unwrap();

@@ -33,7 +33,6 @@ use writer::DayWriter;
 
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
-use crate::reader::Reader;
 
 /// How a [`Store`] is opened.
 #[derive(Debug, Clone)]
@@ -361,11 +360,6 @@ impl Store {
     /// The in-process change signal, for readers and replica feeders.
     pub fn signal(&self) -> Arc<Signal> {
         self.signal.clone()
-    }
-
-    /// A reader of this store that wakes as soon as a record is appended.
-    pub fn reader(&self) -> Reader {
-        Reader::with_parts(self.opts.vfs.clone(), self.root.clone(), self.signal.clone())
     }
 }
 
