@@ -106,7 +106,8 @@ impl Vfs for SyncCheckingVfs {
 }
 
 fn open(dir: &Path, vfs: &SyncCheckingVfs) -> Store {
-    Store::open(dir, StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()) }).unwrap()
+    Store::open(dir, StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()), ..Default::default() })
+        .unwrap()
 }
 
 /// Appends (synced) 999,999 empty records: the next record is the last of data000000.

@@ -135,9 +135,11 @@ fn corruption_in_the_middle_is_an_error_not_a_panic() {
 fn a_torn_batch_is_invisible_and_cut_on_the_next_append() {
     let tmp = tempfile::tempdir().unwrap();
     let vfs = FaultyVfs::new();
-    let mut store =
-        Store::open(tmp.path(), StoreOptions { durability: Durability::Batch, vfs: std::sync::Arc::new(vfs.clone()) })
-            .unwrap();
+    let mut store = Store::open(
+        tmp.path(),
+        StoreOptions { durability: Durability::Batch, vfs: std::sync::Arc::new(vfs.clone()), ..Default::default() },
+    )
+    .unwrap();
     let d: Date = date(DAY);
     let data: Vec<_> = (0..5).map(payload).collect();
     let batch: Vec<_> = data.iter().map(|p| NewRecord { time: 1, ty: 2, data: p }).collect();

@@ -14,6 +14,7 @@ use modsynclog_core::Durability;
 use modsynclog_core::access::AllowList;
 use modsynclog_core::legacy::LegacyServerConfig;
 use modsynclog_core::server::{AckWhen, Limits, NetLimits};
+use modsynclog_core::store::Recovery;
 use modsynclog_core::tls::ServerTls;
 use serde::Deserialize;
 
@@ -121,6 +122,11 @@ pub struct ServerArgs {
     /// `interval:MILLIS` or `never`. [default: batch]
     #[arg(long, env = "MODSYNCLOG_FSYNC")]
     pub fsync: Option<Durability>,
+    /// Damage found at start in a day that is not finished: `tail` repairs it (cuts a
+    /// torn tail; under never/interval checks the whole day and cuts it back to the first
+    /// damaged record), `strict` refuses to start and names the day and record. [default: tail]
+    #[arg(long, env = "MODSYNCLOG_RECOVERY")]
+    pub recovery: Option<Recovery>,
     /// File records under UTC days instead of the machine's local calendar.
     #[arg(long, env = "MODSYNCLOG_UTC")]
     pub utc: bool,
@@ -206,6 +212,7 @@ struct FileConfig {
     writer_queue_bytes: Option<String>,
     stream_inflight_bytes: Option<String>,
     fsync: Option<String>,
+    recovery: Option<String>,
     utc: Option<bool>,
     metrics_addr: Option<SocketAddr>,
 }
@@ -233,6 +240,7 @@ pub struct Settings {
     pub writer_queue_bytes: usize,
     pub stream_inflight_bytes: usize,
     pub fsync: Durability,
+    pub recovery: Recovery,
     pub utc: bool,
     pub metrics_addr: Option<SocketAddr>,
 }
@@ -311,6 +319,11 @@ impl ServerArgs {
                 (Some(a), _) => a,
                 (None, Some(s)) => s.parse().context("config file: legacy_ack")?,
                 (None, None) => AckWhen::default(),
+            },
+            recovery: match (self.recovery, file.recovery) {
+                (Some(r), _) => r,
+                (None, Some(s)) => s.parse().context("config file: recovery")?,
+                (None, None) => Recovery::default(),
             },
             legacy_zlib_level: match self.legacy_zlib_level.or(file.legacy_zlib_level) {
                 Some(level) if level > 9 => anyhow::bail!("legacy_zlib_level must be 0 to 9, not {level}"),
@@ -447,6 +460,20 @@ mod tests {
         std::fs::write(&path, "legacy_ack = \"later\"\n").unwrap();
         assert!(ServerArgs { config: Some(path.clone()), ..Default::default() }.settle().is_err());
         std::fs::write(&path, "legacy_zlib_level = 12\n").unwrap();
+        assert!(ServerArgs { config: Some(path), ..Default::default() }.settle().is_err());
+    }
+
+    #[test]
+    fn recovery_mode_from_flag_and_file() {
+        assert_eq!(ServerArgs::default().settle().unwrap().recovery, Recovery::Tail);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("msl.toml");
+        std::fs::write(&path, "recovery = \"strict\"\n").unwrap();
+        let s = ServerArgs { config: Some(path.clone()), ..Default::default() }.settle().unwrap();
+        assert_eq!(s.recovery, Recovery::Strict);
+        let args = ServerArgs { config: Some(path.clone()), recovery: Some(Recovery::Tail), ..Default::default() };
+        assert_eq!(args.settle().unwrap().recovery, Recovery::Tail);
+        std::fs::write(&path, "recovery = \"lenient\"\n").unwrap();
         assert!(ServerArgs { config: Some(path), ..Default::default() }.settle().is_err());
     }
 

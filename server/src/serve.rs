@@ -49,6 +49,7 @@ pub async fn run(settings: Settings) -> Result<()> {
             ..Limits::default()
         },
         durability: settings.fsync,
+        recovery: settings.recovery,
         clock: Arc::new(SystemClock { utc: settings.utc }),
         sync_addr: settings.sync_addr,
         legacy_sync: LegacyServerConfig {

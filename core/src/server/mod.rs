@@ -45,7 +45,7 @@ use crate::access::{AllowList, LegacyGuard, Scope};
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::legacy::LegacyServerConfig;
-use crate::store::{Durability, Signal, Store, StoreOptions};
+use crate::store::{Durability, Recovery, Signal, Store, StoreOptions};
 use crate::tls::{ReloadingAcceptor, ServerTls};
 use writer::WriterControl;
 
@@ -94,6 +94,8 @@ pub struct ServerConfig {
     /// Connection limits of the gRPC port.
     pub net: NetLimits,
     pub durability: Durability,
+    /// What opening the store does about damage in unfinished days.
+    pub recovery: Recovery,
     pub clock: SharedClock,
     pub limits: Limits,
     /// The legacy sync socket for Go replicas; `None` leaves it off.
@@ -118,6 +120,7 @@ impl Default for ServerConfig {
             insecure: false,
             net: NetLimits::default(),
             durability: Durability::Batch,
+            recovery: Recovery::Tail,
             clock: Arc::new(SystemClock { utc: false }),
             limits: Limits::default(),
             sync_addr: None,
@@ -168,7 +171,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     };
 
     let (data_dir, clock, limits) = (config.data_dir.clone(), config.clock.clone(), config.limits);
-    let store_opts = StoreOptions { durability: config.durability, ..StoreOptions::default() };
+    let store_opts =
+        StoreOptions { durability: config.durability, recovery: config.recovery, ..StoreOptions::default() };
     let (control, signal, root) = tokio::task::spawn_blocking(move || {
         let store = Store::open(&data_dir, store_opts)?;
         let (signal, root) = (store.signal(), store.root().to_path_buf());

@@ -14,6 +14,7 @@ pub mod format;
 pub mod io;
 pub mod notify;
 mod recovery;
+mod recovery_mode;
 pub(crate) mod shared;
 pub mod verify;
 mod writer;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 
 pub use durability::Durability;
 pub use notify::{Head, Signal};
+pub use recovery_mode::Recovery;
 pub use writer::{Appended, NewRecord};
 
 use durability::{IntervalSyncer, SyncTargets};
@@ -39,11 +41,13 @@ use crate::error::{Error, ErrorKind, Result};
 pub struct StoreOptions {
     pub durability: Durability,
     pub vfs: Arc<dyn Vfs>,
+    /// What opening does about damage in unfinished days (see [`Recovery`]).
+    pub recovery: Recovery,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { durability: Durability::default(), vfs: Arc::new(StdVfs) }
+        StoreOptions { durability: Durability::default(), vfs: Arc::new(StdVfs), recovery: Recovery::default() }
     }
 }
 
@@ -103,8 +107,40 @@ impl Store {
     fn recover_open_days(&mut self) -> Result<()> {
         for date in self.days()? {
             if !self.is_finished(date) {
+                self.check_whole_day(date)?;
                 self.current = Some(DayWriter::open(self.opts.vfs.as_ref(), &self.root, date, self.opts.durability)?);
             }
+        }
+        Ok(())
+    }
+
+    /// Under `strict`, and under `never`/`interval` (where a power loss can leave any
+    /// unsynced page as zeroes, not only the last), checks every record of an unfinished
+    /// day: `strict` refuses any damage; `tail` cuts the day back to its first damaged
+    /// record (later records cannot be trusted to be what was written either).
+    fn check_whole_day(&mut self, date: Date) -> Result<()> {
+        let strict = self.opts.recovery == Recovery::Strict;
+        if !strict && self.opts.durability == Durability::Batch {
+            return Ok(());
+        }
+        let report = verify::verify_day(self.opts.vfs.as_ref(), &self.root, date)?;
+        let Some(problem) = report.problem else { return Ok(()) };
+        let at = problem.id.map(|id| format!(", record {id}")).unwrap_or_default();
+        if strict {
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                format!(
+                    "{}: day {date}{at}: {}; not opened (recovery: strict; `verify` shows the damage, \
+                     recovery `tail` repairs it)",
+                    self.root.display(),
+                    problem.what
+                ),
+            ));
+        }
+        let count = day::record_count(self.opts.vfs.as_ref(), &self.root, date)?;
+        if let Some(id) = problem.id.filter(|&id| id < count) {
+            let cut = self.cut_back(date, id)?;
+            tracing::warn!(%date, id, cut, problem = %problem.what, "recovered: cut the day back to its first damaged record");
         }
         Ok(())
     }
@@ -234,16 +270,28 @@ impl Store {
         }
         let index_path = dir.join(format::INDEX_FILE);
         let index = vfs.open_write(&index_path).map_err(|e| Error::io(&index_path, "open", e))?;
-        let mut b = [0u8; format::INDEX_ENTRY_LEN];
+        // Where the data ends: after the last record kept (entry `keep` itself may be the
+        // damage), or at the start of a data file when the cut falls on its boundary.
+        let (first_file, first_offset) = if keep.is_multiple_of(format::RECORDS_PER_DATA_FILE) {
+            (format::data_file_index(keep), 0)
+        } else {
+            let mut b = [0u8; format::INDEX_ENTRY_LEN];
+            let at = (keep - 1) * format::INDEX_ENTRY_LEN as u64;
+            index.read_exact_at(&mut b, at).map_err(|e| Error::io(&index_path, "read", e))?;
+            let last = format::IndexEntry::decode(&b);
+            let path = format::data_file_path(&dir, last.data_file_index);
+            let data = vfs.open_read(&path).map_err(|e| Error::io(&path, "open", e))?;
+            let mut h = [0u8; format::RECORD_HEADER_LEN];
+            data.read_exact_at(&mut h, last.data_offset as u64).map_err(|e| Error::io(&path, "read", e))?;
+            (last.data_file_index, format::RecordHeader::decode(&h).end(last.data_offset as u64))
+        };
         let at = keep * format::INDEX_ENTRY_LEN as u64;
-        index.read_exact_at(&mut b, at).map_err(|e| Error::io(&index_path, "read", e))?;
-        let first_cut = format::IndexEntry::decode(&b);
-        // Data files from the one holding the first cut record on: cut at that record, and
-        // drop the later ones (a batch can straddle a data-file boundary).
+        // Data files from the one holding the cut on: cut there, and drop the later ones
+        // (a batch can straddle a data-file boundary).
         let last_file = format::data_file_index(count - 1);
-        for file_index in (first_cut.data_file_index..=last_file).rev() {
+        for file_index in (first_file..=last_file).rev() {
             let path = format::data_file_path(&dir, file_index);
-            let offset = if file_index == first_cut.data_file_index { first_cut.data_offset as u64 } else { 0 };
+            let offset = if file_index == first_file { first_offset } else { 0 };
             if offset == 0 {
                 if vfs.exists(&path) {
                     vfs.remove_file(&path).map_err(|e| Error::io(&path, "remove", e))?;

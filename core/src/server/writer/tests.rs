@@ -49,7 +49,7 @@ async fn written_batches_are_answered_without_the_fsync_durable_ones_are_not() {
     use crate::store::faults::FaultyVfs;
     let tmp = tempfile::tempdir().unwrap();
     let vfs = FaultyVfs::new();
-    let opts = StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()) };
+    let opts = StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()), ..Default::default() };
     let store = Store::open(tmp.path(), opts).unwrap();
     let clock = crate::clock::ManualClock::new(1_795_000_000);
     let control = WriterControl::spawn(store, clock, Limits::default(), 16).unwrap();
@@ -75,7 +75,7 @@ async fn a_tick_syncs_what_was_answered_before_its_fsync() {
     use crate::store::faults::FaultyVfs;
     let tmp = tempfile::tempdir().unwrap();
     let vfs = FaultyVfs::new();
-    let opts = StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()) };
+    let opts = StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()), ..Default::default() };
     let store = Store::open(tmp.path(), opts).unwrap();
     let control =
         WriterControl::spawn(store, crate::clock::ManualClock::new(1_795_000_000), Limits::default(), 16).unwrap();
