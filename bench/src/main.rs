@@ -10,6 +10,7 @@
 mod ceiling;
 mod go_baseline;
 mod procstat;
+mod recovery_bench;
 mod report;
 mod server_bench;
 mod store_bench;
@@ -31,11 +32,14 @@ enum Command {
     Store(store_bench::StoreArgs),
     /// Ingest, catch-up, live lag and memory of the server and its replicas over loopback.
     Server(server_bench::ServerBenchArgs),
+    /// Opening a store whose last day is unfinished, in each recovery mode.
+    Recovery(recovery_bench::RecoveryArgs),
 }
 
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Store(args) => store_bench::run(&args),
         Command::Server(args) => server_bench::run(args),
+        Command::Recovery(args) => recovery_bench::run(&args),
     }
 }
