@@ -51,6 +51,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         durability: settings.fsync,
         recovery: settings.recovery,
         clock: Arc::new(SystemClock { utc: settings.utc }),
+        fallback_poll: ServerConfig::default().fallback_poll,
         sync_addr: settings.sync_addr,
         legacy_sync: LegacyServerConfig {
             send_flag: settings.send_flag,

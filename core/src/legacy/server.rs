@@ -34,7 +34,7 @@ use crate::wire::{
 
 /// How often a caught-up feeder looks at the files when the signal stays quiet (a
 /// writer in another process cannot raise it).
-const FALLBACK_POLL: Duration = Duration::from_millis(250);
+pub const FALLBACK_POLL: Duration = Duration::from_millis(250);
 
 /// How often the 304 is repeated until the replica asks for another day. A Go replica
 /// ignores a 304 while the day is still today by its own clock and never asks again, so
@@ -74,6 +74,9 @@ pub struct LegacyServerConfig {
     /// costs less server CPU per record, higher fewer bytes on the wire. The original
     /// sends level 6; replicas read any level.
     pub zlib_level: u32,
+    /// How often a caught-up replica's feeder looks at the files when the writer's signal
+    /// stays quiet (default [`FALLBACK_POLL`]; tests set it long, to catch a lost wake-up).
+    pub fallback_poll: Duration,
 }
 
 impl Default for LegacyServerConfig {
@@ -92,6 +95,7 @@ impl Default for LegacyServerConfig {
             batch_records: MAX_BATCH_RECORDS,
             batch_bytes: 4 << 20,
             zlib_level: DEFAULT_ZLIB_LEVEL,
+            fallback_poll: FALLBACK_POLL,
         }
     }
 }
@@ -223,7 +227,7 @@ impl Client {
                 _ = stopped(&mut shutdown) => return Ok(()),
                 frame = frames.next() => self.on_frame(frame?, write, state).await?,
                 _ = wake.changed(), if waiting => {}
-                _ = tokio::time::sleep(FALLBACK_POLL), if waiting => {}
+                _ = tokio::time::sleep(self.config.fallback_poll), if waiting => {}
                 _ = std::future::ready(()), if state.more => {}
                 _ = tokio::time::sleep_until(repeat_at.unwrap_or_else(Instant::now)), if repeat_at.is_some() => {}
             }

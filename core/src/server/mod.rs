@@ -98,6 +98,10 @@ pub struct ServerConfig {
     pub recovery: Recovery,
     pub clock: SharedClock,
     pub limits: Limits,
+    /// How often caught-up sync subscriptions (native and legacy) look at the files when
+    /// the writer's signal stays quiet. The server's own writer always raises the signal;
+    /// this only covers a lost wake-up (tests set it long to prove there is none).
+    pub fallback_poll: Duration,
     /// The legacy sync socket for Go replicas; `None` leaves it off.
     pub sync_addr: Option<SocketAddr>,
     pub legacy_sync: LegacyServerConfig,
@@ -123,6 +127,7 @@ impl Default for ServerConfig {
             recovery: Recovery::Tail,
             clock: Arc::new(SystemClock { utc: false }),
             limits: Limits::default(),
+            fallback_poll: crate::server::sync_service::FALLBACK_POLL,
             sync_addr: None,
             legacy_sync: LegacyServerConfig::default(),
         }
@@ -196,6 +201,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     });
     let sync = SyncService::new(root.clone(), signal.clone(), stopping.clone())
         .with_max_subscribers(config.net.max_subscribers)
+        .with_fallback_poll(config.fallback_poll)
         .into_server();
     // Generous HTTP/2 windows: a producer keeps up to 32 batches of ~100 KiB in flight on
     // one stream, which hyper's 1 MiB defaults would throttle to a window-update round trip.
@@ -234,7 +240,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         Some(l) => {
             let addr = l.local_addr().map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
             tracing::info!(sync_addr = %addr, "legacy sync socket listening");
-            let legacy_config = LegacyServerConfig { allow: plan.legacy_allow.clone(), ..config.legacy_sync.clone() };
+            let legacy_config = LegacyServerConfig {
+                allow: plan.legacy_allow.clone(),
+                fallback_poll: config.fallback_poll,
+                ..config.legacy_sync.clone()
+            };
             let task = crate::legacy::serve(l, root.clone(), signal.clone(), legacy_config, stopping.clone());
             (Some(addr), Some(tokio::spawn(task)))
         }

@@ -72,6 +72,7 @@ pub struct SyncService {
     max_bytes: usize,
     /// One permit per open subscription.
     subscribers: Arc<tokio::sync::Semaphore>,
+    fallback_poll: Duration,
 }
 
 impl SyncService {
@@ -85,12 +86,20 @@ impl SyncService {
             max_records: MAX_BATCH_RECORDS,
             max_bytes: MAX_BATCH_BYTES,
             subscribers: Arc::new(tokio::sync::Semaphore::new(MAX_SUBSCRIBERS)),
+            fallback_poll: FALLBACK_POLL,
         }
     }
 
     /// At most `n` subscriptions open at once (default [`MAX_SUBSCRIBERS`]).
     pub fn with_max_subscribers(mut self, n: usize) -> Self {
         self.subscribers = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+        self
+    }
+
+    /// How often a caught-up subscription looks at the files when the signal stays quiet
+    /// (default [`FALLBACK_POLL`]; tests set it long, to catch a lost wake-up).
+    pub fn with_fallback_poll(mut self, every: Duration) -> Self {
+        self.fallback_poll = every;
         self
     }
 
@@ -144,6 +153,7 @@ impl SyncRpc for SyncService {
             stopping: self.stopping.clone(),
             max_records: self.max_records,
             max_bytes: self.max_bytes,
+            fallback_poll: self.fallback_poll,
             position: start,
         };
         tokio::spawn(async move {
@@ -237,6 +247,7 @@ struct Subscription {
     stopping: watch::Receiver<bool>,
     max_records: usize,
     max_bytes: usize,
+    fallback_poll: Duration,
     /// The day being sent and the next id to send, for the log lines.
     position: (Date, u64),
 }
@@ -272,6 +283,7 @@ impl Subscription {
     async fn stream_inner(&mut self, tx: &EventSender) -> std::result::Result<std::convert::Infallible, Stop> {
         let mut wake = self.signal.subscribe();
         let mut stopping = self.stopping.clone();
+        let fallback_poll = self.fallback_poll;
         let (date, id) = self.position;
         // `None` after a finished day whose successor does not exist yet.
         let mut feeder = Some(Feeder::starting_at(self.root.clone(), date, id, self.max_records, self.max_bytes));
@@ -358,10 +370,10 @@ impl Subscription {
                 _ = tx.closed() => return Err(Stop::ClientLeft),
                 changed = wake.changed() => {
                     if changed.is_err() {
-                        tokio::time::sleep(FALLBACK_POLL).await;
+                        tokio::time::sleep(fallback_poll).await;
                     }
                 }
-                _ = tokio::time::sleep(FALLBACK_POLL) => {}
+                _ = tokio::time::sleep(fallback_poll) => {}
             }
         }
     }

@@ -101,6 +101,12 @@ impl Signal {
         head.seq
     }
 
+    /// Threads blocked in [`wait_past`](Signal::wait_past) right now (lets a test wait
+    /// until a follower is really asleep before it appends).
+    pub fn sleepers(&self) -> usize {
+        self.sleepers.load(Ordering::SeqCst)
+    }
+
     /// An async view of the head, for tasks that feed replicas.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Head> {
         self.watch.subscribe()
