@@ -3,9 +3,11 @@
 //! A [`Reader`] never writes. Without `follow` it ends after the last record present in
 //! the folder (every day, finished or not). With `follow` it waits for new records and new
 //! days: it stays on a day until that day's `finish` marker appears (as the original
-//! does), then moves to the next day that exists. Waiting wakes on the writer's signal
-//! when the reader came from [`Store::reader`](crate::store::Store::reader), and polls the
-//! files every [`DEFAULT_POLL`] otherwise (a writer in another process).
+//! does), then moves to the next day that exists. Waiting is event-driven: a reader of an
+//! in-process writer's store ([`Reader::of`]) sleeps on the writer's signal with no poll at
+//! all; a reader of a folder another process writes ([`Reader::open`]) watches the folder
+//! with inotify (the `notify` crate) and polls only as a fallback, every second, or every
+//! [`DEFAULT_POLL`] (or [`Reader::poll_interval`]) when the folder cannot be watched.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,7 +48,21 @@ impl Stopper {
         self.stopped.store(true, Ordering::SeqCst);
         self.signal.publish(None);
     }
+
+    /// Whether the reader is asleep right now, waiting for a record (lets a test append
+    /// only once the follower really waits).
+    pub fn waiting(&self) -> bool {
+        self.signal.sleepers() > 0
+    }
 }
+
+/// The fallback poll of a follower whose folder is watched by inotify: events wake it,
+/// the poll only covers a file system that does not deliver them (NFS, say).
+const WATCHED_POLL: Duration = Duration::from_secs(1);
+
+/// How long an in-process follower sleeps on the writer's signal between looks at the
+/// files: the writer raises the signal on every change, so this is no poll at all.
+const SIGNALLED_WAIT: Duration = Duration::from_secs(24 * 3600);
 
 pub struct Reader {
     vfs: Arc<dyn Vfs>,
@@ -55,6 +71,12 @@ pub struct Reader {
     follow: bool,
     poll: Duration,
     stopped: Arc<AtomicBool>,
+    /// The signal is raised by a writer in this process ([`Reader::of`]).
+    signalled: bool,
+    /// Watches the folder for a follower without an in-process writer: every event raises
+    /// the signal. `None` before the first wait, or when watching failed (then it polls).
+    watcher: Option<notify::RecommendedWatcher>,
+    watch_failed: bool,
     /// The next position; `None` until the earliest day is looked up.
     date: Option<Date>,
     id: u64,
@@ -74,7 +96,7 @@ impl Reader {
     /// A reader of the store an in-process writer holds: it reads through the store's
     /// [`Vfs`] and wakes as soon as a record is appended.
     pub fn of(store: &Store) -> Reader {
-        Reader::with_parts(store.vfs(), store.root().to_path_buf(), store.signal())
+        Reader { signalled: true, ..Reader::with_parts(store.vfs(), store.root().to_path_buf(), store.signal()) }
     }
 
     pub(crate) fn with_parts(vfs: Arc<dyn Vfs>, root: PathBuf, signal: Arc<Signal>) -> Reader {
@@ -85,6 +107,9 @@ impl Reader {
             follow: false,
             poll: DEFAULT_POLL,
             stopped: Arc::default(),
+            signalled: false,
+            watcher: None,
+            watch_failed: false,
             date: None,
             id: 0,
             cursor: None,
@@ -131,6 +156,9 @@ impl Reader {
             if self.stopped.load(Ordering::SeqCst) {
                 return Ok(Next::End);
             }
+            if self.follow {
+                self.watch();
+            }
             // Read the sequence before looking at the files: a change after this point
             // makes the wait below return at once.
             let seq = self.signal.head().seq;
@@ -140,7 +168,11 @@ impl Reader {
             if !self.follow {
                 return Ok(Next::End);
             }
-            let mut wait = self.poll;
+            let mut wait = match (self.signalled, &self.watcher) {
+                (true, _) => SIGNALLED_WAIT,
+                (false, Some(_)) => self.poll.max(WATCHED_POLL),
+                (false, None) => self.poll,
+            };
             if let Some(deadline) = deadline {
                 let now = Instant::now();
                 if now >= deadline {
@@ -149,6 +181,29 @@ impl Reader {
                 wait = wait.min(deadline - now);
             }
             self.signal.wait_past(seq, wait);
+        }
+    }
+
+    /// A follower without an in-process writer watches the folder (inotify, through the
+    /// `notify` crate) before it first looks at the files, so no change is missed between
+    /// its look and its wait; if watching fails it polls, and says so once.
+    fn watch(&mut self) {
+        if self.signalled || self.watcher.is_some() || self.watch_failed {
+            return;
+        }
+        let signal = self.signal.clone();
+        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if event.is_ok() {
+                signal.publish(None);
+            }
+        })
+        .and_then(|mut w| notify::Watcher::watch(&mut w, &self.root, notify::RecursiveMode::Recursive).map(|()| w));
+        match watcher {
+            Ok(w) => self.watcher = Some(w),
+            Err(e) => {
+                tracing::info!(root = %self.root.display(), error = %e, "cannot watch the store folder; polling it");
+                self.watch_failed = true;
+            }
         }
     }
 

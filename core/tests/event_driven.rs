@@ -1,7 +1,7 @@
 //! Followers wake on the writer's events, not on timers: with every fallback poll set to
-//! 30 s, an in-process reader, a native replica and a legacy replica each see a new record
-//! within 2 s. A lost wake-up would leave them waiting for the poll, and these tests fail.
-//! (A follower in another process still polls: see issue 9.)
+//! 30 s, an in-process reader, a reader of a folder another writer appends to, a native
+//! replica and a legacy replica each see a new record within 2 s. A lost wake-up would leave them waiting for the poll, and these tests fail.
+//! A follower in another process is woken by its inotify watch of the folder.
 
 mod support;
 
@@ -47,6 +47,34 @@ fn an_in_process_reader_wakes_on_the_append_not_on_its_poll() {
     let (next, seen) = follower.join().unwrap();
     assert!(matches!(next, Next::Record(r) if r.data.as_ref() == b"second"));
     assert!(seen - appended < WITHIN, "woke after {:?}: a lost wake-up", seen - appended);
+}
+
+/// A follower in "another process": it shares no signal with the writer (its own
+/// `Reader::open`), so only the folder watch can wake it before its 30 s poll.
+#[test]
+fn a_reader_of_a_folder_another_writer_appends_to_wakes_on_inotify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = StoreOptions { durability: Durability::Never, ..Default::default() };
+    let mut store = Store::open(tmp.path(), opts).unwrap();
+    let d = date("2026-11-21");
+    store.append(d, &[NewRecord { time: 1, ty: 1, data: b"first" }]).unwrap();
+    let mut reader = Reader::open(tmp.path()).unwrap().follow(true).poll_interval(SLOW_POLL);
+    let stopper = reader.stopper();
+    let follower = std::thread::spawn(move || {
+        assert!(matches!(reader.next_record(None).unwrap(), Next::Record(r) if r.data.as_ref() == b"first"));
+        let next = reader.next_record(None).unwrap();
+        (next, Instant::now())
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !stopper.waiting() {
+        assert!(Instant::now() < deadline, "the follower never went to sleep");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let appended = Instant::now();
+    store.append(d, &[NewRecord { time: 1, ty: 1, data: b"second" }]).unwrap();
+    let (next, seen) = follower.join().unwrap();
+    assert!(matches!(next, Next::Record(r) if r.data.as_ref() == b"second"));
+    assert!(seen - appended < WITHIN, "woke after {:?}: the folder watch did not wake it", seen - appended);
 }
 
 fn count(dir: &Path) -> u64 {
