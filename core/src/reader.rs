@@ -6,8 +6,8 @@
 //! does), then moves to the next day that exists. Waiting is event-driven: a reader of an
 //! in-process writer's store ([`Reader::of`]) sleeps on the writer's signal with no poll at
 //! all; a reader of a folder another process writes ([`Reader::open`]) watches the folder
-//! with inotify (the `notify` crate) and polls only as a fallback, every second, or every
-//! [`DEFAULT_POLL`] (or [`Reader::poll_interval`]) when the folder cannot be watched.
+//! with inotify (the `notify` crate) and polls only as a fallback: every second, or every
+//! [`DEFAULT_POLL`] when the folder cannot be watched, or as [`Reader::poll_interval`] says.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -77,6 +77,9 @@ pub struct Reader {
     /// the signal. `None` before the first wait, or when watching failed (then it polls).
     watcher: Option<notify::RecommendedWatcher>,
     watch_failed: bool,
+    /// [`poll_interval`](Reader::poll_interval) was called: the caller's poll stands even
+    /// when the folder is watched (a mount that delivers no events, say).
+    poll_set: bool,
     /// The next position; `None` until the earliest day is looked up.
     date: Option<Date>,
     id: u64,
@@ -110,6 +113,7 @@ impl Reader {
             signalled: false,
             watcher: None,
             watch_failed: false,
+            poll_set: false,
             date: None,
             id: 0,
             cursor: None,
@@ -135,8 +139,11 @@ impl Reader {
         self
     }
 
+    /// How often a follower looks at the files when nothing woke it: by default every
+    /// second when the folder is watched, every [`DEFAULT_POLL`] when it cannot be.
     pub fn poll_interval(mut self, every: Duration) -> Reader {
         self.poll = every.max(Duration::from_millis(1));
+        self.poll_set = true;
         self
     }
 
@@ -170,8 +177,8 @@ impl Reader {
             }
             let mut wait = match (self.signalled, &self.watcher) {
                 (true, _) => SIGNALLED_WAIT,
-                (false, Some(_)) => self.poll.max(WATCHED_POLL),
-                (false, None) => self.poll,
+                (false, Some(_)) if !self.poll_set => WATCHED_POLL,
+                (false, _) => self.poll,
             };
             if let Some(deadline) = deadline {
                 let now = Instant::now();
@@ -193,7 +200,10 @@ impl Reader {
         }
         let signal = self.signal.clone();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.is_ok() {
+            // Reads (the reader's own listing of the folder opens it) must not wake it, or
+            // it would look again, open again, and spin. An error (a watch lost, a queue
+            // overflow) may hide a change: look.
+            if !matches!(&event, Ok(e) if matches!(e.kind, notify::EventKind::Access(_))) {
                 signal.publish(None);
             }
         })

@@ -21,6 +21,40 @@ use tokio::sync::watch;
 /// Far longer than any test may take: seeing a record only after this means a lost wake-up.
 const SLOW_POLL: Duration = Duration::from_secs(30);
 const WITHIN: Duration = Duration::from_secs(2);
+/// Longest any single wait in these tests may take before it counts as a hang.
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// CPU time the calling thread has used.
+fn thread_cpu() -> Duration {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage only writes the struct it is given.
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) }, 0);
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
+}
+
+/// A follower with nothing to read sleeps: its own look at the folder must not wake it
+/// (inotify reports the folder's opening), or it would spin on an empty or quiet store.
+#[test]
+fn a_waiting_follower_sleeps_instead_of_waking_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    // An empty folder, then a finished last day with no next one: both wait for a day.
+    let mut reader = Reader::open(tmp.path()).unwrap().follow(true);
+    let before = thread_cpu();
+    assert_eq!(reader.next_record(Some(Duration::from_secs(1))).unwrap(), Next::Timeout);
+    let spent = thread_cpu() - before;
+    assert!(spent < Duration::from_millis(300), "waiting on an empty folder used {spent:?} of CPU");
+
+    let opts = StoreOptions { durability: Durability::Never, ..Default::default() };
+    let mut store = Store::open(tmp.path(), opts).unwrap();
+    store.append(date("2026-11-21"), &[NewRecord { time: 1, ty: 1, data: b"only" }]).unwrap();
+    store.finish(date("2026-11-21")).unwrap();
+    assert!(matches!(reader.next_record(Some(LIMIT)).unwrap(), Next::Record(_)));
+    let before = thread_cpu();
+    assert_eq!(reader.next_record(Some(Duration::from_secs(1))).unwrap(), Next::Timeout);
+    let spent = thread_cpu() - before;
+    assert!(spent < Duration::from_millis(300), "waiting after a finished day used {spent:?} of CPU");
+}
 
 #[test]
 fn an_in_process_reader_wakes_on_the_append_not_on_its_poll() {
@@ -32,8 +66,8 @@ fn an_in_process_reader_wakes_on_the_append_not_on_its_poll() {
     let mut reader = Reader::of(&store).follow(true).poll_interval(SLOW_POLL);
     let signal = store.signal();
     let follower = std::thread::spawn(move || {
-        assert!(matches!(reader.next_record(None).unwrap(), Next::Record(r) if r.data.as_ref() == b"first"));
-        let next = reader.next_record(None).unwrap();
+        assert!(matches!(reader.next_record(Some(LIMIT)).unwrap(), Next::Record(r) if r.data.as_ref() == b"first"));
+        let next = reader.next_record(Some(LIMIT)).unwrap();
         (next, Instant::now())
     });
     // Append only once the follower is asleep on the signal.
@@ -61,8 +95,8 @@ fn a_reader_of_a_folder_another_writer_appends_to_wakes_on_inotify() {
     let mut reader = Reader::open(tmp.path()).unwrap().follow(true).poll_interval(SLOW_POLL);
     let stopper = reader.stopper();
     let follower = std::thread::spawn(move || {
-        assert!(matches!(reader.next_record(None).unwrap(), Next::Record(r) if r.data.as_ref() == b"first"));
-        let next = reader.next_record(None).unwrap();
+        assert!(matches!(reader.next_record(Some(LIMIT)).unwrap(), Next::Record(r) if r.data.as_ref() == b"first"));
+        let next = reader.next_record(Some(LIMIT)).unwrap();
         (next, Instant::now())
     });
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -88,3 +88,36 @@ fn strict_opens_an_undamaged_store_and_refuses_a_torn_tail() {
     let store = Store::open(tmp.path(), opts(Durability::Batch, Recovery::Tail)).unwrap();
     assert_eq!(store.count(date(DAY)).unwrap(), 1);
 }
+
+#[test]
+fn with_deferred_appends_a_batch_day_is_checked_whole_too() {
+    let tmp = store_with_a_hole(Durability::Batch);
+    let opts = StoreOptions { deferred_appends: true, ..opts(Durability::Batch, Recovery::Tail) };
+    let store = Store::open(tmp.path(), opts).unwrap();
+    assert_eq!(store.count(date(DAY)).unwrap(), 4);
+}
+
+/// Junk after the last record of data000000 while data000001 holds records: the cut falls
+/// on the file boundary; it must clean data000000 (and drop data000001), once and for all.
+#[test]
+fn a_cut_on_a_data_file_boundary_cleans_the_file_before_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = Store::open(tmp.path(), opts(Durability::Never, Recovery::Tail)).unwrap();
+    let empty = vec![NewRecord { time: 7, ty: 1, data: b"" }; 100_000];
+    for _ in 0..10 {
+        store.append(date(DAY), &empty).unwrap();
+    }
+    store.append(date(DAY), &empty[..2]).unwrap();
+    drop(store);
+    let day = tmp.path().join("20261121");
+    let file0 = std::fs::OpenOptions::new().append(true).open(day.join("data000000")).unwrap();
+    std::io::Write::write_all(&mut &file0, b"junk").unwrap();
+    for _ in 0..2 {
+        let store = Store::open(tmp.path(), opts(Durability::Never, Recovery::Tail)).unwrap();
+        assert_eq!(store.count(date(DAY)).unwrap(), 1_000_000);
+        drop(store);
+        assert_eq!(std::fs::metadata(day.join("data000000")).unwrap().len(), 1_000_000 * 10);
+        assert!(!day.join("data000001").exists());
+        assert_eq!(verify_day(&StdVfs, tmp.path(), date(DAY)).unwrap().problem, None);
+    }
+}

@@ -176,8 +176,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     };
 
     let (data_dir, clock, limits) = (config.data_dir.clone(), config.clock.clone(), config.limits);
-    let store_opts =
-        StoreOptions { durability: config.durability, recovery: config.recovery, ..StoreOptions::default() };
+    let store_opts = StoreOptions {
+        durability: config.durability,
+        recovery: config.recovery,
+        deferred_appends: config.legacy_ack == AckWhen::Written,
+        ..StoreOptions::default()
+    };
     let (control, signal, root) = tokio::task::spawn_blocking(move || {
         let store = Store::open(&data_dir, store_opts)?;
         let (signal, root) = (store.signal(), store.root().to_path_buf());

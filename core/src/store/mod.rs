@@ -43,11 +43,19 @@ pub struct StoreOptions {
     pub vfs: Arc<dyn Vfs>,
     /// What opening does about damage in unfinished days (see [`Recovery`]).
     pub recovery: Recovery,
+    /// Some appends are answered before their fsync ([`Store::append_deferred`]): opening
+    /// then checks unfinished days whole under `batch` too, as under `interval`.
+    pub deferred_appends: bool,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { durability: Durability::default(), vfs: Arc::new(StdVfs), recovery: Recovery::default() }
+        StoreOptions {
+            durability: Durability::default(),
+            vfs: Arc::new(StdVfs),
+            recovery: Recovery::default(),
+            deferred_appends: false,
+        }
     }
 }
 
@@ -120,7 +128,7 @@ impl Store {
     /// record (later records cannot be trusted to be what was written either).
     fn check_whole_day(&mut self, date: Date) -> Result<()> {
         let strict = self.opts.recovery == Recovery::Strict;
-        if !strict && self.opts.durability == Durability::Batch {
+        if !strict && self.opts.durability == Durability::Batch && !self.opts.deferred_appends {
             return Ok(());
         }
         let report = verify::verify_day(self.opts.vfs.as_ref(), &self.root, date)?;
@@ -271,19 +279,35 @@ impl Store {
         let index_path = dir.join(format::INDEX_FILE);
         let index = vfs.open_write(&index_path).map_err(|e| Error::io(&index_path, "open", e))?;
         // Where the data ends: after the last record kept (entry `keep` itself may be the
-        // damage), or at the start of a data file when the cut falls on its boundary.
-        let (first_file, first_offset) = if keep.is_multiple_of(format::RECORDS_PER_DATA_FILE) {
-            (format::data_file_index(keep), 0)
+        // damage), checked whole; nothing at all when no record is kept.
+        let (first_file, first_offset) = if keep == 0 {
+            (0, 0)
         } else {
             let mut b = [0u8; format::INDEX_ENTRY_LEN];
             let at = (keep - 1) * format::INDEX_ENTRY_LEN as u64;
             index.read_exact_at(&mut b, at).map_err(|e| Error::io(&index_path, "read", e))?;
             let last = format::IndexEntry::decode(&b);
-            let path = format::data_file_path(&dir, last.data_file_index);
+            let file_index = format::data_file_index(keep - 1);
+            let path = format::data_file_path(&dir, file_index);
             let data = vfs.open_read(&path).map_err(|e| Error::io(&path, "open", e))?;
+            let file_len = data.len().map_err(|e| Error::io(&path, "stat", e))?;
+            let offset = last.data_offset as u64;
             let mut h = [0u8; format::RECORD_HEADER_LEN];
-            data.read_exact_at(&mut h, last.data_offset as u64).map_err(|e| Error::io(&path, "read", e))?;
-            (last.data_file_index, format::RecordHeader::decode(&h).end(last.data_offset as u64))
+            let header = (last.data_file_index == file_index
+                && last.data_offset >= 0
+                && offset + format::RECORD_HEADER_LEN as u64 <= file_len)
+                .then(|| data.read_exact_at(&mut h, offset).map(|()| format::RecordHeader::decode(&h)))
+                .transpose()
+                .map_err(|e| Error::io(&path, "read", e))?;
+            match header.map(|h| h.check(offset, file_len).map(|()| h.end(offset))) {
+                Some(Ok(end)) => (file_index, end),
+                _ => {
+                    return Err(Error::corrupt(
+                        &path,
+                        format!("day {date}: record {} (the last to keep) is not whole; not cut back", keep - 1),
+                    ));
+                }
+            }
         };
         let at = keep * format::INDEX_ENTRY_LEN as u64;
         // Data files from the one holding the cut on: cut there, and drop the later ones

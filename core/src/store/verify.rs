@@ -64,6 +64,8 @@ pub fn verify_day(vfs: &dyn Vfs, root: &Path, date: Date) -> Result<DayReport> {
         }
         let loc = match cursor.read(vfs, id) {
             Ok(loc) => loc,
+            // A failing disk is not damage to report (or to cut away in recovery).
+            Err(e) if e.kind() == crate::error::ErrorKind::Io => return Err(e),
             Err(e) => {
                 report.problem = problem(Some(id), e.message().to_string());
                 return Ok(report);
