@@ -56,31 +56,43 @@ fn a_waiting_follower_sleeps_instead_of_waking_itself() {
     assert!(spent < Duration::from_millis(300), "waiting after a finished day used {spent:?} of CPU");
 }
 
-#[test]
-fn an_in_process_reader_wakes_on_the_append_not_on_its_poll() {
-    let tmp = tempfile::tempdir().unwrap();
+/// A store with one record, "first", in an unfinished day.
+fn store_with_a_first_record(dir: &Path) -> Store {
     let opts = StoreOptions { durability: Durability::Never, ..Default::default() };
-    let mut store = Store::open(tmp.path(), opts).unwrap();
-    let d = date("2026-11-21");
-    store.append(d, &[NewRecord { time: 1, ty: 1, data: b"first" }]).unwrap();
-    let mut reader = Reader::of(&store).follow(true).poll_interval(SLOW_POLL);
-    let signal = store.signal();
+    let mut store = Store::open(dir, opts).unwrap();
+    store.append(date("2026-11-21"), &[NewRecord { time: 1, ty: 1, data: b"first" }]).unwrap();
+    store
+}
+
+/// Lets `reader` take "first" and fall asleep waiting, appends "second", and returns how
+/// long the reader took to see it.
+fn wake_latency(store: &mut Store, mut reader: Reader) -> Duration {
+    let stopper = reader.stopper();
     let follower = std::thread::spawn(move || {
         assert!(matches!(reader.next_record(Some(LIMIT)).unwrap(), Next::Record(r) if r.data.as_ref() == b"first"));
         let next = reader.next_record(Some(LIMIT)).unwrap();
         (next, Instant::now())
     });
-    // Append only once the follower is asleep on the signal.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while signal.sleepers() == 0 {
+    // Append only once the follower really sleeps.
+    let deadline = Instant::now() + LIMIT;
+    while !stopper.waiting() {
         assert!(Instant::now() < deadline, "the follower never went to sleep");
         std::thread::sleep(Duration::from_millis(1));
     }
     let appended = Instant::now();
-    store.append(d, &[NewRecord { time: 1, ty: 1, data: b"second" }]).unwrap();
+    store.append(date("2026-11-21"), &[NewRecord { time: 1, ty: 1, data: b"second" }]).unwrap();
     let (next, seen) = follower.join().unwrap();
     assert!(matches!(next, Next::Record(r) if r.data.as_ref() == b"second"));
-    assert!(seen - appended < WITHIN, "woke after {:?}: a lost wake-up", seen - appended);
+    seen - appended
+}
+
+#[test]
+fn an_in_process_reader_wakes_on_the_append_not_on_its_poll() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = store_with_a_first_record(tmp.path());
+    let reader = Reader::of(&store).follow(true).poll_interval(SLOW_POLL);
+    let took = wake_latency(&mut store, reader);
+    assert!(took < WITHIN, "woke after {took:?}: a lost wake-up");
 }
 
 /// A follower in "another process": it shares no signal with the writer (its own
@@ -88,27 +100,10 @@ fn an_in_process_reader_wakes_on_the_append_not_on_its_poll() {
 #[test]
 fn a_reader_of_a_folder_another_writer_appends_to_wakes_on_inotify() {
     let tmp = tempfile::tempdir().unwrap();
-    let opts = StoreOptions { durability: Durability::Never, ..Default::default() };
-    let mut store = Store::open(tmp.path(), opts).unwrap();
-    let d = date("2026-11-21");
-    store.append(d, &[NewRecord { time: 1, ty: 1, data: b"first" }]).unwrap();
-    let mut reader = Reader::open(tmp.path()).unwrap().follow(true).poll_interval(SLOW_POLL);
-    let stopper = reader.stopper();
-    let follower = std::thread::spawn(move || {
-        assert!(matches!(reader.next_record(Some(LIMIT)).unwrap(), Next::Record(r) if r.data.as_ref() == b"first"));
-        let next = reader.next_record(Some(LIMIT)).unwrap();
-        (next, Instant::now())
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !stopper.waiting() {
-        assert!(Instant::now() < deadline, "the follower never went to sleep");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let appended = Instant::now();
-    store.append(d, &[NewRecord { time: 1, ty: 1, data: b"second" }]).unwrap();
-    let (next, seen) = follower.join().unwrap();
-    assert!(matches!(next, Next::Record(r) if r.data.as_ref() == b"second"));
-    assert!(seen - appended < WITHIN, "woke after {:?}: the folder watch did not wake it", seen - appended);
+    let mut store = store_with_a_first_record(tmp.path());
+    let reader = Reader::open(tmp.path()).unwrap().follow(true).poll_interval(SLOW_POLL);
+    let took = wake_latency(&mut store, reader);
+    assert!(took < WITHIN, "woke after {took:?}: the folder watch did not wake it");
 }
 
 fn count(dir: &Path) -> u64 {

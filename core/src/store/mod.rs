@@ -131,6 +131,8 @@ impl Store {
         if !strict && self.opts.durability == Durability::Batch && !self.opts.deferred_appends {
             return Ok(());
         }
+        let count = day::record_count(self.opts.vfs.as_ref(), &self.root, date)?;
+        tracing::info!(%date, records = count, "checking every record of the unfinished day");
         let report = verify::verify_day(self.opts.vfs.as_ref(), &self.root, date)?;
         let Some(problem) = report.problem else { return Ok(()) };
         let at = problem.id.map(|id| format!(", record {id}")).unwrap_or_default();
@@ -145,7 +147,6 @@ impl Store {
                 ),
             ));
         }
-        let count = day::record_count(self.opts.vfs.as_ref(), &self.root, date)?;
         if let Some(id) = problem.id.filter(|&id| id < count) {
             let cut = self.cut_back(date, id)?;
             tracing::warn!(%date, id, cut, problem = %problem.what, "recovered: cut the day back to its first damaged record");
