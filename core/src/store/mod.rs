@@ -288,24 +288,13 @@ impl Store {
             let at = (keep - 1) * format::INDEX_ENTRY_LEN as u64;
             index.read_exact_at(&mut b, at).map_err(|e| Error::io(&index_path, "read", e))?;
             let last = format::IndexEntry::decode(&b);
-            let file_index = format::data_file_index(keep - 1);
-            let path = format::data_file_path(&dir, file_index);
-            let data = vfs.open_read(&path).map_err(|e| Error::io(&path, "open", e))?;
-            let file_len = data.len().map_err(|e| Error::io(&path, "stat", e))?;
-            let offset = last.data_offset as u64;
-            let mut h = [0u8; format::RECORD_HEADER_LEN];
-            let header = (last.data_file_index == file_index
-                && last.data_offset >= 0
-                && offset + format::RECORD_HEADER_LEN as u64 <= file_len)
-                .then(|| data.read_exact_at(&mut h, offset).map(|()| format::RecordHeader::decode(&h)))
-                .transpose()
-                .map_err(|e| Error::io(&path, "read", e))?;
-            match header.map(|h| h.check(offset, file_len).map(|()| h.end(offset))) {
-                Some(Ok(end)) => (file_index, end),
-                _ => {
-                    return Err(Error::corrupt(
-                        &path,
-                        format!("day {date}: record {} (the last to keep) is not whole; not cut back", keep - 1),
+            // The same check recovery makes of a tail entry: a whole record, where it belongs.
+            match recovery::check_entry(vfs.as_ref(), &dir, keep - 1, &last, &mut None)? {
+                Ok(end) => (format::data_file_index(keep - 1), end),
+                Err(why) => {
+                    return Err(Error::new(
+                        ErrorKind::Corrupt,
+                        format!("day {date}: record {} (the last to keep): {why}; not cut back", keep - 1),
                     ));
                 }
             }

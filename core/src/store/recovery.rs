@@ -68,7 +68,7 @@ pub(crate) fn recover(vfs: &dyn Vfs, dir: &Path, index: &dyn StoreFile, repairs:
 }
 
 /// `Ok(Ok(end))` when entry `id` points at a whole record ending at `end`.
-fn check_entry(
+pub(super) fn check_entry(
     vfs: &dyn Vfs,
     dir: &Path,
     id: u64,

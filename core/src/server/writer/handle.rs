@@ -34,6 +34,15 @@ pub(crate) enum Msg {
     Shutdown(oneshot::Sender<()>),
 }
 
+/// Where an acknowledged batch landed; a duplicate whose range is no longer known is a
+/// `Conflict`.
+fn range(ack: Ack) -> Result<Appended> {
+    match ack {
+        Ack::Stored(a) | Ack::Duplicate(Some(a)) => Ok(a),
+        Ack::Duplicate(None) => Err(Error::new(ErrorKind::Conflict, "the batch was stored before")),
+    }
+}
+
 pub(super) fn closed() -> Error {
     Error::new(ErrorKind::Closed, "the server is stopping")
 }
@@ -75,10 +84,7 @@ impl PendingAck {
     /// A duplicate whose original range is unknown is a `Conflict` here: use
     /// [`wait_ack`](PendingAck::wait_ack) for batches queued with an [`Origin`].
     pub async fn wait(self) -> Result<Appended> {
-        match self.wait_ack().await? {
-            Ack::Stored(a) | Ack::Duplicate(Some(a)) => Ok(a),
-            Ack::Duplicate(None) => Err(Error::new(ErrorKind::Conflict, "the batch was stored before")),
-        }
+        self.wait_ack().await.and_then(range)
     }
 
     /// Waits until the batch is in the store, or found to be there already.
@@ -126,10 +132,7 @@ impl WriterHandle {
         writer.commit(&mut jobs, today);
         drop(guard);
         Ok(match rx.try_recv() {
-            Ok(ack) => ack.and_then(|ack| match ack {
-                Ack::Stored(a) | Ack::Duplicate(Some(a)) => Ok(a),
-                Ack::Duplicate(None) => Err(Error::new(ErrorKind::Conflict, "the batch was stored before")),
-            }),
+            Ok(ack) => ack.and_then(range),
             Err(_) => Err(closed()),
         })
     }
