@@ -1,14 +1,22 @@
 //! A [`Vfs`] that fails on purpose, for tests of what a crash or an I/O error leaves.
 //!
-//! [`FaultyVfs`] wraps [`StdVfs`] and counts the bytes written through it. Once the
-//! budget set by [`FaultyVfs::fail_after_bytes`] is spent, a write stores only the bytes
-//! that still fit (a torn write, as a crash would leave) and returns an error; every later
-//! write fails outright. Syncs can be made to fail too.
+//! [`FaultyVfs`] wraps [`StdVfs`] and fails in two ways:
+//! - by bytes: once the budget set by [`FaultyVfs::fail_after_bytes`] is spent, a write
+//!   stores only the bytes that still fit (a torn write, as a crash would leave) and
+//!   returns an error; every later write fails outright. Syncs can be made to fail too.
+//! - by step: every operation that changes the disk (a write, a truncation, a sync, a
+//!   file or folder created, renamed or removed) is numbered, and
+//!   [`FaultyVfs::fail_step`] makes number `n` fail with a [`Fault`]: a crash (that step
+//!   and every later one fail, nothing more reaches the disk), `ENOSPC` (a write stores
+//!   half its bytes), or `EIO`. A failed file sync also loses the file's writes since
+//!   its last good sync (they read back as zeroes, as pages a kernel dropped after a
+//!   failed writeback would) while a later sync of the same file succeeds: the lie that
+//!   makes retrying an fsync unsafe.
 
 use std::io;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::io::{StdVfs, StoreFile, Vfs};
 
@@ -19,6 +27,54 @@ struct Budget {
     fail_sync: AtomicBool,
     /// File syncs that succeeded.
     syncs: AtomicU64,
+    /// Steps (operations changing the disk) so far.
+    steps: AtomicU64,
+    /// The step to fail, and how.
+    fail_at: Mutex<Option<(u64, Fault)>>,
+    crashed: AtomicBool,
+    /// The fault set by `fail_step` was injected.
+    fired: AtomicBool,
+    /// What each step was, for messages: "write 20260101/index".
+    trace: Mutex<Vec<String>>,
+}
+
+/// How [`FaultyVfs::fail_step`] makes a step fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The process dies before the step: it and every later step fail, writing nothing.
+    Crash,
+    /// `ENOSPC`: a write stores half its bytes; other steps fail whole.
+    NoSpace,
+    /// `EIO`: nothing is written; a failed sync loses the file's unsynced writes.
+    Eio,
+}
+
+impl Budget {
+    /// Numbers a step and returns the fault to inject into it, if any.
+    fn step(&self, what: &str, path: &Path) -> Option<Fault> {
+        let n = self.steps.fetch_add(1, Ordering::SeqCst);
+        let name: PathBuf = path.iter().rev().take(2).collect::<Vec<_>>().into_iter().rev().collect();
+        self.trace.lock().unwrap().push(format!("{what} {}", name.display()));
+        if self.crashed.load(Ordering::SeqCst) {
+            return Some(Fault::Crash);
+        }
+        let fault = self.fail_at.lock().unwrap().filter(|(at, _)| *at == n).map(|(_, f)| f);
+        if fault.is_some() {
+            self.fired.store(true, Ordering::SeqCst);
+        }
+        if fault == Some(Fault::Crash) {
+            self.crashed.store(true, Ordering::SeqCst);
+        }
+        fault
+    }
+}
+
+fn fault_error(fault: Fault) -> io::Error {
+    match fault {
+        Fault::Crash => io::Error::other("injected crash: the process is dead"),
+        Fault::NoSpace => io::Error::from_raw_os_error(libc::ENOSPC),
+        Fault::Eio => io::Error::from_raw_os_error(libc::EIO),
+    }
 }
 
 /// The real file system with an adjustable write budget.
@@ -47,10 +103,40 @@ impl FaultyVfs {
         self.budget.syncs.load(Ordering::SeqCst)
     }
 
-    /// Back to a healthy file system.
+    /// Makes step `n` (counted from 0 since the Vfs was made) fail with `fault`.
+    pub fn fail_step(&self, n: u64, fault: Fault) {
+        *self.budget.fail_at.lock().unwrap() = Some((n, fault));
+    }
+
+    /// Steps so far.
+    pub fn steps(&self) -> u64 {
+        self.budget.steps.load(Ordering::SeqCst)
+    }
+
+    /// What step `n` was ("sync 20260101/data000000").
+    pub fn step_name(&self, n: u64) -> String {
+        self.budget.trace.lock().unwrap().get(n as usize).cloned().unwrap_or_else(|| format!("step {n}"))
+    }
+
+    /// Whether the fault set by [`fail_step`](FaultyVfs::fail_step) was injected.
+    pub fn fired(&self) -> bool {
+        self.budget.fired.load(Ordering::SeqCst)
+    }
+
+    /// Whether an injected [`Fault::Crash`] happened.
+    pub fn crashed(&self) -> bool {
+        self.budget.crashed.load(Ordering::SeqCst)
+    }
+
+    /// Back to a healthy file system (not after a crash: the process is dead).
     pub fn heal(&self) {
         self.budget.armed.store(false, Ordering::SeqCst);
         self.budget.fail_sync.store(false, Ordering::SeqCst);
+        *self.budget.fail_at.lock().unwrap() = None;
+    }
+
+    fn step(&self, what: &str, path: &Path) -> io::Result<()> {
+        self.budget.step(what, path).map_or(Ok(()), |f| Err(fault_error(f)))
     }
 }
 
@@ -58,6 +144,9 @@ impl FaultyVfs {
 struct FaultyFile {
     inner: Arc<dyn StoreFile>,
     budget: Arc<Budget>,
+    path: PathBuf,
+    /// Ranges written since the last good sync: what a failed sync loses.
+    unsynced: Mutex<Vec<(u64, usize)>>,
 }
 
 fn injected() -> io::Error {
@@ -69,6 +158,15 @@ impl StoreFile for FaultyFile {
         self.inner.read_at(buf, offset)
     }
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.unsynced.lock().unwrap().push((offset, buf.len()));
+        match self.budget.step("write", &self.path) {
+            None => {}
+            Some(Fault::NoSpace) => {
+                self.inner.write_all_at(&buf[..buf.len() / 2], offset)?;
+                return Err(fault_error(Fault::NoSpace));
+            }
+            Some(f) => return Err(fault_error(f)),
+        }
         if !self.budget.armed.load(Ordering::SeqCst) {
             return self.inner.write_all_at(buf, offset);
         }
@@ -85,16 +183,34 @@ impl StoreFile for FaultyFile {
         self.inner.len()
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
+        if let Some(f) = self.budget.step("truncate", &self.path) {
+            return Err(fault_error(f));
+        }
         if self.budget.armed.load(Ordering::SeqCst) && self.budget.left.load(Ordering::SeqCst) == 0 {
             return Err(injected());
         }
         self.inner.set_len(len)
     }
     fn sync_data(&self) -> io::Result<()> {
+        match self.budget.step("sync", &self.path) {
+            None => {}
+            Some(Fault::Crash) => return Err(fault_error(Fault::Crash)),
+            Some(f) => {
+                // The kernel could not write the pages back and dropped them: the writes
+                // since the last good sync are gone, and the next sync will not know.
+                let len = self.inner.len()?;
+                for (offset, n) in self.unsynced.lock().unwrap().drain(..) {
+                    let n = n.min(len.saturating_sub(offset) as usize);
+                    self.inner.write_all_at(&vec![0u8; n], offset)?;
+                }
+                return Err(fault_error(f));
+            }
+        }
         if self.budget.fail_sync.load(Ordering::SeqCst) {
             return Err(injected());
         }
         self.inner.sync_data()?;
+        self.unsynced.lock().unwrap().clear();
         self.budget.syncs.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
@@ -105,12 +221,22 @@ impl Vfs for FaultyVfs {
         StdVfs.open_read(path)
     }
     fn open_write(&self, path: &Path) -> io::Result<Arc<dyn StoreFile>> {
-        Ok(Arc::new(FaultyFile { inner: StdVfs.open_write(path)?, budget: self.budget.clone() }))
+        if !StdVfs.exists(path) {
+            self.step("create", path)?;
+        }
+        let inner = StdVfs.open_write(path)?;
+        Ok(Arc::new(FaultyFile { inner, budget: self.budget.clone(), path: path.into(), unsynced: Mutex::default() }))
     }
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        if !StdVfs.exists(path) {
+            self.step("mkdir", path)?;
+        }
         StdVfs.create_dir_all(path)
     }
     fn create_empty(&self, path: &Path) -> io::Result<()> {
+        if !StdVfs.exists(path) {
+            self.step("create", path)?;
+        }
         StdVfs.create_empty(path)
     }
     fn file_len(&self, path: &Path) -> io::Result<Option<u64>> {
@@ -123,9 +249,19 @@ impl Vfs for FaultyVfs {
         StdVfs.list_dirs(path)
     }
     fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        self.step("remove", path)?;
         StdVfs.remove_dir_all(path)
     }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.step("rename", from)?;
+        StdVfs.rename(from, to)
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.step("remove", path)?;
+        StdVfs.remove_file(path)
+    }
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        self.step("sync", path)?;
         if self.budget.fail_sync.load(Ordering::SeqCst) {
             return Err(injected());
         }

@@ -15,6 +15,7 @@ pub mod io;
 pub mod notify;
 mod recovery;
 mod recovery_mode;
+mod repair;
 pub(crate) mod shared;
 pub mod verify;
 mod writer;
@@ -30,7 +31,8 @@ pub use writer::{Appended, NewRecord};
 
 use durability::{IntervalSyncer, SyncTargets};
 use format::FINISH_FILE;
-use io::{StdVfs, StoreFile, Vfs};
+use io::{StdVfs, Vfs};
+use repair::Repair;
 use writer::DayWriter;
 
 use crate::date::Date;
@@ -64,9 +66,9 @@ pub struct Store {
     root: PathBuf,
     opts: StoreOptions,
     current: Option<DayWriter>,
-    /// Files of day writers dropped after an error while holding unsynced writes
-    /// (deferred appends): synced before the next synced append, `sync` or `finish`.
-    unsynced: Vec<Arc<dyn StoreFile>>,
+    /// A day whose writer was dropped after a failed write or fsync: repaired (see
+    /// [`repair`]) before the store does anything else.
+    repair: Option<Repair>,
     signal: Arc<Signal>,
     targets: SyncTargets,
     _syncer: Option<IntervalSyncer>,
@@ -100,7 +102,7 @@ impl Store {
             root,
             opts,
             current: None,
-            unsynced: Vec::new(),
+            repair: None,
             signal: Arc::default(),
             targets,
             _syncer: syncer,
@@ -194,9 +196,7 @@ impl Store {
         defer_sync: bool,
     ) -> Result<Appended> {
         let (vfs, durability, targets) = (self.opts.vfs.clone(), self.opts.durability, self.targets.clone());
-        if !defer_sync && !records.is_empty() && durability == Durability::Batch {
-            self.sync_unsynced()?;
-        }
+        self.repair_pending()?;
         let writer = self.writer(date)?;
         if writer.finished {
             return Err(Error::new(
@@ -218,27 +218,27 @@ impl Store {
         if records.is_empty() {
             return Ok(Appended { date, first_id: writer.count(), count: 0 });
         }
+        let before = writer.count();
         let result = writer.append(vfs.as_ref(), records, durability, defer_sync, &targets);
         match &result {
             Ok(a) => {
                 let bytes = records.iter().map(|r| r.data.len() as u64).sum();
                 self.signal.publish_append(date, a.first_id + a.count, a.count, bytes)
             }
-            // The files may end in a torn write; reopening runs recovery and cuts it.
-            Err(_) => self.retire_current(),
+            // Part of the batch may be in the files, and after a failed fsync nothing
+            // written since the last good one can be trusted: cut it, check, rewrite.
+            Err(_) => self.retire_current(Some(before)),
         }
         result
     }
 
     fn writer(&mut self, date: Date) -> Result<&mut DayWriter> {
         if self.current.as_ref().map(|w| w.date) != Some(date) {
-            if let Some(mut old) = self.current.take()
-                && self.opts.durability != Durability::Never
+            if self.opts.durability != Durability::Never
+                && let Some(old) = self.current.as_mut()
                 && let Err(e) = old.sync()
             {
-                if self.opts.durability == Durability::Batch {
-                    self.unsynced.extend(old.into_unsynced());
-                }
+                self.retire_current(None);
                 return Err(e);
             }
             self.current = Some(DayWriter::open(self.opts.vfs.as_ref(), &self.root, date, self.opts.durability)?);
@@ -251,7 +251,7 @@ impl Store {
     /// does not start a new data file (which creates a file and syncs the folder).
     pub(crate) fn fits_open_data_file(&self, date: Date, records: usize) -> bool {
         match &self.current {
-            Some(w) if w.date == date && !w.finished && self.unsynced.is_empty() => {
+            Some(w) if w.date == date && !w.finished && self.repair.is_none() => {
                 w.count() % format::RECORDS_PER_DATA_FILE + records as u64 <= format::RECORDS_PER_DATA_FILE
                     && w.has_data_file_for(w.count())
             }
@@ -264,67 +264,14 @@ impl Store {
     /// index and the data are truncated (synced unless `never`), a data file left empty is
     /// removed, and the day is reopened. Returns how many records were cut.
     pub fn cut_back(&mut self, date: Date, keep: u64) -> Result<u64> {
+        self.repair_pending()?;
         if self.current.as_ref().is_some_and(|w| w.date == date) {
-            self.retire_current();
-            self.sync_unsynced()?;
+            self.sync()?;
+            self.current = None;
         }
-        let vfs = self.opts.vfs.clone();
-        let dir = day::day_dir(&self.root, date);
-        let count = day::record_count(vfs.as_ref(), &self.root, date)?;
-        if keep >= count {
-            return Ok(0);
-        }
-        if vfs.exists(&dir.join(FINISH_FILE)) {
-            return Err(Error::new(ErrorKind::Conflict, format!("day {date} is finished; it is not cut back")));
-        }
-        let index_path = dir.join(format::INDEX_FILE);
-        let index = vfs.open_write(&index_path).map_err(|e| Error::io(&index_path, "open", e))?;
-        // Where the data ends: after the last record kept (entry `keep` itself may be the
-        // damage), checked whole; nothing at all when no record is kept.
-        let (first_file, first_offset) = if keep == 0 {
-            (0, 0)
-        } else {
-            let mut b = [0u8; format::INDEX_ENTRY_LEN];
-            let at = (keep - 1) * format::INDEX_ENTRY_LEN as u64;
-            index.read_exact_at(&mut b, at).map_err(|e| Error::io(&index_path, "read", e))?;
-            let last = format::IndexEntry::decode(&b);
-            // The same check recovery makes of a tail entry: a whole record, where it belongs.
-            match recovery::check_entry(vfs.as_ref(), &dir, keep - 1, &last, &mut None)? {
-                Ok(end) => (format::data_file_index(keep - 1), end),
-                Err(why) => {
-                    return Err(Error::new(
-                        ErrorKind::Corrupt,
-                        format!("day {date}: record {} (the last to keep): {why}; not cut back", keep - 1),
-                    ));
-                }
-            }
-        };
-        let at = keep * format::INDEX_ENTRY_LEN as u64;
-        // Data files from the one holding the cut on: cut there, and drop the later ones
-        // (a batch can straddle a data-file boundary).
-        let last_file = format::data_file_index(count - 1);
-        for file_index in (first_file..=last_file).rev() {
-            let path = format::data_file_path(&dir, file_index);
-            let offset = if file_index == first_file { first_offset } else { 0 };
-            if offset == 0 {
-                if vfs.exists(&path) {
-                    vfs.remove_file(&path).map_err(|e| Error::io(&path, "remove", e))?;
-                }
-                continue;
-            }
-            let f = vfs.open_write(&path).map_err(|e| Error::io(&path, "open", e))?;
-            f.set_len(offset).map_err(|e| Error::io(&path, "truncate", e))?;
-            if self.opts.durability != Durability::Never {
-                f.sync_data().map_err(|e| Error::io(&path, "sync", e))?;
-            }
-        }
-        index.set_len(at).map_err(|e| Error::io(&index_path, "truncate", e))?;
-        if self.opts.durability != Durability::Never {
-            index.sync_data().map_err(|e| Error::io(&index_path, "sync", e))?;
-            vfs.sync_dir(&dir).map_err(|e| Error::io(&dir, "sync", e))?;
-        }
+        let cut = repair::cut_day(self.opts.vfs.as_ref(), &self.root, date, keep, self.opts.durability)?;
         self.signal.publish(None);
-        Ok(count - keep)
+        Ok(cut)
     }
 
     /// Records in `date` (0 if the day does not exist).
@@ -339,13 +286,14 @@ impl Store {
     /// empty index) is created if it did not exist, as the original does.
     pub fn finish(&mut self, date: Date) -> Result<()> {
         let vfs = self.opts.vfs.clone();
-        if self.opts.durability != Durability::Never {
-            self.sync_unsynced()?;
-        }
+        self.repair_pending()?;
         let dir = match &mut self.current {
             Some(w) if w.date == date => {
-                if self.opts.durability != Durability::Never {
-                    w.sync()?;
+                if self.opts.durability != Durability::Never
+                    && let Err(e) = w.sync()
+                {
+                    self.retire_current(None);
+                    return Err(e);
                 }
                 w.dir().to_path_buf()
             }
@@ -387,35 +335,37 @@ impl Store {
 
     /// Flushes the open files to stable storage, whatever the policy.
     ///
-    /// A failed sync drops the day's writer (the next append reopens it and runs
-    /// recovery) and keeps its files pending, to be synced again before anything else is.
+    /// A failed sync is never retried on the same files (the kernel may have dropped the
+    /// pages it could not write and report the next sync as a success): the day's writer
+    /// is dropped and the day repaired before the store does anything else (see
+    /// [`repair`]), which rewrites and syncs what was not known to be on the disk.
     pub fn sync(&mut self) -> Result<()> {
-        self.sync_unsynced()?;
+        self.repair_pending()?;
         let result = match &mut self.current {
             Some(w) => w.sync(),
             None => Ok(()),
         };
         if result.is_err() {
-            self.retire_current();
+            self.retire_current(None);
         }
         result
     }
 
-    /// Drops the open day writer, keeping the files it had not synced.
-    fn retire_current(&mut self) {
-        if let Some(w) = self.current.take()
-            && self.opts.durability == Durability::Batch
-        {
-            self.unsynced.extend(w.into_unsynced());
+    /// Drops the open day writer after a failure; its day is repaired before the next
+    /// operation, keeping `keep` records (all of them when `None`).
+    fn retire_current(&mut self, keep: Option<u64>) {
+        if let Some(w) = self.current.take() {
+            let keep = keep.unwrap_or(w.count());
+            self.repair = Some(Repair { date: w.date, synced: w.synced().min(keep), keep });
         }
     }
 
-    /// Syncs the files of writers dropped with unsynced writes; they stay pending on error.
-    fn sync_unsynced(&mut self) -> Result<()> {
-        while let Some(f) = self.unsynced.first() {
-            f.sync_data().map_err(|e| Error::io(&self.root, "sync a file left unsynced in", e))?;
-            self.unsynced.remove(0);
-        }
+    /// Runs the pending repair, if any; it stays pending while it fails.
+    fn repair_pending(&mut self) -> Result<()> {
+        let Some(r) = self.repair else { return Ok(()) };
+        repair::repair(self.opts.vfs.as_ref(), &self.root, self.opts.durability, r)?;
+        self.repair = None;
+        self.signal.publish(None);
         Ok(())
     }
 

@@ -57,6 +57,9 @@ pub(crate) struct DayWriter {
     /// Data files left behind by a rollover to the next one while dirty: synced with the
     /// next sync, before the index, so that a synced index never points at unsynced data.
     dirty_old: Vec<Arc<dyn StoreFile>>,
+    /// Records known to be on the disk: all of them at open (what recovery kept, whatever
+    /// crashed before), then as of the last sync that succeeded.
+    synced: u64,
 }
 
 impl DayWriter {
@@ -88,6 +91,7 @@ impl DayWriter {
             index_buf: Vec::new(),
             dirty: false,
             dirty_old: Vec::new(),
+            synced: tail.count,
         })
     }
 
@@ -194,6 +198,9 @@ impl DayWriter {
         }
         self.tail.count += run.len() as u64;
         self.tail.next_offset = if self.tail.count.is_multiple_of(RECORDS_PER_DATA_FILE) { 0 } else { offset };
+        if sync_now {
+            self.synced = self.tail.count;
+        }
         Ok(())
     }
 
@@ -242,20 +249,13 @@ impl DayWriter {
         }
         self.index.sync_data().map_err(|e| Error::io(&self.dir.join(INDEX_FILE), "sync", e))?;
         self.dirty = false;
+        self.synced = self.tail.count;
         Ok(())
     }
 
-    /// The files holding writes not yet synced (data files, then the index), for a store
-    /// that drops this writer after an error: they must still reach the disk before
-    /// anything synced later relies on them. Empty when nothing is pending.
-    pub(crate) fn into_unsynced(self) -> Vec<Arc<dyn StoreFile>> {
-        if !self.dirty {
-            return Vec::new();
-        }
-        let mut files = self.dirty_old;
-        files.extend(self.data.map(|(_, f)| f));
-        files.push(self.index);
-        files
+    /// Records known to be on the disk (see [`repair`](super::repair)).
+    pub(crate) fn synced(&self) -> u64 {
+        self.synced
     }
 
     fn sync_left_behind(&mut self) -> Result<()> {

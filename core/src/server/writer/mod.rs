@@ -37,6 +37,8 @@ use crate::store::{Appended, Durability, NewRecord, Store};
 
 mod handle;
 #[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
 mod tests;
 
 use handle::{AckTx, Msg, Shared, budget_total};

@@ -1,0 +1,114 @@
+//! A fault at every step of the server's write path: the ingest journal, the data, the
+//! index, their syncs, a day rollover (`finish`, the new day's folder). Crash, `ENOSPC`
+//! and `EIO` at each step; a producer resends what was not acknowledged with its seq, as
+//! the SDK does (after a crash, to a writer restarted on the same folder). Every batch
+//! must end up stored exactly once, where its acknowledgement said, and the store must
+//! verify clean.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::*;
+use crate::clock::ManualClock;
+use crate::store::StoreOptions;
+use crate::store::faults::{Fault, FaultyVfs};
+use crate::store::io::StdVfs;
+
+const START: i64 = 1_795_000_000;
+/// (records, whether the clock moves to the next day before it)
+const BATCHES: &[(usize, bool)] = &[(3, false), (2, false), (2, true), (1, false)];
+
+fn records(seq: usize, n: usize) -> Batch {
+    (0..n).map(|i| (5, Bytes::from(format!("b{seq}r{i}")))).collect()
+}
+
+fn spawn(dir: &std::path::Path, vfs: Arc<dyn crate::store::io::Vfs>, clock: &Arc<ManualClock>) -> WriterControl {
+    let opts = StoreOptions { durability: Durability::Batch, vfs, ..Default::default() };
+    let store = Store::open(dir, opts).expect("open the store");
+    WriterControl::spawn(store, clock.clone(), Limits::default(), 16).expect("spawn the writer")
+}
+
+/// Runs the batches with `fault` at step `at`; returns each batch's acknowledged range,
+/// the names of the steps taken, and whether the fault was injected.
+async fn run(dir: &std::path::Path, at: Option<(u64, Fault)>) -> (Vec<Appended>, Vec<String>, bool) {
+    let vfs = FaultyVfs::new();
+    let clock = ManualClock::new(START);
+    let mut control = spawn(dir, Arc::new(vfs.clone()), &clock);
+    let base = vfs.steps();
+    if let Some((n, fault)) = at {
+        vfs.fail_step(base + n, fault);
+    }
+    let (mut acks, mut failed, mut crashed) = (Vec::new(), false, false);
+    for (seq, &(n, next_day)) in BATCHES.iter().enumerate() {
+        if next_day {
+            clock.advance(86_400);
+        }
+        let origin = Some(Origin { producer: "producer-1".into(), seq: seq as u64 + 1 });
+        for attempt in 0..3 {
+            let ack = control.handle().submit_from(origin.clone(), records(seq, n)).await.unwrap().wait_ack().await;
+            match ack {
+                Ok(Ack::Stored(a) | Ack::Duplicate(Some(a))) => {
+                    acks.push(a);
+                    break;
+                }
+                Ok(Ack::Duplicate(None)) => panic!("batch {seq}: a resend of the last batch must get its range"),
+                Err(e) => {
+                    assert!(attempt < 2, "batch {seq} failed again after the fault was gone: {e}");
+                    failed = true;
+                    if vfs.crashed() && !crashed {
+                        // The process died: the SDK reconnects to the restarted server.
+                        crashed = true;
+                        control.shutdown().await;
+                        control = spawn(dir, Arc::new(StdVfs), &clock);
+                    } else {
+                        vfs.heal();
+                    }
+                }
+            }
+        }
+    }
+    let names = (base..vfs.steps()).map(|n| vfs.step_name(n)).collect();
+    control.shutdown().await;
+    // A failed rollover sync fails no batch (the writer retries `finish` itself).
+    assert!(failed || !vfs.crashed(), "a crash fails the batch in flight");
+    (acks, names, vfs.fired())
+}
+
+fn check(dir: &std::path::Path, acks: &[Appended], ctx: &str) {
+    for report in crate::store::verify::verify_store(&StdVfs, dir).unwrap() {
+        assert_eq!(report.problem, None, "{ctx}: day {} does not verify", report.date);
+    }
+    let stored: Vec<_> = crate::Reader::open(dir).unwrap().map(|r| r.unwrap()).collect();
+    let want: usize = BATCHES.iter().map(|b| b.0).sum();
+    assert_eq!(stored.len(), want, "{ctx}: every batch exactly once: {stored:?}");
+    for (seq, a) in acks.iter().enumerate() {
+        let got: Vec<_> = stored
+            .iter()
+            .filter(|r| r.date == a.date && (a.first_id..a.first_id + a.count).contains(&r.id))
+            .map(|r| r.data.clone())
+            .collect();
+        let sent: Vec<_> = records(seq, BATCHES[seq].0).into_iter().map(|(_, d)| d).collect();
+        assert_eq!(got, sent, "{ctx}: batch {seq} is not where its ack {a:?} said");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_step_of_the_write_path_survives_a_crash_enospc_and_eio() {
+    let fresh = || tempfile::tempdir().unwrap();
+    let tmp = fresh();
+    let (acks, names, _) = run(tmp.path(), None).await;
+    assert_eq!(acks.len(), BATCHES.len());
+    check(tmp.path(), &acks, "no fault");
+    assert!(names.iter().any(|n| n.contains("journal")), "the journal is written through the Vfs: {names:?}");
+    assert!(names.iter().any(|n| n.contains("finish")), "the day rollover is in the steps: {names:?}");
+    for (n, name) in names.iter().enumerate() {
+        for fault in [Fault::Crash, Fault::NoSpace, Fault::Eio] {
+            let tmp = fresh();
+            let (acks, _, fired) = run(tmp.path(), Some((n as u64, fault))).await;
+            let ctx = format!("{fault:?} at step {n} `{name}`");
+            assert!(fired, "{ctx}: the step was never reached");
+            check(tmp.path(), &acks, &ctx);
+        }
+    }
+}
