@@ -32,6 +32,9 @@ bash node/test.sh
 step "cross-language: C, Python and Node commit to one server; a replica; three readers agree"
 bash interop/cross-language/run.sh
 
+step "kill -9 soak (short): C, Python and Rust producers and two replicas across 5 server kills"
+bash scripts/soak.sh 5
+
 step "interop with the original Go code (go-filelog, go-socket; the original SDK and replica patterns)"
 # `cargo test` above built the debug binaries the harness runs.
 MSL_SKIP_BUILD=1 bash interop/run.sh
