@@ -13,6 +13,7 @@ pub mod faults;
 pub mod format;
 pub mod io;
 pub mod notify;
+pub mod power_loss;
 mod recovery;
 mod recovery_mode;
 mod repair;
@@ -85,7 +86,13 @@ impl Store {
     /// Opens (creating if needed) the store at `root` for writing.
     pub fn open(root: impl AsRef<Path>, opts: StoreOptions) -> Result<Store> {
         let root = root.as_ref().to_path_buf();
-        opts.vfs.create_dir_all(&root).map_err(|e| Error::io(&root, "create store folder", e))?;
+        if !opts.vfs.exists(&root) {
+            opts.vfs.create_dir_all(&root).map_err(|e| Error::io(&root, "create store folder", e))?;
+            // A new folder's entry must be on the disk before the first record relies on it.
+            if let Some(parent) = root.parent().filter(|_| opts.durability != Durability::Never) {
+                opts.vfs.sync_dir(parent).map_err(|e| Error::io(parent, "sync", e))?;
+            }
+        }
         let lock = File::open(&root).map_err(|e| Error::io(&root, "open", e))?;
         lock.try_lock().map_err(|e| {
             Error::new(ErrorKind::Conflict, format!("{}: another writer holds this store ({e})", root.display()))
@@ -284,14 +291,16 @@ impl Store {
 
     /// Marks `date` finished: nothing more will be appended to it. The day folder (with an
     /// empty index) is created if it did not exist, as the original does.
+    ///
+    /// The day is synced first and the marker after it, under every policy (`never`
+    /// included: once a day): opening a store checks only unfinished days, so a finished
+    /// day must be whole on the disk whatever a power loss did.
     pub fn finish(&mut self, date: Date) -> Result<()> {
         let vfs = self.opts.vfs.clone();
         self.repair_pending()?;
         let dir = match &mut self.current {
             Some(w) if w.date == date => {
-                if self.opts.durability != Durability::Never
-                    && let Err(e) = w.sync()
-                {
+                if let Err(e) = w.sync() {
                     self.retire_current(None);
                     return Err(e);
                 }
@@ -302,9 +311,7 @@ impl Store {
         let path = dir.join(FINISH_FILE);
         if !vfs.exists(&path) {
             vfs.create_empty(&path).map_err(|e| Error::io(&path, "create", e))?;
-            if self.opts.durability != Durability::Never {
-                vfs.sync_dir(&dir).map_err(|e| Error::io(&dir, "sync", e))?;
-            }
+            vfs.sync_dir(&dir).map_err(|e| Error::io(&dir, "sync", e))?;
         }
         if let Some(w) = self.current.as_mut().filter(|w| w.date == date) {
             w.finished = true;

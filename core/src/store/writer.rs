@@ -55,7 +55,8 @@ pub(crate) struct DayWriter {
     /// deferred append under `batch`).
     dirty: bool,
     /// Data files left behind by a rollover to the next one while dirty: synced with the
-    /// next sync, before the index, so that a synced index never points at unsynced data.
+    /// next sync, before the index, so that a synced index never points at unsynced data
+    /// (under `never`, that sync is the day's `finish`).
     dirty_old: Vec<Arc<dyn StoreFile>>,
     /// Records known to be on the disk: all of them at open (what recovery kept, whatever
     /// crashed before), then as of the last sync that succeeded.
@@ -217,11 +218,16 @@ impl DayWriter {
         {
             return Ok(f.clone());
         }
-        if durability == Durability::Batch
-            && self.dirty
-            && let Some((_, old)) = self.data.take()
+        if self.dirty
+            && let Some((i, old)) = self.data.take()
         {
-            self.dirty_old.push(old);
+            if let Durability::Interval(_) = durability {
+                // The interval syncer moves on to the new file: the old one's last writes
+                // are synced now, or they would never be.
+                old.sync_data().map_err(|e| Error::io(&data_file_path(&self.dir, i), "sync", e))?;
+            } else {
+                self.dirty_old.push(old);
+            }
         }
         let path = data_file_path(&self.dir, file_index);
         let created = !vfs.exists(&path);
