@@ -75,7 +75,7 @@ async fn start_server(
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let (stop, rx) = watch::channel(false);
-    let task = Guard::new(tokio::spawn(serve(listener, root.to_path_buf(), store.signal(), config, rx)));
+    let task = Guard::new(tokio::spawn(serve(listener, store.vfs(), root.to_path_buf(), store.signal(), config, rx)));
     (addr, Running { stop, task })
 }
 

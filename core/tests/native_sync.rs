@@ -466,3 +466,51 @@ async fn bad_days_and_a_held_store_fail_at_once() {
     let err = replica::run(base, watch::channel(false).1, |_| {}).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
 }
+
+/// The sync service reads the store through the server's `Vfs` (so faults can be
+/// injected there): while reads fail, status and a subscription fail with the I/O error
+/// and nothing is sent; once reads work, the same replica request gets every record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sync_service_reads_through_the_servers_vfs() {
+    use modsynclog_core::store::faults::FaultyVfs;
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(NOV22 + 3600);
+    let vfs = FaultyVfs::new();
+    let server = server::start(ServerConfig {
+        data_dir: tmp.path().join("master"),
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        durability: Durability::Never,
+        clock: clock.clone(),
+        vfs: Arc::new(vfs.clone()),
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    write(&server, "r", 10, 4).await;
+    let mut client = SyncClient::connect(format!("http://{}", server.grpc_addr())).await.unwrap();
+
+    vfs.fail_reads(true);
+    let status = client.status(StatusRequest {}).await.unwrap_err();
+    assert_eq!(status.code(), Code::Internal, "{status:?}");
+    assert!(status.message().contains("Input/output error"), "{status:?}");
+    let failed = match client.subscribe(SubscribeRequest { date: "2026-11-22".into(), id: 0 }).await {
+        Err(status) => status,
+        Ok(stream) => stream.into_inner().message().await.expect_err("no event while reads fail"),
+    };
+    assert!(failed.message().contains("Input/output error"), "{failed:?}");
+
+    vfs.fail_reads(false);
+    let days = client.status(StatusRequest {}).await.unwrap().into_inner().days;
+    assert_eq!(days.iter().map(|d| d.count).sum::<u64>(), 10);
+    let mut stream =
+        client.subscribe(SubscribeRequest { date: "2026-11-22".into(), id: 0 }).await.unwrap().into_inner();
+    let mut records = 0;
+    while records < 10 {
+        let event = tokio::time::timeout(STEP, stream.message()).await.expect("events come").unwrap().unwrap();
+        if let Some(Event::Batch(b)) = event.event {
+            records += b.records.len();
+        }
+    }
+    assert_eq!(records, 10);
+    server.shutdown().await.unwrap();
+}

@@ -51,7 +51,6 @@ pub async fn run(settings: Settings) -> Result<()> {
         durability: settings.fsync,
         recovery: settings.recovery,
         clock: Arc::new(SystemClock { utc: settings.utc }),
-        fallback_poll: ServerConfig::default().fallback_poll,
         sync_addr: settings.sync_addr,
         legacy_sync: LegacyServerConfig {
             send_flag: settings.send_flag,
@@ -60,6 +59,7 @@ pub async fn run(settings: Settings) -> Result<()> {
             handshake_timeout: settings.net.handshake_timeout,
             ..Default::default()
         },
+        ..ServerConfig::default()
     };
     // Installed before the start: from then on a SIGHUP reloads rather than kills.
     let mut hangup =

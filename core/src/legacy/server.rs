@@ -26,6 +26,7 @@ use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
 use crate::replication::feeder::{Feed, Feeder, MAX_BATCH_RECORDS};
 use crate::store::Signal;
+use crate::store::io::Vfs;
 use crate::wire::{
     CTYPE_BATCH, CTYPE_DAY_FINISHED, CTYPE_HEARTBEAT, CTYPE_HELLO, CTYPE_HELLO_REPLY, CTYPE_REQUEST, DEFAULT_SEND_FLAG,
     DEFAULT_ZLIB_LEVEL, Frame, FrameLimits, HELLO_FROM_SERVER, SyncRequest, batch_len, encode_day_finished,
@@ -104,6 +105,7 @@ impl Default for LegacyServerConfig {
 /// is dropped); then every connection is closed and this returns `Ok`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
+    vfs: Arc<dyn Vfs>,
     root: PathBuf,
     signal: Arc<Signal>,
     config: LegacyServerConfig,
@@ -131,7 +133,7 @@ pub async fn serve(
                     drop(stream);
                 }
                 Ok((stream, peer)) => {
-                    let client = Client { peer, root: root.clone(), signal: signal.clone(), config: config.clone() };
+                    let client = Client { peer, vfs: vfs.clone(), root: root.clone(), signal: signal.clone(), config: config.clone() };
                     clients.spawn(client.run(stream, shutdown.clone()));
                 }
                 Err(err) => {
@@ -153,6 +155,7 @@ pub async fn serve(
 /// One connected replica.
 struct Client {
     peer: SocketAddr,
+    vfs: Arc<dyn Vfs>,
     root: PathBuf,
     signal: Arc<Signal>,
     config: Arc<LegacyServerConfig>,
@@ -245,7 +248,7 @@ impl Client {
                 let (date, id) = (request.date, request.id);
                 // A replica ahead of us holds records we never wrote: feeding it would skip
                 // them, or finish its diverged day. (The native sync refuses this too.)
-                let held = crate::store::day::record_count(&crate::store::io::StdVfs, &self.root, date)?;
+                let held = crate::store::day::record_count(self.vfs.as_ref(), &self.root, date)?;
                 if id > held {
                     return Err(Error::new(
                         ErrorKind::Conflict,
@@ -261,7 +264,13 @@ impl Client {
                 }
                 let cfg = &self.config;
                 *state = State {
-                    feeder: Some(Feeder::new(self.root.clone(), request, cfg.batch_records, cfg.batch_bytes)),
+                    feeder: Some(Feeder::new(
+                        self.vfs.clone(),
+                        self.root.clone(),
+                        request,
+                        cfg.batch_records,
+                        cfg.batch_bytes,
+                    )),
                     position: Some((date, id)),
                     ..State::default()
                 };

@@ -8,12 +8,13 @@
 //! Its calls do blocking file I/O; the server runs them on the blocking pool.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::date::Date;
 use crate::error::Result;
 use crate::store::cursor::DayCursor;
 use crate::store::day;
-use crate::store::io::{StdVfs, Vfs};
+use crate::store::io::Vfs;
 use crate::wire::{SyncRequest, WireRecord};
 
 /// The original's batch size; its replicas were never sent more records in one 302.
@@ -34,7 +35,7 @@ pub enum Feed {
 /// One replica's position in one day, and the open files to read it.
 pub struct Feeder {
     root: PathBuf,
-    vfs: StdVfs,
+    vfs: Arc<dyn Vfs>,
     date: Date,
     next_id: u64,
     cursor: DayCursor,
@@ -51,18 +52,25 @@ impl std::fmt::Debug for Feeder {
 impl Feeder {
     /// A feeder for `request`, handing out at most `max_records` (clamped to 1..=500)
     /// records and, unless one record alone is bigger, at most `max_bytes` of encoded batch.
-    pub fn new(root: PathBuf, request: SyncRequest, max_records: usize, max_bytes: usize) -> Feeder {
-        Feeder::starting_at(root, request.date, request.id, max_records.clamp(1, MAX_BATCH_RECORDS), max_bytes)
+    pub fn new(vfs: Arc<dyn Vfs>, root: PathBuf, request: SyncRequest, max_records: usize, max_bytes: usize) -> Feeder {
+        Feeder::starting_at(vfs, root, request.date, request.id, max_records.clamp(1, MAX_BATCH_RECORDS), max_bytes)
     }
 
     /// A feeder of `date` from record `next_id`, without the legacy protocol's 500-record
     /// cap (the native sync sends larger batches). `max_bytes` is measured as for a 302
     /// batch ([`WireRecord::encoded_len`]).
-    pub fn starting_at(root: PathBuf, date: Date, next_id: u64, max_records: usize, max_bytes: usize) -> Feeder {
+    pub fn starting_at(
+        vfs: Arc<dyn Vfs>,
+        root: PathBuf,
+        date: Date,
+        next_id: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Feeder {
         Feeder {
             cursor: DayCursor::new(&root, date),
             root,
-            vfs: StdVfs,
+            vfs,
             date,
             next_id,
             max_records: max_records.max(1),
@@ -74,12 +82,12 @@ impl Feeder {
     /// day that was finished and fully sent from one that was never written (a later day
     /// exists and this one has no folder).
     pub fn day_exists(&self) -> bool {
-        day::day_exists(&self.vfs, &self.root, self.date)
+        day::day_exists(self.vfs.as_ref(), &self.root, self.date)
     }
 
     /// The first day on disk after the one being fed, where a replica goes next.
     pub fn next_day(&self) -> Result<Option<Date>> {
-        day::next_day(&self.vfs, &self.root, self.date)
+        day::next_day(self.vfs.as_ref(), &self.root, self.date)
     }
 
     /// The day being fed and the next id to send.
@@ -89,7 +97,7 @@ impl Feeder {
 
     /// The next batch, the end of the day, or nothing yet.
     pub fn poll(&mut self) -> Result<Feed> {
-        let vfs: &dyn Vfs = &self.vfs;
+        let vfs: &dyn Vfs = self.vfs.as_ref();
         // Stat the index only when the count already known is used up: one system call
         // per batch at most while catching up.
         let known = match self.cursor.known() {
@@ -127,7 +135,7 @@ impl Feeder {
         let mut records = Vec::new();
         let mut bytes = 0;
         while self.next_id < known && records.len() < self.max_records {
-            let located = self.cursor.read(&self.vfs, self.next_id)?;
+            let located = self.cursor.read(self.vfs.as_ref(), self.next_id)?;
             let record = WireRecord {
                 date: self.date,
                 time: located.time,

@@ -45,6 +45,7 @@ use crate::access::{AllowList, LegacyGuard, Scope};
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::legacy::LegacyServerConfig;
+use crate::store::io::{StdVfs, Vfs};
 use crate::store::{Durability, Recovery, Signal, Store, StoreOptions};
 use crate::tls::{ReloadingAcceptor, ServerTls};
 use writer::WriterControl;
@@ -105,6 +106,8 @@ pub struct ServerConfig {
     /// The legacy sync socket for Go replicas; `None` leaves it off.
     pub sync_addr: Option<SocketAddr>,
     pub legacy_sync: LegacyServerConfig,
+    /// The file system the store is written and read through (tests inject faults here).
+    pub vfs: Arc<dyn Vfs>,
 }
 
 impl Default for ServerConfig {
@@ -130,6 +133,7 @@ impl Default for ServerConfig {
             fallback_poll: crate::server::sync_service::FALLBACK_POLL,
             sync_addr: None,
             legacy_sync: LegacyServerConfig::default(),
+            vfs: Arc::new(StdVfs),
         }
     }
 }
@@ -180,7 +184,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         durability: config.durability,
         recovery: config.recovery,
         deferred_appends: config.legacy_ack == AckWhen::Written,
-        ..StoreOptions::default()
+        vfs: config.vfs.clone(),
     };
     let (control, signal, root) = tokio::task::spawn_blocking(move || {
         let store = Store::open(&data_dir, store_opts)?;
@@ -204,6 +208,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         )
     });
     let sync = SyncService::new(root.clone(), signal.clone(), stopping.clone())
+        .with_vfs(config.vfs.clone())
         .with_max_subscribers(config.net.max_subscribers)
         .with_fallback_poll(config.fallback_poll)
         .into_server();
@@ -249,7 +254,14 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
                 fallback_poll: config.fallback_poll,
                 ..config.legacy_sync.clone()
             };
-            let task = crate::legacy::serve(l, root.clone(), signal.clone(), legacy_config, stopping.clone());
+            let task = crate::legacy::serve(
+                l,
+                config.vfs.clone(),
+                root.clone(),
+                signal.clone(),
+                legacy_config,
+                stopping.clone(),
+            );
             (Some(addr), Some(tokio::spawn(task)))
         }
         None => (None, None),

@@ -44,7 +44,7 @@ use crate::proto::v1::{
 use crate::replication::feeder::{Feed, Feeder};
 use crate::store::Signal;
 use crate::store::day;
-use crate::store::io::StdVfs;
+use crate::store::io::{StdVfs, Vfs};
 use crate::store::shared::blocking;
 use crate::wire::WireRecord;
 
@@ -65,6 +65,7 @@ pub const MAX_SUBSCRIBERS: usize = 128;
 /// The `modsynclog.v1.Sync` implementation (read-only on the store).
 #[derive(Debug, Clone)]
 pub struct SyncService {
+    vfs: Arc<dyn Vfs>,
     root: PathBuf,
     signal: Arc<Signal>,
     stopping: watch::Receiver<bool>,
@@ -80,6 +81,7 @@ impl SyncService {
     /// when the server begins to shut down (open subscriptions then end with `UNAVAILABLE`).
     pub fn new(root: PathBuf, signal: Arc<Signal>, stopping: watch::Receiver<bool>) -> Self {
         SyncService {
+            vfs: Arc::new(StdVfs),
             root,
             signal,
             stopping,
@@ -88,6 +90,12 @@ impl SyncService {
             subscribers: Arc::new(tokio::sync::Semaphore::new(MAX_SUBSCRIBERS)),
             fallback_poll: FALLBACK_POLL,
         }
+    }
+
+    /// Reads the store through `vfs` (default: the real file system), as its writer does.
+    pub fn with_vfs(mut self, vfs: Arc<dyn Vfs>) -> Self {
+        self.vfs = vfs;
+        self
     }
 
     /// At most `n` subscriptions open at once (default [`MAX_SUBSCRIBERS`]).
@@ -139,8 +147,8 @@ impl SyncRpc for SyncService {
             tracing::warn!(?peer, "native sync: refused a subscription: {e}");
             status_from(&e)
         })?;
-        let (root, id) = (self.root.clone(), req.id);
-        let start = blocking(move || resolve_start(&root, date, id)).await.map_err(|e| {
+        let (vfs, root, id) = (self.vfs.clone(), self.root.clone(), req.id);
+        let start = blocking(move || resolve_start(vfs.as_ref(), &root, date, id)).await.map_err(|e| {
             tracing::warn!(?peer, %date, id, "native sync: refused a subscription: {e}");
             status_from(&e)
         })?;
@@ -148,6 +156,7 @@ impl SyncRpc for SyncService {
         let (tx, rx) = mpsc::channel(EVENTS_AHEAD);
         let sub = Subscription {
             peer,
+            vfs: self.vfs.clone(),
             root: self.root.clone(),
             signal: self.signal.clone(),
             stopping: self.stopping.clone(),
@@ -164,16 +173,16 @@ impl SyncRpc for SyncService {
     }
 
     async fn status(&self, _request: Request<StatusRequest>) -> std::result::Result<Response<StatusResponse>, Status> {
-        let root = self.root.clone();
+        let (vfs, root) = (self.vfs.clone(), self.root.clone());
         let days = blocking(move || {
-            let vfs = StdVfs;
-            day::list_days(&vfs, &root)?
+            let vfs = vfs.as_ref();
+            day::list_days(vfs, &root)?
                 .into_iter()
                 .map(|date| {
                     Ok(DayStatus {
                         date: date.to_string(),
-                        count: day::record_count(&vfs, &root, date)?,
-                        finished: day::is_finished(&vfs, &root, date),
+                        count: day::record_count(vfs, &root, date)?,
+                        finished: day::is_finished(vfs, &root, date),
                     })
                 })
                 .collect::<Result<Vec<_>>>()
@@ -188,10 +197,9 @@ impl SyncRpc for SyncService {
 /// (which must not pass its count). A day it does not hold is skipped for the next day it
 /// does hold, or waited for when there is none yet; both only for `id == 0`, since a
 /// replica holding records of a day the server lacks has diverged.
-fn resolve_start(root: &std::path::Path, date: Date, id: u64) -> Result<(Date, u64)> {
-    let vfs = StdVfs;
-    if day::day_exists(&vfs, root, date) {
-        let count = day::record_count(&vfs, root, date)?;
+fn resolve_start(vfs: &dyn Vfs, root: &std::path::Path, date: Date, id: u64) -> Result<(Date, u64)> {
+    if day::day_exists(vfs, root, date) {
+        let count = day::record_count(vfs, root, date)?;
         if id > count {
             return Err(Error::new(
                 ErrorKind::Conflict,
@@ -206,7 +214,7 @@ fn resolve_start(root: &std::path::Path, date: Date, id: u64) -> Result<(Date, u
             format!("the replica holds {id} records of {date}, a day the server does not hold"),
         ));
     }
-    Ok((day::next_day(&vfs, root, date)?.unwrap_or(date), 0))
+    Ok((day::next_day(vfs, root, date)?.unwrap_or(date), 0))
 }
 
 /// Why a subscription ended.
@@ -242,6 +250,7 @@ enum Step {
 /// One replica's stream.
 struct Subscription {
     peer: Option<SocketAddr>,
+    vfs: Arc<dyn Vfs>,
     root: PathBuf,
     signal: Arc<Signal>,
     stopping: watch::Receiver<bool>,
@@ -286,7 +295,8 @@ impl Subscription {
         let fallback_poll = self.fallback_poll;
         let (date, id) = self.position;
         // `None` after a finished day whose successor does not exist yet.
-        let mut feeder = Some(Feeder::starting_at(self.root.clone(), date, id, self.max_records, self.max_bytes));
+        let mut feeder =
+            Some(Feeder::starting_at(self.vfs.clone(), self.root.clone(), date, id, self.max_records, self.max_bytes));
         self.send(tx, &mut stopping, Event::Start(DayStart { date: date.to_string(), id })).await?;
         let mut sent_head: Option<(Date, u64)> = None;
         loop {
@@ -296,7 +306,8 @@ impl Subscription {
             // Mark the signal seen before reading the files: a change after this point makes
             // `changed()` below return at once, so no append is missed.
             wake.borrow_and_update();
-            let (root, after, signal) = (self.root.clone(), self.position.0, self.signal.clone());
+            let (vfs, root, after, signal) =
+                (self.vfs.clone(), self.root.clone(), self.position.0, self.signal.clone());
             let (back, step, head) = blocking(move || {
                 let mut feeder = feeder;
                 let step = match feeder.as_mut() {
@@ -307,7 +318,7 @@ impl Subscription {
                         }
                         Feed::Waiting => Step::Waiting,
                     },
-                    None => match day::next_day(&StdVfs, &root, after)? {
+                    None => match day::next_day(vfs.as_ref(), &root, after)? {
                         Some(next) => Step::NextDay(next),
                         None => Step::Waiting,
                     },
@@ -317,7 +328,7 @@ impl Subscription {
                 let signalled = signal.head();
                 let head = match signalled.date {
                     Some(d) => Some((d, signalled.count)),
-                    None => disk_head(&root)?,
+                    None => disk_head(vfs.as_ref(), &root)?,
                 };
                 Ok((feeder, step, head))
             })
@@ -387,7 +398,7 @@ impl Subscription {
     ) -> std::result::Result<Feeder, Stop> {
         self.position = (date, 0);
         self.send(tx, stopping, Event::Start(DayStart { date: date.to_string(), id: 0 })).await?;
-        Ok(Feeder::starting_at(self.root.clone(), date, 0, self.max_records, self.max_bytes))
+        Ok(Feeder::starting_at(self.vfs.clone(), self.root.clone(), date, 0, self.max_records, self.max_bytes))
     }
 
     /// Queues one event, waiting for room (a slow replica slows only its own task).
@@ -405,10 +416,9 @@ impl Subscription {
 }
 
 /// The latest day on disk and its count, for a writer that has not appended since it started.
-fn disk_head(root: &std::path::Path) -> Result<Option<(Date, u64)>> {
-    let vfs = StdVfs;
-    match day::list_days(&vfs, root)?.last() {
-        Some(&date) => Ok(Some((date, day::record_count(&vfs, root, date)?))),
+fn disk_head(vfs: &dyn Vfs, root: &std::path::Path) -> Result<Option<(Date, u64)>> {
+    match day::list_days(vfs, root)?.last() {
+        Some(&date) => Ok(Some((date, day::record_count(vfs, root, date)?))),
         None => Ok(None),
     }
 }
@@ -436,14 +446,14 @@ mod tests {
         store.append(d("2026-11-20"), &rec).unwrap();
         store.append(d("2026-11-22"), &rec).unwrap();
         let root = tmp.path();
-        assert_eq!(resolve_start(root, d("2026-11-20"), 1).unwrap(), (d("2026-11-20"), 1));
-        assert_eq!(resolve_start(root, d("2026-11-20"), 2).unwrap(), (d("2026-11-20"), 2));
-        assert_eq!(resolve_start(root, d("2026-11-20"), 3).unwrap_err().kind(), ErrorKind::Conflict);
+        assert_eq!(resolve_start(&StdVfs, root, d("2026-11-20"), 1).unwrap(), (d("2026-11-20"), 1));
+        assert_eq!(resolve_start(&StdVfs, root, d("2026-11-20"), 2).unwrap(), (d("2026-11-20"), 2));
+        assert_eq!(resolve_start(&StdVfs, root, d("2026-11-20"), 3).unwrap_err().kind(), ErrorKind::Conflict);
         // A missing day is skipped for the next one, or waited for.
-        assert_eq!(resolve_start(root, d("2026-11-19"), 0).unwrap(), (d("2026-11-20"), 0));
-        assert_eq!(resolve_start(root, d("2026-11-21"), 0).unwrap(), (d("2026-11-22"), 0));
-        assert_eq!(resolve_start(root, d("2026-11-23"), 0).unwrap(), (d("2026-11-23"), 0));
-        assert_eq!(resolve_start(root, d("2026-11-21"), 5).unwrap_err().kind(), ErrorKind::Conflict);
-        assert_eq!(disk_head(root).unwrap(), Some((d("2026-11-22"), 2)));
+        assert_eq!(resolve_start(&StdVfs, root, d("2026-11-19"), 0).unwrap(), (d("2026-11-20"), 0));
+        assert_eq!(resolve_start(&StdVfs, root, d("2026-11-21"), 0).unwrap(), (d("2026-11-22"), 0));
+        assert_eq!(resolve_start(&StdVfs, root, d("2026-11-23"), 0).unwrap(), (d("2026-11-23"), 0));
+        assert_eq!(resolve_start(&StdVfs, root, d("2026-11-21"), 5).unwrap_err().kind(), ErrorKind::Conflict);
+        assert_eq!(disk_head(&StdVfs, root).unwrap(), Some((d("2026-11-22"), 2)));
     }
 }

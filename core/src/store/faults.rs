@@ -25,6 +25,8 @@ struct Budget {
     armed: AtomicBool,
     left: AtomicU64,
     fail_sync: AtomicBool,
+    /// Reads (opening, reading, listing, sizing) fail with `EIO`.
+    fail_reads: AtomicBool,
     /// File syncs that succeeded.
     syncs: AtomicU64,
     /// Steps (operations changing the disk) so far.
@@ -94,6 +96,19 @@ impl FaultyVfs {
         self.budget.armed.store(true, Ordering::SeqCst);
     }
 
+    /// Makes every read (open for reading, read, list a folder, size a file) fail with
+    /// `EIO`: proves a read path goes through the store's Vfs, and what it does then.
+    pub fn fail_reads(&self, on: bool) {
+        self.budget.fail_reads.store(on, Ordering::SeqCst);
+    }
+
+    fn read_check(&self) -> io::Result<()> {
+        if self.budget.fail_reads.load(Ordering::SeqCst) {
+            return Err(io::Error::from_raw_os_error(libc::EIO));
+        }
+        Ok(())
+    }
+
     pub fn fail_syncs(&self, on: bool) {
         self.budget.fail_sync.store(on, Ordering::SeqCst);
     }
@@ -132,6 +147,7 @@ impl FaultyVfs {
     pub fn heal(&self) {
         self.budget.armed.store(false, Ordering::SeqCst);
         self.budget.fail_sync.store(false, Ordering::SeqCst);
+        self.budget.fail_reads.store(false, Ordering::SeqCst);
         *self.budget.fail_at.lock().unwrap() = None;
     }
 
@@ -155,6 +171,9 @@ fn injected() -> io::Error {
 
 impl StoreFile for FaultyFile {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        if self.budget.fail_reads.load(Ordering::SeqCst) {
+            return Err(io::Error::from_raw_os_error(libc::EIO));
+        }
         self.inner.read_at(buf, offset)
     }
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
@@ -218,7 +237,9 @@ impl StoreFile for FaultyFile {
 
 impl Vfs for FaultyVfs {
     fn open_read(&self, path: &Path) -> io::Result<Arc<dyn StoreFile>> {
-        StdVfs.open_read(path)
+        self.read_check()?;
+        let inner = StdVfs.open_read(path)?;
+        Ok(Arc::new(FaultyFile { inner, budget: self.budget.clone(), path: path.into(), unsynced: Mutex::default() }))
     }
     fn open_write(&self, path: &Path) -> io::Result<Arc<dyn StoreFile>> {
         if !StdVfs.exists(path) {
@@ -240,12 +261,14 @@ impl Vfs for FaultyVfs {
         StdVfs.create_empty(path)
     }
     fn file_len(&self, path: &Path) -> io::Result<Option<u64>> {
+        self.read_check()?;
         StdVfs.file_len(path)
     }
     fn exists(&self, path: &Path) -> bool {
         StdVfs.exists(path)
     }
     fn list_dirs(&self, path: &Path) -> io::Result<Vec<String>> {
+        self.read_check()?;
         StdVfs.list_dirs(path)
     }
     fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
