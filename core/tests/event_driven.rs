@@ -125,7 +125,7 @@ async fn native_and_legacy_replicas_wake_on_the_append_not_on_a_poll() {
     let (master, native, legacy) = (tmp.path().join("master"), tmp.path().join("native"), tmp.path().join("legacy"));
     let clock = ManualClock::new(NOV21_2359 - 3600);
     let mut server = TestServer::start_with(ServerConfig {
-        fallback_poll: SLOW_POLL,
+        fallback_poll: Some(SLOW_POLL),
         sync_addr: Some("127.0.0.1:0".parse().unwrap()),
         legacy_sync: LegacyServerConfig { heartbeat_timeout: Duration::from_secs(600), ..Default::default() },
         ..support::config(&master, &clock)

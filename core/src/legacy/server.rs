@@ -33,10 +33,6 @@ use crate::wire::{
     encode_frame_with, write_batch,
 };
 
-/// How often a caught-up feeder looks at the files when the signal stays quiet (a
-/// writer in another process cannot raise it).
-pub const FALLBACK_POLL: Duration = Duration::from_millis(250);
-
 /// How often the 304 is repeated until the replica asks for another day. A Go replica
 /// ignores a 304 while the day is still today by its own clock and never asks again, so
 /// with a clock a little behind ours it would wait forever on one 304; the Go server
@@ -76,8 +72,8 @@ pub struct LegacyServerConfig {
     /// sends level 6; replicas read any level.
     pub zlib_level: u32,
     /// How often a caught-up replica's feeder looks at the files when the writer's signal
-    /// stays quiet (default [`FALLBACK_POLL`]; tests set it long, to catch a lost wake-up).
-    pub fallback_poll: Duration,
+    /// stays quiet (default `None`: never; the writer raises the signal on every change).
+    pub fallback_poll: Option<Duration>,
 }
 
 impl Default for LegacyServerConfig {
@@ -96,7 +92,7 @@ impl Default for LegacyServerConfig {
             batch_records: MAX_BATCH_RECORDS,
             batch_bytes: 4 << 20,
             zlib_level: DEFAULT_ZLIB_LEVEL,
-            fallback_poll: FALLBACK_POLL,
+            fallback_poll: None,
         }
     }
 }
@@ -166,7 +162,7 @@ struct Client {
 struct State {
     /// The day being fed since the last 301; `None` before it and after the day's 304.
     feeder: Option<Feeder>,
-    /// A limit cut the last batch: poll again at once.
+    /// The last poll sent a batch: poll again at once.
     more: bool,
     /// The day whose 304 was sent, and when to repeat it.
     finished: Option<(Date, Instant)>,
@@ -230,7 +226,7 @@ impl Client {
                 _ = stopped(&mut shutdown) => return Ok(()),
                 frame = frames.next() => self.on_frame(frame?, write, state).await?,
                 _ = wake.changed(), if waiting => {}
-                _ = tokio::time::sleep(self.config.fallback_poll), if waiting => {}
+                _ = crate::replication::fallback(self.config.fallback_poll), if waiting => {}
                 _ = std::future::ready(()), if state.more => {}
                 _ = tokio::time::sleep_until(repeat_at.unwrap_or_else(Instant::now)), if repeat_at.is_some() => {}
             }
@@ -289,11 +285,11 @@ impl Client {
         let (send_flag, zlib_level) = (self.config.send_flag, self.config.zlib_level);
         let (feeder, polled) = tokio::task::spawn_blocking(move || {
             let polled = feeder.poll().map(|feed| match feed {
-                Feed::Batch { records, more } => {
+                Feed::Batch { records, .. } => {
                     let frame = encode_frame_with(send_flag, CTYPE_BATCH, batch_len(&records), Some(zlib_level), |w| {
                         write_batch(&records, w)
                     });
-                    Polled::Frame { frame, more }
+                    Polled::Frame { frame }
                 }
                 Feed::DayFinished => Polled::DayFinished,
                 Feed::Waiting => Polled::Waiting,
@@ -304,10 +300,13 @@ impl Client {
         .map_err(|e| Error::new(ErrorKind::Io, format!("store read task failed: {e}")))?;
         state.more = false;
         match polled? {
-            Polled::Frame { frame, more } => {
+            Polled::Frame { frame } => {
                 write_bounded(write, self.config.heartbeat_timeout, CTYPE_BATCH, &frame).await?;
                 state.position = Some(feeder.position());
-                state.more = more;
+                // Poll again at once, whether or not a limit cut the batch: it may have
+                // emptied a finished day (its 304 is due now, and no append will come to
+                // wake us). Only a poll that finds nothing waits for the writer's signal.
+                state.more = true;
                 state.feeder = Some(feeder);
             }
             Polled::DayFinished => {
@@ -331,7 +330,7 @@ impl Client {
 
 /// A [`Feed`] with its 302 already encoded.
 enum Polled {
-    Frame { frame: Vec<u8>, more: bool },
+    Frame { frame: Vec<u8> },
     DayFinished,
     Waiting,
 }

@@ -7,3 +7,14 @@
 
 pub mod feeder;
 pub mod retention;
+
+use std::time::Duration;
+
+/// Resolves after `poll` when there is one, never otherwise: the optional timer a
+/// caught-up feeder waits on beside the writer's signal.
+pub(crate) async fn fallback(poll: Option<Duration>) {
+    match poll {
+        Some(every) => tokio::time::sleep(every).await,
+        None => std::future::pending().await,
+    }
+}

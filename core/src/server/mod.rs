@@ -99,10 +99,9 @@ pub struct ServerConfig {
     pub recovery: Recovery,
     pub clock: SharedClock,
     pub limits: Limits,
-    /// How often caught-up sync subscriptions (native and legacy) look at the files when
-    /// the writer's signal stays quiet. The server's own writer always raises the signal;
-    /// this only covers a lost wake-up (tests set it long to prove there is none).
-    pub fallback_poll: Duration,
+    /// A timer beside the writer's signal for caught-up sync subscriptions (native and
+    /// legacy). `None` (the default): none; the writer raises the signal on every change.
+    pub fallback_poll: Option<Duration>,
     /// The legacy sync socket for Go replicas; `None` leaves it off.
     pub sync_addr: Option<SocketAddr>,
     pub legacy_sync: LegacyServerConfig,
@@ -130,7 +129,7 @@ impl Default for ServerConfig {
             recovery: Recovery::Tail,
             clock: Arc::new(SystemClock { utc: false }),
             limits: Limits::default(),
-            fallback_poll: crate::server::sync_service::FALLBACK_POLL,
+            fallback_poll: None,
             sync_addr: None,
             legacy_sync: LegacyServerConfig::default(),
             vfs: Arc::new(StdVfs),

@@ -14,8 +14,9 @@
 //! - `Head(date, count)`, the writer's position, whenever it moved, so the replica knows
 //!   its lag.
 //!
-//! A subscription waits on the store's [`Signal`] (with a [`FALLBACK_POLL`] for a
-//! writer in another process), never sleeps a fixed second. Each one runs in its own
+//! A subscription waits on the store's [`Signal`], which the server's writer (the only
+//! one: it holds the store's lock) raises on every change; no timer runs beside it unless
+//! [`SyncService::with_fallback_poll`] asks for one. Each one runs in its own
 //! task and reads files on the blocking pool; only this replica's stream is affected by
 //! anything it does. The service only reads the store. Responses are gzip-compressed.
 //! `Status` lists every day with its count and `finish` flag.
@@ -54,7 +55,6 @@ pub const MAX_BATCH_RECORDS: usize = 4096;
 /// single record is larger: it then goes alone.
 pub const MAX_BATCH_BYTES: usize = 4 << 20;
 /// How often a caught-up subscription looks at the files when the signal stays quiet.
-pub const FALLBACK_POLL: Duration = Duration::from_millis(250);
 /// Events queued for one replica before its task waits for the network. With the one
 /// being sent, a replica that stops reading holds at most `(EVENTS_AHEAD + 1) *
 /// MAX_BATCH_BYTES` of server memory (plus HTTP/2 send buffers).
@@ -73,7 +73,7 @@ pub struct SyncService {
     max_bytes: usize,
     /// One permit per open subscription.
     subscribers: Arc<tokio::sync::Semaphore>,
-    fallback_poll: Duration,
+    fallback_poll: Option<Duration>,
 }
 
 impl SyncService {
@@ -88,7 +88,7 @@ impl SyncService {
             max_records: MAX_BATCH_RECORDS,
             max_bytes: MAX_BATCH_BYTES,
             subscribers: Arc::new(tokio::sync::Semaphore::new(MAX_SUBSCRIBERS)),
-            fallback_poll: FALLBACK_POLL,
+            fallback_poll: None,
         }
     }
 
@@ -105,8 +105,8 @@ impl SyncService {
     }
 
     /// How often a caught-up subscription looks at the files when the signal stays quiet
-    /// (default [`FALLBACK_POLL`]; tests set it long, to catch a lost wake-up).
-    pub fn with_fallback_poll(mut self, every: Duration) -> Self {
+    /// (default `None`: never; the writer raises the signal on every change).
+    pub fn with_fallback_poll(mut self, every: Option<Duration>) -> Self {
         self.fallback_poll = every;
         self
     }
@@ -234,7 +234,6 @@ impl From<Error> for Stop {
 enum Step {
     Batch {
         records: Vec<WireRecord>,
-        more: bool,
     },
     /// The day is done: finished and fully sent (`existed`), or never written.
     DayDone {
@@ -256,7 +255,7 @@ struct Subscription {
     stopping: watch::Receiver<bool>,
     max_records: usize,
     max_bytes: usize,
-    fallback_poll: Duration,
+    fallback_poll: Option<Duration>,
     /// The day being sent and the next id to send, for the log lines.
     position: (Date, u64),
 }
@@ -312,7 +311,7 @@ impl Subscription {
                 let mut feeder = feeder;
                 let step = match feeder.as_mut() {
                     Some(f) => match f.poll()? {
-                        Feed::Batch { records, more } => Step::Batch { records, more },
+                        Feed::Batch { records, .. } => Step::Batch { records },
                         Feed::DayFinished => {
                             Step::DayDone { date: f.position().0, existed: f.day_exists(), next: f.next_day()? }
                         }
@@ -343,7 +342,7 @@ impl Subscription {
             }
             let mut again = false;
             match step {
-                Step::Batch { records, more } => {
+                Step::Batch { records } => {
                     let (date, first_id) = self.position;
                     let n = records.len() as u64;
                     let records = records
@@ -353,7 +352,9 @@ impl Subscription {
                     let batch = RecordBatch { date: date.to_string(), first_id, records };
                     self.send(tx, &mut stopping, Event::Batch(batch)).await?;
                     self.position.1 += n;
-                    again = more;
+                    // Poll again at once even when no limit cut the batch: it may have
+                    // emptied a finished day, and no append will come to say so.
+                    again = true;
                 }
                 Step::DayDone { date, existed, next } => {
                     if existed {
@@ -379,12 +380,9 @@ impl Subscription {
                 biased;
                 _ = stopped(&mut stopping) => return Err(Stop::ServerStopping),
                 _ = tx.closed() => return Err(Stop::ClientLeft),
-                changed = wake.changed() => {
-                    if changed.is_err() {
-                        tokio::time::sleep(fallback_poll).await;
-                    }
-                }
-                _ = tokio::time::sleep(fallback_poll) => {}
+                // The service holds the signal, so it cannot close while this waits.
+                _ = wake.changed() => {}
+                _ = crate::replication::fallback(fallback_poll) => {}
             }
         }
     }
