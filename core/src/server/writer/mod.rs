@@ -35,9 +35,9 @@ use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::{Appended, Durability, NewRecord, Store};
 
-mod handle;
 #[cfg(test)]
 mod fault_tests;
+mod handle;
 #[cfg(test)]
 mod tests;
 
