@@ -3,7 +3,7 @@ package modsynclog
 import "fmt"
 
 // Kind is the stable code of an error: the core's ErrorKind number (MSL_* in
-// modsynclog.h). Codes 1..15 never change meaning; new ones may be added after 15.
+// modsynclog.h). Codes 1..16 never change meaning; new ones may be added after 16.
 type Kind int
 
 // Every error kind, with the numbers of modsynclog.h.
@@ -23,6 +23,7 @@ const (
 	QueueFull          Kind = 13  // the queue stayed full past EnqueueTimeout (TryCommit: at once)
 	Conflict           Kind = 14  // the request conflicts with the current state
 	PermissionDenied   Kind = 15  // valid credentials without this right: final for a producer
+	NoSpace            Kind = 16  // the server's disk is full: not final, records kept and retried
 	Panic              Kind = 101 // a bug caught inside the library
 )
 
@@ -42,6 +43,7 @@ var kindNames = map[Kind]string{
 	QueueFull:          "QueueFull",
 	Conflict:           "Conflict",
 	PermissionDenied:   "PermissionDenied",
+	NoSpace:            "NoSpace",
 	Panic:              "Panic",
 }
 
@@ -107,5 +109,6 @@ var (
 	ErrQueueFull          = sentinel(QueueFull)
 	ErrConflict           = sentinel(Conflict)
 	ErrPermissionDenied   = sentinel(PermissionDenied)
+	ErrNoSpace            = sentinel(NoSpace)
 	ErrPanic              = sentinel(Panic)
 )

@@ -43,7 +43,8 @@ var allSentinels = []*modsynclog.Error{
 	modsynclog.ErrInvalidArgument, modsynclog.ErrNotFound, modsynclog.ErrCorrupt, modsynclog.ErrIO,
 	modsynclog.ErrTimeout, modsynclog.ErrClosed, modsynclog.ErrNotInitialized, modsynclog.ErrAlreadyInitialized,
 	modsynclog.ErrTooLarge, modsynclog.ErrProtocol, modsynclog.ErrUnauthenticated, modsynclog.ErrUnavailable,
-	modsynclog.ErrQueueFull, modsynclog.ErrConflict, modsynclog.ErrPermissionDenied, modsynclog.ErrPanic,
+	modsynclog.ErrQueueFull, modsynclog.ErrConflict, modsynclog.ErrPermissionDenied, modsynclog.ErrNoSpace,
+	modsynclog.ErrPanic,
 }
 
 func TestErrorCodesMatchTheHeader(t *testing.T) {
@@ -59,7 +60,7 @@ func TestErrorCodesMatchTheHeader(t *testing.T) {
 		modsynclog.Protocol: {10, "Protocol"}, modsynclog.Unauthenticated: {11, "Unauthenticated"},
 		modsynclog.Unavailable: {12, "Unavailable"}, modsynclog.QueueFull: {13, "QueueFull"},
 		modsynclog.Conflict: {14, "Conflict"}, modsynclog.PermissionDenied: {15, "PermissionDenied"},
-		modsynclog.Panic: {101, "Panic"},
+		modsynclog.NoSpace: {16, "NoSpace"}, modsynclog.Panic: {101, "Panic"},
 	}
 	if len(allSentinels) != len(want) {
 		t.Fatalf("%d sentinels for %d kinds", len(allSentinels), len(want))

@@ -82,7 +82,10 @@ func NewProducer(addr string, opts Options) (*Producer, error) {
 // and returns without waiting for the network. When the queue is full it waits up to
 // Options.EnqueueTimeout, then fails with QueueFull. Errors: TooLarge over MaxRecordLen,
 // Closed after Close, Unauthenticated / PermissionDenied once the server refused the
-// credentials (final). A record the server refuses later is reported by Flush.
+// credentials (final), NoSpace at once (the record is not queued) while the server reports
+// a full disk (not final: what was queued is kept and retried, and commits are accepted
+// again once the server stores again). A record the server refuses later is reported by
+// Flush.
 func (p *Producer) Commit(typ int16, data []byte) error { return p.commitC(typ, data) }
 
 // TryCommit is Commit that never waits: QueueFull at once when the queue has no room.
@@ -90,7 +93,9 @@ func (p *Producer) TryCommit(typ int16, data []byte) error { return p.tryCommitC
 
 // Flush waits, as long as it takes, until every record committed before the call is
 // acknowledged by the server. It fails when the server refused records for good (with
-// the kind of the refusal, e.g. TooLarge) and at once when it refused the credentials.
+// the kind of the refusal, e.g. TooLarge) and at once when it refused the credentials. It
+// returns NoSpace at once while the server reports a full disk: the records are kept and
+// retried (1 s doubling to 10 s); call Flush again later.
 func (p *Producer) Flush() error { return p.flushC(-1) }
 
 // FlushTimeout is Flush that gives up after timeout (whole milliseconds, rounded up;

@@ -26,8 +26,9 @@ export declare class Producer {
   /**
    * Queues one record; returns at once, never blocking the JavaScript thread.
    * Throws `QueueFull` at once when the queue is full (see `commitAsync` to wait for
-   * room), `Closed` after `close()`, `TooLarge` over the record limit, and the server's
-   * `Unauthenticated`/`PermissionDenied` once it refused the credentials.
+   * room), `Closed` after `close()`, `TooLarge` over the record limit, the server's
+   * `Unauthenticated`/`PermissionDenied` once it refused the credentials, and `NoSpace`
+   * (nothing queued) while the server reports a full disk, until it stores again.
    */
   commit(type: number, data: Buffer | Uint8Array | string): void
   /**
@@ -45,7 +46,9 @@ export declare class Producer {
   commitMany(type: number, items: Array<Buffer | Uint8Array | string>): number
   /**
    * Resolves once every record committed before the call is acknowledged.
-   * Rejects with `Timeout` after `timeoutMs` (default: as long as it takes).
+   * Rejects with `Timeout` after `timeoutMs` (default: as long as it takes), and with
+   * `NoSpace` at once while the server reports a full disk (the records are kept and
+   * retried: flush again later).
    */
   flush(timeoutMs?: number | undefined | null): Promise<void>
   /**
@@ -90,7 +93,8 @@ export declare function close(timeoutMs?: number | undefined | null): Promise<vo
 /**
  * Queues one record on the global producer; returns at once, never blocking the
  * JavaScript thread (throws `QueueFull` at once when the queue is full; `commitAsync`
- * waits for room). `data`: Buffer, Uint8Array or string (UTF-8).
+ * waits for room; `NoSpace` at once, nothing queued, while the server reports a full
+ * disk). `data`: Buffer, Uint8Array or string (UTF-8).
  */
 export declare function commit(type: number, data: Buffer | Uint8Array | string): void
 
@@ -102,7 +106,8 @@ export declare function commitAsync(type: number, data: Buffer | Uint8Array | st
 
 /**
  * Resolves once every record committed before the call is acknowledged by the server.
- * Rejects with `Timeout` after `timeoutMs` (default: wait as long as it takes).
+ * Rejects with `Timeout` after `timeoutMs` (default: wait as long as it takes), and with
+ * `NoSpace` at once while the server reports a full disk (records kept and retried).
  */
 export declare function flush(timeoutMs?: number | undefined | null): Promise<void>
 

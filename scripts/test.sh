@@ -32,6 +32,9 @@ bash node/test.sh
 step "cross-language: C, Python and Node commit to one server; a replica; three readers agree"
 bash interop/cross-language/run.sh
 
+step "full disk: five SDKs fill a small tmpfs, get NoSpace, resume once space is freed (skipped unless root)"
+bash scripts/full-disk.sh
+
 step "kill -9 soak (short): C, Python and Rust producers and two replicas across 5 server kills"
 bash scripts/soak.sh 5
 

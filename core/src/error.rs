@@ -43,11 +43,14 @@ pub enum ErrorKind {
     /// The credentials are valid but do not allow this (a write token used to read, an
     /// address outside the legacy allow-list).
     PermissionDenied,
+    /// The disk (or the quota) is full: `ENOSPC` / `EDQUOT`. Temporary: writes succeed again
+    /// once space is freed. A producer keeps its records and retries (see [`crate::sdk`]).
+    NoSpace,
 }
 
 impl ErrorKind {
     /// Every kind, in code order. Bindings use this to generate their per-kind classes.
-    pub const ALL: [ErrorKind; 15] = [
+    pub const ALL: [ErrorKind; 16] = [
         ErrorKind::InvalidArgument,
         ErrorKind::NotFound,
         ErrorKind::Corrupt,
@@ -63,6 +66,7 @@ impl ErrorKind {
         ErrorKind::QueueFull,
         ErrorKind::Conflict,
         ErrorKind::PermissionDenied,
+        ErrorKind::NoSpace,
     ];
 
     /// The stable number of this kind. `0` is reserved for "no error" in the C ABI.
@@ -83,6 +87,7 @@ impl ErrorKind {
             ErrorKind::QueueFull => 13,
             ErrorKind::Conflict => 14,
             ErrorKind::PermissionDenied => 15,
+            ErrorKind::NoSpace => 16,
         }
     }
 
@@ -104,6 +109,7 @@ impl ErrorKind {
             ErrorKind::QueueFull => "QueueFull",
             ErrorKind::Conflict => "Conflict",
             ErrorKind::PermissionDenied => "PermissionDenied",
+            ErrorKind::NoSpace => "NoSpace",
         }
     }
 }
@@ -132,13 +138,20 @@ impl Error {
         Error { kind, message: message.into(), source: None }
     }
 
-    /// An I/O failure on `path`; the message names the file and the OS error.
+    /// An I/O failure on `path`; the message names the file and the OS error. A full disk
+    /// or quota (`ENOSPC`, `EDQUOT`) is [`ErrorKind::NoSpace`], and its message says so.
     pub fn io(path: &Path, what: &str, err: std::io::Error) -> Self {
-        let kind = match err.kind() {
-            std::io::ErrorKind::NotFound => ErrorKind::NotFound,
-            _ => ErrorKind::Io,
+        let quota = err.kind() == std::io::ErrorKind::QuotaExceeded || err.raw_os_error() == Some(libc::EDQUOT);
+        let full = err.kind() == std::io::ErrorKind::StorageFull || err.raw_os_error() == Some(libc::ENOSPC);
+        let (kind, message) = if quota || full {
+            let what_is_full = if quota { "the disk quota is full" } else { "the disk is full" };
+            (ErrorKind::NoSpace, format!("{what} {}: {what_is_full} ({err})", path.display()))
+        } else if err.kind() == std::io::ErrorKind::NotFound {
+            (ErrorKind::NotFound, format!("{what} {}: {err}", path.display()))
+        } else {
+            (ErrorKind::Io, format!("{what} {}: {err}", path.display()))
         };
-        Error { kind, message: format!("{what} {}: {err}", path.display()), source: Some(Box::new(err)) }
+        Error { kind, message, source: Some(Box::new(err)) }
     }
 
     /// Damage found in `path`.
@@ -181,7 +194,28 @@ mod tests {
     #[test]
     fn codes_are_stable_and_unique() {
         let codes: Vec<i32> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
-        assert_eq!(codes, (1..=15).collect::<Vec<_>>());
+        assert_eq!(codes, (1..=16).collect::<Vec<_>>());
+        let names: std::collections::HashSet<&str> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
+        assert_eq!((ErrorKind::NoSpace.code(), ErrorKind::NoSpace.name()), (16, "NoSpace"));
+    }
+
+    #[test]
+    fn a_full_disk_or_quota_is_no_space() {
+        let path = Path::new("/x/data000000");
+        for err in [
+            std::io::Error::from_raw_os_error(libc::ENOSPC),
+            std::io::Error::from_raw_os_error(libc::EDQUOT),
+            std::io::Error::from(std::io::ErrorKind::StorageFull),
+            std::io::Error::from(std::io::ErrorKind::QuotaExceeded),
+        ] {
+            let e = Error::io(path, "write", err);
+            assert_eq!(e.kind(), ErrorKind::NoSpace, "{e}");
+            assert!(e.to_string().starts_with("write /x/data000000: the disk "), "{e}");
+            assert!(e.to_string().contains(" is full ("), "{e}");
+        }
+        let e = Error::io(path, "write", std::io::Error::from_raw_os_error(libc::EIO));
+        assert_eq!(e.kind(), ErrorKind::Io);
     }
 
     #[test]

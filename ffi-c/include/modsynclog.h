@@ -3,11 +3,13 @@
  *
  * Every function returns an msl_status (or a value documented below) and never lets a
  * Rust panic cross into C. After any call, msl_last_error() and msl_last_error_code()
- * describe its outcome on the calling thread. Error statuses 1..15 keep their numbers
- * forever (they are the core's ErrorKind codes; new ones may be added after 15);
+ * describe its outcome on the calling thread. Error statuses 1..16 keep their numbers
+ * forever (they are the core's ErrorKind codes; new ones may be added after 16);
  * MSL_END = 100 and MSL_PANIC = 101; MSL_TIMEOUT (5) doubles as the "nothing arrived in
  * time" outcome of msl_reader_next. MSL_UNAUTHENTICATED (11) and MSL_PERMISSION_DENIED
  * (15) from a producer are final: the server refused its credentials, it stopped.
+ * MSL_NO_SPACE (16) is not: the server's disk is full, the producer keeps its records and
+ * retries, and commits and flushes return it at once until the server stores again.
  *
  * Options and binary compatibility: struct msl_producer_options never changes its layout
  * (programs built against an older header allocate its old size). Options added since
@@ -38,7 +40,7 @@
 #include <stdbool.h>
 
 /**
- * The outcome of a call. `MSL_OK` is success; the error statuses 1..15 have the same
+ * The outcome of a call. `MSL_OK` is success; the error statuses 1..16 have the same
  * numbers as the core's `ErrorKind::code()` and never change meaning. `MSL_TIMEOUT` (5) is
  * both the error of a `flush` that ran out of time and the normal "nothing arrived in
  * time" outcome of `msl_reader_next`. `MSL_END` (100) means a reader has no more records
@@ -116,6 +118,12 @@ enum msl_status
      * address outside an allow-list). Final for a producer, like `MSL_UNAUTHENTICATED`.
      */
     MSL_PERMISSION_DENIED = 15,
+    /**
+     * The server's disk (or quota) is full. Not final: a producer keeps what it queued and
+     * retries (1 s doubling to 10 s); until the server stores again, commits return this at
+     * once without queueing and `msl_flush` / `msl_producer_flush` return it at once.
+     */
+    MSL_NO_SPACE = 16,
     /**
      * `msl_reader_next`: no more records (end of the folder, or the reader was stopped).
      */
@@ -292,7 +300,9 @@ msl_status msl_init_with_config(const char *addr, const struct msl_producer_conf
  * `msl_init`, `MSL_CLOSED` after `msl_close`, `MSL_TOO_LARGE` over the record limit,
  * `MSL_QUEUE_FULL` when the queue stayed full (by records or by bytes) for the enqueue
  * timeout, `MSL_UNAUTHENTICATED` / `MSL_PERMISSION_DENIED` once the server refused the
- * credentials (final: every later call returns it).
+ * credentials (final: every later call returns it), `MSL_NO_SPACE` at once (the record is
+ * not queued) while the server reports a full disk (not final: what was queued is kept and
+ * retried, and commits are accepted again once the server stores again).
  *
  * # Safety
  * `data` is NULL or valid for reading `len` bytes.
@@ -313,13 +323,16 @@ msl_status msl_try_commit(int16_t type, const uint8_t *data, size_t len);
  * ran out (`msl_last_error()` then says what went wrong last, e.g. a refused connection or
  * a certificate the client does not trust); another error when the server refused records
  * for good; `MSL_UNAUTHENTICATED` / `MSL_PERMISSION_DENIED` as soon as it refused the
- * credentials, even while waiting.
+ * credentials, even while waiting; `MSL_NO_SPACE` as soon as the server reports a full disk
+ * (even while waiting: the records are kept and retried, call again later).
  */
 msl_status msl_flush(int64_t timeout_ms);
 
 /**
  * Flushes (for at most 10 seconds) and stops the global producer. It stays closed for the
- * rest of the process: later commits return `MSL_CLOSED`.
+ * rest of the process: later commits return `MSL_CLOSED`. While the server reports a full
+ * disk it keeps retrying for those 10 seconds, then returns `MSL_NO_SPACE` (what is still
+ * not stored is lost).
  */
 msl_status msl_close(void);
 
@@ -420,7 +433,8 @@ msl_status msl_producer_new_with_config(const char *addr, const struct msl_produ
  * Queues one record (copies `data`); see `msl_commit`. `MSL_CLOSED` after
  * `msl_producer_close`; `MSL_UNAUTHENTICATED` / `MSL_PERMISSION_DENIED` at once after the
  * server refused the producer's credentials (a producer never retries those: every call
- * on it returns that status from then on).
+ * on it returns that status from then on); `MSL_NO_SPACE` at once, without queueing, while
+ * the server reports a full disk (until it stores again).
  *
  * # Safety
  * `p` is NULL or a live producer; `data` is NULL or valid for reading `len` bytes.
@@ -448,7 +462,8 @@ msl_status msl_producer_flush(const struct msl_producer *p, int64_t timeout_ms);
 /**
  * Stops accepting records and waits (at most `timeout_ms`; negative: as long as it takes)
  * until everything committed is acknowledged. Later commits return `MSL_CLOSED`. The
- * producer must still be freed with `msl_producer_free`.
+ * producer must still be freed with `msl_producer_free`. A server out of space is retried
+ * until the timeout (then `MSL_NO_SPACE`).
  *
  * # Safety
  * `p` is NULL or a live producer.

@@ -9,7 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use modsynclog_core::{Error, ErrorKind};
 
-/// The outcome of a call. `MSL_OK` is success; the error statuses 1..15 have the same
+/// The outcome of a call. `MSL_OK` is success; the error statuses 1..16 have the same
 /// numbers as the core's `ErrorKind::code()` and never change meaning. `MSL_TIMEOUT` (5) is
 /// both the error of a `flush` that ran out of time and the normal "nothing arrived in
 /// time" outcome of `msl_reader_next`. `MSL_END` (100) means a reader has no more records
@@ -52,6 +52,10 @@ pub enum MslStatus {
     /// The credentials are valid but do not allow this (e.g. a token that may only read, an
     /// address outside an allow-list). Final for a producer, like `MSL_UNAUTHENTICATED`.
     MSL_PERMISSION_DENIED = 15,
+    /// The server's disk (or quota) is full. Not final: a producer keeps what it queued and
+    /// retries (1 s doubling to 10 s); until the server stores again, commits return this at
+    /// once without queueing and `msl_flush` / `msl_producer_flush` return it at once.
+    MSL_NO_SPACE = 16,
     /// `msl_reader_next`: no more records (end of the folder, or the reader was stopped).
     MSL_END = 100,
     /// A bug: the library caught an internal panic (see `msl_last_error()`).
@@ -77,6 +81,7 @@ impl MslStatus {
             ErrorKind::QueueFull => MSL_QUEUE_FULL,
             ErrorKind::Conflict => MSL_CONFLICT,
             ErrorKind::PermissionDenied => MSL_PERMISSION_DENIED,
+            ErrorKind::NoSpace => MSL_NO_SPACE,
             // A kind added to the core after this binding was written.
             _ => MSL_PANIC,
         }

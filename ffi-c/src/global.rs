@@ -64,7 +64,9 @@ pub unsafe extern "C" fn msl_init_with_config(addr: *const c_char, c: *const Msl
 /// `msl_init`, `MSL_CLOSED` after `msl_close`, `MSL_TOO_LARGE` over the record limit,
 /// `MSL_QUEUE_FULL` when the queue stayed full (by records or by bytes) for the enqueue
 /// timeout, `MSL_UNAUTHENTICATED` / `MSL_PERMISSION_DENIED` once the server refused the
-/// credentials (final: every later call returns it).
+/// credentials (final: every later call returns it), `MSL_NO_SPACE` at once (the record is
+/// not queued) while the server reports a full disk (not final: what was queued is kept and
+/// retried, and commits are accepted again once the server stores again).
 ///
 /// # Safety
 /// `data` is NULL or valid for reading `len` bytes.
@@ -97,7 +99,8 @@ pub unsafe extern "C" fn msl_try_commit(r#type: i16, data: *const u8, len: usize
 /// ran out (`msl_last_error()` then says what went wrong last, e.g. a refused connection or
 /// a certificate the client does not trust); another error when the server refused records
 /// for good; `MSL_UNAUTHENTICATED` / `MSL_PERMISSION_DENIED` as soon as it refused the
-/// credentials, even while waiting.
+/// credentials, even while waiting; `MSL_NO_SPACE` as soon as the server reports a full disk
+/// (even while waiting: the records are kept and retried, call again later).
 #[unsafe(no_mangle)]
 pub extern "C" fn msl_flush(timeout_ms: i64) -> MslStatus {
     call(|| {
@@ -107,7 +110,9 @@ pub extern "C" fn msl_flush(timeout_ms: i64) -> MslStatus {
 }
 
 /// Flushes (for at most 10 seconds) and stops the global producer. It stays closed for the
-/// rest of the process: later commits return `MSL_CLOSED`.
+/// rest of the process: later commits return `MSL_CLOSED`. While the server reports a full
+/// disk it keeps retrying for those 10 seconds, then returns `MSL_NO_SPACE` (what is still
+/// not stored is lost).
 #[unsafe(no_mangle)]
 pub extern "C" fn msl_close() -> MslStatus {
     call(|| {

@@ -348,7 +348,8 @@ unsafe fn producer_arg<'a>(p: *const MslProducer) -> Result<&'a Producer, Failur
 /// Queues one record (copies `data`); see `msl_commit`. `MSL_CLOSED` after
 /// `msl_producer_close`; `MSL_UNAUTHENTICATED` / `MSL_PERMISSION_DENIED` at once after the
 /// server refused the producer's credentials (a producer never retries those: every call
-/// on it returns that status from then on).
+/// on it returns that status from then on); `MSL_NO_SPACE` at once, without queueing, while
+/// the server reports a full disk (until it stores again).
 ///
 /// # Safety
 /// `p` is NULL or a live producer; `data` is NULL or valid for reading `len` bytes.
@@ -408,7 +409,8 @@ pub unsafe extern "C" fn msl_producer_flush(p: *const MslProducer, timeout_ms: i
 
 /// Stops accepting records and waits (at most `timeout_ms`; negative: as long as it takes)
 /// until everything committed is acknowledged. Later commits return `MSL_CLOSED`. The
-/// producer must still be freed with `msl_producer_free`.
+/// producer must still be freed with `msl_producer_free`. A server out of space is retried
+/// until the timeout (then `MSL_NO_SPACE`).
 ///
 /// # Safety
 /// `p` is NULL or a live producer.

@@ -58,6 +58,7 @@ static void config_api(const char *auth_addr) {
         CHECK(sizeof(msl_producer_options) == 64, "sizeof(msl_producer_options) is still 64 on LP64 (got %zu)",
               sizeof(msl_producer_options));
     CHECK(MSL_PERMISSION_DENIED == 15, "MSL_PERMISSION_DENIED is 15");
+    CHECK(MSL_NO_SPACE == 16, "MSL_NO_SPACE is 16");
 
     msl_producer_config *c = (msl_producer_config *)&c;
     CHECK_STATUS(msl_producer_config_new(NULL), MSL_INVALID_ARGUMENT);

@@ -23,7 +23,8 @@ pub fn init(env: &Env, addr: String, options: Option<ProducerOptions>) -> napi::
 
 /// Queues one record on the global producer; returns at once, never blocking the
 /// JavaScript thread (throws `QueueFull` at once when the queue is full; `commitAsync`
-/// waits for room). `data`: Buffer, Uint8Array or string (UTF-8).
+/// waits for room; `NoSpace` at once, nothing queued, while the server reports a full
+/// disk). `data`: Buffer, Uint8Array or string (UTF-8).
 #[napi(ts_args_type = "type: number, data: Buffer | Uint8Array | string")]
 pub fn commit(env: &Env, ty: f64, data: Unknown) -> napi::Result<()> {
     data_type(ty)
@@ -43,7 +44,8 @@ pub fn commit_async<'e>(env: &'e Env, ty: f64, data: Unknown) -> napi::Result<Ob
 }
 
 /// Resolves once every record committed before the call is acknowledged by the server.
-/// Rejects with `Timeout` after `timeoutMs` (default: wait as long as it takes).
+/// Rejects with `Timeout` after `timeoutMs` (default: wait as long as it takes), and with
+/// `NoSpace` at once while the server reports a full disk (records kept and retried).
 #[napi(ts_return_type = "Promise<void>")]
 pub fn flush(env: &Env, timeout_ms: Option<f64>) -> napi::Result<Object<'_>> {
     blocking_promise(env, move || sdk::global::flush(timeout_of(timeout_ms)?))

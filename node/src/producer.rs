@@ -101,8 +101,9 @@ impl Producer {
 
     /// Queues one record; returns at once, never blocking the JavaScript thread.
     /// Throws `QueueFull` at once when the queue is full (see `commitAsync` to wait for
-    /// room), `Closed` after `close()`, `TooLarge` over the record limit, and the server's
-    /// `Unauthenticated`/`PermissionDenied` once it refused the credentials.
+    /// room), `Closed` after `close()`, `TooLarge` over the record limit, the server's
+    /// `Unauthenticated`/`PermissionDenied` once it refused the credentials, and `NoSpace`
+    /// (nothing queued) while the server reports a full disk, until it stores again.
     #[napi(ts_args_type = "type: number, data: Buffer | Uint8Array | string")]
     pub fn commit(&self, env: &Env, ty: f64, data: Unknown) -> napi::Result<()> {
         data_type(ty)
@@ -143,7 +144,9 @@ impl Producer {
     }
 
     /// Resolves once every record committed before the call is acknowledged.
-    /// Rejects with `Timeout` after `timeoutMs` (default: as long as it takes).
+    /// Rejects with `Timeout` after `timeoutMs` (default: as long as it takes), and with
+    /// `NoSpace` at once while the server reports a full disk (the records are kept and
+    /// retried: flush again later).
     #[napi(ts_return_type = "Promise<void>")]
     pub fn flush<'e>(&self, env: &'e Env, timeout_ms: Option<f64>) -> napi::Result<Object<'e>> {
         let inner = self.inner.clone();

@@ -35,6 +35,7 @@ class UnavailableError(Error): ...
 class QueueFullError(Error): ...
 class ConflictError(Error): ...
 class PermissionDeniedError(Error): ...
+class NoSpaceError(Error): ...
 
 def init(
     addr: str,
@@ -60,13 +61,15 @@ def init(
 
 def commit(type: int, data: _Data) -> None:
     """Queues one record on the global producer (str is sent as UTF-8); on a full queue
-    waits (GIL released) up to `enqueue_timeout`, then raises QueueFullError."""
+    waits (GIL released) up to `enqueue_timeout`, then raises QueueFullError. Raises
+    NoSpaceError at once (nothing queued) while the server reports a full disk."""
 
 def try_commit(type: int, data: _Data) -> None:
     """Like `commit`, but never waits: QueueFullError at once when the queue is full."""
 
 def flush(timeout: Optional[float] = None) -> None:
-    """Waits until everything committed is acknowledged; TimeoutError after `timeout` seconds."""
+    """Waits until everything committed is acknowledged; TimeoutError after `timeout` seconds.
+    NoSpaceError at once while the server reports a full disk (records kept and retried)."""
 
 def close(timeout: Optional[float] = 10.0) -> None:
     """Flushes (up to `timeout` seconds) and stops the global producer for good."""

@@ -59,6 +59,7 @@ pub(crate) fn init(
 
 /// Queues one record on the global producer; returns without waiting for the network.
 /// On a full queue it waits (GIL released) up to `enqueue_timeout`, then `QueueFullError`.
+/// `NoSpaceError` at once (nothing queued) while the server reports a full disk.
 #[pyfunction]
 #[pyo3(signature = (r#type, data))]
 pub(crate) fn commit(py: Python<'_>, r#type: i16, data: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -76,6 +77,7 @@ pub(crate) fn try_commit(r#type: i16, data: &Bound<'_, PyAny>) -> PyResult<()> {
 }
 
 /// Waits (GIL released) until every record committed so far is acknowledged.
+/// `NoSpaceError` at once while the server reports a full disk (records kept, retried).
 #[pyfunction]
 #[pyo3(signature = (timeout = None))]
 pub(crate) fn flush(py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {

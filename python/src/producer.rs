@@ -146,6 +146,7 @@ impl PyProducer {
 
     /// Queues one record; returns without waiting for the network. On a full queue it
     /// waits (GIL released) up to `enqueue_timeout`, then raises `QueueFullError`.
+    /// `NoSpaceError` at once (nothing queued) while the server reports a full disk.
     #[pyo3(signature = (r#type, data))]
     fn commit(&self, py: Python<'_>, r#type: i16, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let data = payload(data)?;
@@ -160,6 +161,7 @@ impl PyProducer {
     }
 
     /// Waits (GIL released) until every record committed so far is acknowledged.
+    /// `NoSpaceError` at once while the server reports a full disk (records kept, retried).
     #[pyo3(signature = (timeout = None))]
     fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let timeout = seconds(timeout)?;

@@ -9,7 +9,7 @@ import modsynclog
 KINDS = [
     "InvalidArgument", "NotFound", "Corrupt", "Io", "Timeout", "Closed", "NotInitialized",
     "AlreadyInitialized", "TooLarge", "Protocol", "Unauthenticated", "Unavailable", "QueueFull",
-    "Conflict", "PermissionDenied",
+    "Conflict", "PermissionDenied", "NoSpace",
 ]
 
 

@@ -22,10 +22,24 @@
 //! Records are never silently dropped, unless the server refuses a batch as invalid (over
 //! a size limit), which `flush` then reports.
 //!
+//! A server whose disk (or quota) is full answers `NoSpace`. The producer then neither
+//! drops the batch nor retries it in a tight loop: it keeps that batch and everything
+//! queued after it, and resends them, in order, with a slow capped backoff (1 s doubling to
+//! 10 s). Until the server acknowledges a batch again, the application learns of it at
+//! once and memory does not grow: `commit` (and `try_commit`, `commit_async`) fails with
+//! `NoSpace` without queueing the record, a `flush` returns `NoSpace` at once (also one
+//! already waiting), and `close` keeps retrying until its timeout and then returns
+//! `NoSpace` for what is still not stored. The first ack after the disk has room again ends
+//! that state: the kept records are delivered (exactly once, as after a reconnect) and
+//! commits are accepted again. A program may so simply retry its `flush` (or commit) every
+//! so often until it succeeds.
+//!
 //! With [`ProducerOptions::legacy`] the producer speaks the Go server's unary
 //! `grpc_proto_log.Log` methods instead (one call per record, a bounded number at once),
 //! with the same retry and `flush` guarantees; that protocol has no producer identity,
-//! so a record whose reply was lost may be stored twice.
+//! so a record whose reply was lost may be stored twice. A legacy server's own refusals
+//! (a non-zero `errCode`) are final for that record, except `NoSpace`, which is handled as
+//! above.
 //!
 //! # On an open network
 //!

@@ -67,7 +67,9 @@ impl Producer {
     /// `queue_bytes` payload bytes with this record counted) and fails with `QueueFull`
     /// after. `TooLarge` over `max_record_len`; `Closed` after [`close`](Producer::close);
     /// `Unauthenticated` / `PermissionDenied` at once after the server refused this
-    /// producer's credentials.
+    /// producer's credentials; `NoSpace` at once (the record is not queued) while the server
+    /// reports a full disk, until it acknowledges again (what was queued before is kept and
+    /// retried; see [Delivery](super#delivery-exactly-once-native-at-least-once-legacy)).
     ///
     /// Needs no runtime: callable from any thread. Only a full queue makes it block the
     /// calling thread (for at most `enqueue_timeout`), also when called from async code:
@@ -93,7 +95,7 @@ impl Producer {
     }
 
     /// [`commit`](Producer::commit) that never waits: `QueueFull` at once when the queue
-    /// has no room for the record.
+    /// has no room for the record. Other errors as `commit` (`NoSpace` included).
     pub fn try_commit(&self, ty: i16, data: impl Into<Bytes>) -> Result<()> {
         let data = self.checked(data.into())?;
         let mut st = self.shared.lock();
@@ -159,14 +161,22 @@ impl Producer {
     /// when `timeout` passes first, with the last error seen in its message; `None` waits
     /// as long as it takes). Blocks the thread. Fails when the server refused records for
     /// good during the wait, and at once (also while waiting) when it refused this
-    /// producer's credentials (`Unauthenticated` / `PermissionDenied`).
+    /// producer's credentials (`Unauthenticated` / `PermissionDenied`) or reports a full
+    /// disk (`NoSpace`: the records are kept and retried, a later flush may succeed).
     pub fn flush(&self, timeout: Option<Duration>) -> Result<()> {
+        self.wait_settled(timeout, true)
+    }
+
+    /// Waits for every record committed so far to settle. `fail_fast`: return as soon as
+    /// the server reports a full disk (a flush), rather than waiting for it to recover
+    /// (a close: the last chance to deliver).
+    fn wait_settled(&self, timeout: Option<Duration>, fail_fast: bool) -> Result<()> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut st = self.shared.lock();
         let (target, rejected_before) = (st.committed, st.rejected);
         st.flushing += 1;
         self.shared.wake.notify_one();
-        while st.acked < target && st.ended.is_none() && !st.stopped {
+        while st.acked < target && st.ended.is_none() && !st.stopped && !(fail_fast && st.no_space.is_some()) {
             let wait = match deadline {
                 Some(d) => match d.checked_duration_since(Instant::now()) {
                     Some(w) if !w.is_zero() => w,
@@ -182,6 +192,11 @@ impl Producer {
 
     /// [`flush`](Producer::flush) for async code: does not block the thread.
     pub async fn flush_async(&self, timeout: Option<Duration>) -> Result<()> {
+        self.wait_settled_async(timeout, true).await
+    }
+
+    /// [`wait_settled`](Producer::wait_settled) for async code.
+    async fn wait_settled_async(&self, timeout: Option<Duration>, fail_fast: bool) -> Result<()> {
         let (target, rejected_before) = {
             let mut st = self.shared.lock();
             st.flushing += 1;
@@ -189,7 +204,7 @@ impl Producer {
         };
         self.shared.wake.notify_one();
         let mut rx = self.shared.settled_watch.subscribe();
-        let wait = rx.wait_for(|s| s.acked >= target || s.done);
+        let wait = rx.wait_for(|s| s.acked >= target || s.done || (fail_fast && s.no_space));
         let _ = match timeout {
             Some(t) => tokio::time::timeout(t, wait).await.ok().map(|_| ()),
             None => wait.await.ok().map(|_| ()),
@@ -202,6 +217,20 @@ impl Producer {
     fn outcome(st: &State, target: u64, rejected_before: u64) -> Result<()> {
         if let Some(err) = st.ended_error() {
             return Err(err);
+        }
+        if st.acked < target
+            && let Some(why) = &st.no_space
+        {
+            let n = target - st.acked;
+            let message = if st.closed {
+                format!("{n} records were not acknowledged before close: the server has no space left ({why})")
+            } else {
+                format!(
+                    "{n} records not acknowledged yet: the server has no space left ({why}); the producer keeps \
+                     them and retries"
+                )
+            };
+            return Err(Error::new(ErrorKind::NoSpace, message));
         }
         let last = || st.last_error.as_ref().map(|(_, m)| m.as_str()).unwrap_or("no reply yet");
         if st.acked < target && st.stopped {
@@ -232,9 +261,11 @@ impl Producer {
     /// then stops the background task. Records still unacknowledged then are lost, and a
     /// later `flush` or `close` returns `Closed` at once (instead of waiting for acks that
     /// cannot come). After the server refused the credentials it returns that error at once.
+    /// A server out of space does not end the wait (unlike `flush`): its retries go on
+    /// until `timeout`, and `NoSpace` is returned if records are still not stored then.
     pub fn close(&self, timeout: Option<Duration>) -> Result<()> {
         self.mark_closed();
-        let result = self.flush(timeout);
+        let result = self.wait_settled(timeout, false);
         self.stop_task();
         result
     }
@@ -242,7 +273,7 @@ impl Producer {
     /// [`close`](Producer::close) for async code.
     pub async fn close_async(&self, timeout: Option<Duration>) -> Result<()> {
         self.mark_closed();
-        let result = self.flush_async(timeout).await;
+        let result = self.wait_settled_async(timeout, false).await;
         self.stop_task();
         result
     }

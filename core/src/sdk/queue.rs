@@ -14,6 +14,11 @@
 //! A producer *ends* when the server refuses its credentials (`Unauthenticated`,
 //! `PermissionDenied`): retrying cannot help, so the error is kept in `State::ended`, the
 //! task stops, every waiter is woken, and every later call returns that error at once.
+//!
+//! A server whose disk is full answers `NoSpace`: that is not the end, the records are kept
+//! and retried, but until the server stores again (the next ack) the producer is *out of
+//! space* (`State::no_space`): commits fail with `NoSpace` at once (nothing is queued, so
+//! memory does not grow), a flush returns it at once, and the waiters are woken to see it.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -41,20 +46,37 @@ pub(crate) struct State {
     pub(super) ended: Option<(ErrorKind, String)>,
     /// `close` stopped the task: nothing more will be acknowledged.
     pub(super) stopped: bool,
+    /// The server's `NoSpace` answer while its disk is full (cleared by the next ack).
+    pub(super) no_space: Option<String>,
 }
 
 impl State {
     pub(super) fn ended_error(&self) -> Option<Error> {
         self.ended.as_ref().map(|(kind, message)| Error::new(*kind, message.clone()))
     }
+
+    /// `NoSpace` while the server reports a full disk: what `commit` returns then.
+    pub(super) fn no_space_error(&self) -> Option<Error> {
+        self.no_space.as_ref().map(|why| {
+            let kept = self.committed - self.acked;
+            Error::new(
+                ErrorKind::NoSpace,
+                format!(
+                    "the server has no space left ({why}); records are not accepted until it stores again \
+                     (the producer keeps its {kept} unacknowledged records and retries)"
+                ),
+            )
+        })
+    }
 }
 
-/// What the settled watch carries: records settled so far, and whether no more will be
-/// (the producer ended, or `close` stopped its task).
+/// What the settled watch carries: records settled so far, whether no more will be (the
+/// producer ended, or `close` stopped its task), and whether the server is out of space.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Settled {
     pub(super) acked: u64,
     pub(super) done: bool,
+    pub(super) no_space: bool,
 }
 
 /// Whether a record was queued, or (given back) why not.
@@ -133,14 +155,18 @@ impl Shared {
         batch
     }
 
-    /// Queues the record when there is room (or fails: ended, closed); gives it back when
-    /// the queue is full. A record larger than `queue_bytes` fits only an empty queue.
+    /// Queues the record when there is room (or fails: ended, closed, the server out of
+    /// space); gives it back when the queue is full. A record larger than `queue_bytes`
+    /// fits only an empty queue.
     pub(super) fn push(&self, st: &mut State, ty: i16, data: Bytes) -> Result<Push> {
         if let Some(err) = st.ended_error() {
             return Err(err);
         }
         if st.closed {
             return Err(Error::new(ErrorKind::Closed, "the producer is closed"));
+        }
+        if let Some(err) = st.no_space_error() {
+            return Err(err);
         }
         let opts = &self.opts;
         let len = data.len();
@@ -183,14 +209,10 @@ impl Shared {
         Error::new(ErrorKind::QueueFull, format!("the producer's queue {how}; limit {limit}"))
     }
 
-    /// `count` more records (the oldest unsettled ones) were acknowledged.
+    /// `count` more records (the oldest unsettled ones) were acknowledged: the server
+    /// stores again, so a `NoSpace` state ends.
     pub(crate) fn acked(&self, count: u64) {
-        let mut st = self.lock();
-        st.acked += count;
-        let acked = st.acked;
-        drop(st);
-        self.settled.notify_all();
-        self.settled_watch.send_modify(|s| s.acked = acked);
+        self.settle(count, true);
     }
 
     /// `count` records were refused by the server for good.
@@ -200,21 +222,71 @@ impl Shared {
         st.rejected += count;
         st.last_error = Some((err.kind(), err.to_string()));
         drop(st);
-        self.acked(count);
+        self.settle(count, false);
+    }
+
+    /// `count` more records are settled; `stored`: the server stored (or had stored) them.
+    fn settle(&self, count: u64, stored: bool) {
+        let mut st = self.lock();
+        st.acked += count;
+        let acked = st.acked;
+        let recovered = stored && st.no_space.take().is_some();
+        drop(st);
+        if recovered {
+            tracing::info!("the server stores again after running out of space; commits are accepted again");
+        }
+        self.settled.notify_all();
+        self.settled_watch.send_modify(|s| {
+            s.acked = acked;
+            if recovered {
+                s.no_space = false;
+            }
+        });
     }
 
     /// Remembers a failure. A transient one is kept for a `flush` that times out, and
-    /// `false` returned: retry. One that retrying cannot fix (the server refused the
-    /// credentials: [`Error::is_auth`]) ends the producer ([`end`](Shared::end)); `true`:
-    /// the task must stop.
+    /// `false` returned: retry. `NoSpace` (the server's disk is full) is retried too, but
+    /// also puts the producer out of space ([`out_of_space`](Shared::out_of_space)). One
+    /// that retrying cannot fix (the server refused the credentials: [`Error::is_auth`])
+    /// ends the producer ([`end`](Shared::end)); `true`: the task must stop.
     pub(crate) fn failed(&self, err: &Error) -> bool {
         if err.is_auth() {
             self.end(err);
             return true;
         }
+        if err.kind() == ErrorKind::NoSpace {
+            self.out_of_space(err);
+            return false;
+        }
         tracing::debug!(error = %err, "sending failed; will retry");
         self.lock().last_error = Some((err.kind(), err.to_string()));
         false
+    }
+
+    /// The server answered `NoSpace`: until its next ack, commits fail with it and flushes
+    /// return it at once. Waiting commits and flushes are woken to see it. Nothing queued is
+    /// dropped: the task retries with backoff.
+    fn out_of_space(&self, err: &Error) {
+        let mut st = self.lock();
+        let first = st.no_space.is_none();
+        st.no_space = Some(err.to_string());
+        st.last_error = Some((err.kind(), err.to_string()));
+        let kept = st.committed - st.acked;
+        drop(st);
+        if first {
+            tracing::warn!(
+                error = %err,
+                kept,
+                "the server has no space left: records are kept and retried; commits fail with NoSpace until it \
+                 stores again"
+            );
+        } else {
+            tracing::debug!(error = %err, kept, "the server still has no space left; will retry");
+        }
+        self.space.notify_all();
+        self.space_async.notify_waiters();
+        self.settled.notify_all();
+        self.settled_watch.send_modify(|s| s.no_space = true);
     }
 
     /// Ends the producer for good with `err`'s kind: what is queued is dropped, every

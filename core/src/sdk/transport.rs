@@ -1,19 +1,24 @@
 //! The producer's background task: batches to the server, acks back to the queue.
 //!
 //! Native mode keeps one `AppendStream` open, with up to [`MAX_IN_FLIGHT`] batches sent
-//! and not yet acknowledged. When the stream fails it reconnects (backoff: immediate,
-//! then 50 ms doubling up to 2 s) and first resends the unacknowledged batches, in order,
-//! with their original `batch_seq`. Every batch carries the producer's random
-//! `producer_id`, so a server that stored a batch but lost the ack (a crash) recognises
-//! the resend and acknowledges it as a duplicate without storing it again: exactly once.
-//! A batch the server refuses as invalid is dropped and
-//! reported (resending it could never succeed). Legacy mode sends one unary call per
+//! and not yet acknowledged. When the server stops reading the stream, its remaining acks
+//! and final status are still read (for up to [`STOPPED_READING_WAIT`]): the status says
+//! why (e.g. `NoSpace`), which decides the backoff. When the stream fails it reconnects
+//! (backoff: immediate, then 50 ms doubling up to 2 s) and first resends the
+//! unacknowledged batches, in order, with their original `batch_seq`. Every batch carries
+//! the producer's random `producer_id`, so a server that stored a batch but lost the ack
+//! (a crash) recognises the resend and acknowledges it as a duplicate without storing it
+//! again: exactly once. A batch the server refuses as invalid is dropped and reported
+//! (resending it could never succeed). Legacy mode sends one unary call per
 //! record, retrying each until the server answers.
 //!
 //! Failures to connect (refused, TLS handshake) are retried, and remembered with their
 //! whole cause chain (`explain_transport_error`) for a `flush` that times out. A refusal
 //! of the credentials (`Unauthenticated`, `PermissionDenied`), in either mode, is final:
-//! [`Shared::failed`] ends the producer and the task returns.
+//! [`Shared::failed`] ends the producer and the task returns. `NoSpace` (the server's disk
+//! is full), in either mode, keeps every batch and is retried on a slower backoff (1 s
+//! doubling to [`NO_SPACE_MAX_DELAY`]), never dropped, never in a tight loop;
+//! [`Shared::failed`] puts the producer out of space until the next ack.
 
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
@@ -37,17 +42,43 @@ use crate::proto::legacy::{AppLogRequest, DbLogRequest, JsonLogRequest};
 use crate::proto::v1::ingest_client::IngestClient;
 use crate::proto::v1::{AppendRequest, Record};
 
+/// How long the acks and the final status of a stream are awaited once the server has
+/// stopped reading it.
+const STOPPED_READING_WAIT: Duration = Duration::from_secs(10);
+
 /// Batches sent on the stream and not yet acknowledged.
 pub(crate) const MAX_IN_FLIGHT: usize = 32;
 const MAX_MESSAGE: usize = 64 << 20;
 
-struct Backoff(u32);
+/// The first retry after the server answered `NoSpace`; each next one waits twice as long.
+pub(crate) const NO_SPACE_FIRST_DELAY: Duration = Duration::from_secs(1);
+/// The longest wait between retries while the server answers `NoSpace`.
+pub(crate) const NO_SPACE_MAX_DELAY: Duration = Duration::from_secs(10);
+
+/// Delays between attempts: the first retry is immediate, then 50 ms doubling up to 2 s;
+/// after `NoSpace` answers, 1 s doubling up to 10 s (a full disk is not freed in a moment).
+#[derive(Default)]
+struct Backoff {
+    attempts: u32,
+    no_space: u32,
+}
 
 impl Backoff {
     fn next(&mut self) -> Duration {
-        let d = if self.0 == 0 { Duration::ZERO } else { Duration::from_millis(50 << (self.0 - 1).min(6)) };
-        self.0 += 1;
+        let n = self.attempts;
+        self.attempts += 1;
+        if self.no_space > 0 {
+            return (NO_SPACE_FIRST_DELAY * (1 << (self.no_space - 1).min(8))).min(NO_SPACE_MAX_DELAY);
+        }
+        let d = if n == 0 { Duration::ZERO } else { Duration::from_millis(50 << (n - 1).min(6)) };
         d.min(Duration::from_secs(2))
+    }
+
+    /// The server answered `NoSpace` (`err`'s kind): later delays are the slow ones.
+    fn after(&mut self, err: &Error) {
+        if err.kind() == ErrorKind::NoSpace {
+            self.no_space += 1;
+        }
     }
 }
 
@@ -105,7 +136,7 @@ async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
     let mut next_seq = 0u64;
     let producer_id = new_producer_id();
     let (mut resent_batches, mut duplicate_batches) = (0u64, 0u64);
-    let mut backoff = Backoff(0);
+    let mut backoff = Backoff::default();
     let auth = auth_header(&shared);
     loop {
         if unacked.is_empty() && shared.drained() {
@@ -136,9 +167,11 @@ async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
         let mut acks = match client.append_stream(request).await {
             Ok(r) => r.into_inner(),
             Err(status) => {
-                if shared.failed(&error_from_status(&status)) {
+                let err = error_from_status(&status);
+                if shared.failed(&err) {
                     return;
                 }
+                backoff.after(&err);
                 continue;
             }
         };
@@ -151,6 +184,9 @@ async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
             );
         }
         let mut draining = false;
+        // Set when the server stopped reading this stream: no more sends, but its acks and
+        // the status saying why (e.g. `NoSpace` for a batch) are still read, for a while.
+        let mut stopped_reading: Option<tokio::time::Instant> = None;
         loop {
             if draining && unacked.is_empty() {
                 log_delivered(resent_batches, duplicate_batches);
@@ -171,7 +207,7 @@ async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
                                 }
                                 shared.acked(front.count);
                                 unacked.pop_front();
-                                backoff = Backoff(0);
+                                backoff = Backoff::default();
                             }
                             _ => {
                                 shared.failed(&Error::new(ErrorKind::Protocol, "unexpected ack from the server"));
@@ -186,14 +222,25 @@ async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
                             && let Some(bad) = unacked.pop_front()
                         {
                             shared.rejected(bad.count, &err);
-                            backoff = Backoff(0);
+                            backoff = Backoff::default();
                         } else if shared.failed(&err) {
                             return;
                         }
+                        // `NoSpace`: every batch is kept (the failed one first) and resent
+                        // after a slow backoff.
+                        backoff.after(&err);
                         break;
                     }
                 },
-                batch = shared.next_batch(usize::MAX), if !draining && unacked.len() < MAX_IN_FLIGHT => {
+                _ = tokio::time::sleep_until(stopped_reading.unwrap_or_else(tokio::time::Instant::now)),
+                    if stopped_reading.is_some() =>
+                {
+                    shared.failed(&Error::new(ErrorKind::Unavailable, "the server stopped reading the stream"));
+                    break;
+                }
+                batch = shared.next_batch(usize::MAX),
+                    if !draining && stopped_reading.is_none() && unacked.len() < MAX_IN_FLIGHT =>
+                {
                     let Some(batch) = batch else {
                         draining = true;
                         continue;
@@ -205,7 +252,9 @@ async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
                     let ok = tx.send(request.clone()).await.is_ok();
                     unacked.push_back(Sent { request, count });
                     if !ok {
-                        break;
+                        // The stream is ending: read the acks and the status (which says why
+                        // and sets the backoff) before reconnecting, not in a hurry.
+                        stopped_reading = Some(tokio::time::Instant::now() + STOPPED_READING_WAIT);
                     }
                 }
             }
@@ -248,10 +297,11 @@ async fn run_legacy(shared: Arc<Shared>, endpoint: Endpoint) {
 }
 
 /// One record through the legacy service, retried until the server answers. A non-zero
-/// `errCode` is final, except "closed" (that server is stopping: try again). A refusal of
-/// the credentials (status or `errCode`) ends the whole producer.
+/// `errCode` is final, except "closed" (that server is stopping: try again) and `NoSpace`
+/// (its disk is full: try again, slowly; the producer is out of space meanwhile). A refusal
+/// of the credentials (status or `errCode`) ends the whole producer.
 async fn send_legacy(shared: Arc<Shared>, mut client: LogClient<Channel>, ty: i16, data: Bytes) -> Result<(), Error> {
-    let mut backoff = Backoff(0);
+    let mut backoff = Backoff::default();
     loop {
         let delay = backoff.next();
         if !delay.is_zero() {
@@ -276,6 +326,11 @@ async fn send_legacy(shared: Arc<Shared>, mut client: LogClient<Channel>, ty: i1
             Ok((code, message)) => {
                 let kind = ErrorKind::ALL.iter().copied().find(|k| k.code() == code).unwrap_or(ErrorKind::Protocol);
                 let err = Error::new(kind, format!("server errCode {code}: {message}"));
+                if kind == ErrorKind::NoSpace {
+                    shared.failed(&err);
+                    backoff.after(&err);
+                    continue;
+                }
                 if err.is_auth() {
                     shared.failed(&err);
                 }
@@ -286,6 +341,7 @@ async fn send_legacy(shared: Arc<Shared>, mut client: LogClient<Channel>, ty: i1
                 if shared.failed(&err) {
                     return Err(err);
                 }
+                backoff.after(&err);
             }
         }
     }
@@ -319,5 +375,26 @@ fn log_delivered(resent_batches: u64, duplicate_batches: u64) {
             duplicate_batches,
             "delivered; resends the server had already stored were not stored twice"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_quick_for_failures_and_slow_while_the_disk_is_full() {
+        let mut b = Backoff::default();
+        let ms = |b: &mut Backoff| b.next().as_millis();
+        assert_eq!([ms(&mut b), ms(&mut b), ms(&mut b)], [0, 50, 100]);
+        let full = Error::new(ErrorKind::NoSpace, "full");
+        let mut slow = Vec::new();
+        for _ in 0..6 {
+            b.after(&full);
+            slow.push(ms(&mut b));
+        }
+        assert_eq!(slow, [1000, 2000, 4000, 8000, 10_000, 10_000]);
+        b.after(&Error::new(ErrorKind::Unavailable, "down"));
+        assert_eq!(ms(&mut b), 10_000, "still out of space: no quick retries");
     }
 }

@@ -62,3 +62,9 @@ fn permission_denied_is_15() {
     assert_eq!(MslStatus::MSL_PERMISSION_DENIED as i32, 15);
     assert_eq!(MslStatus::from_kind(ErrorKind::PermissionDenied), MslStatus::MSL_PERMISSION_DENIED);
 }
+
+#[test]
+fn no_space_is_16() {
+    assert_eq!(MslStatus::MSL_NO_SPACE as i32, 16);
+    assert_eq!(MslStatus::from_kind(ErrorKind::NoSpace), MslStatus::MSL_NO_SPACE);
+}
