@@ -112,3 +112,38 @@ async fn every_step_of_the_write_path_survives_a_crash_enospc_and_eio() {
         }
     }
 }
+
+/// A producer pipelines batches: while the group holding seq 2 fails (a full disk), seq 3
+/// is already queued. It must not be stored before 2 is resent, or the resend of 2 would
+/// pass for a duplicate and never be stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_queued_behind_a_failed_one_waits_for_its_resend() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vfs = FaultyVfs::new();
+    let clock = ManualClock::new(START);
+    let control = spawn(tmp.path(), Arc::new(vfs.clone()), &clock);
+    let h = control.handle();
+    let origin = |seq| Some(Origin { producer: "pipelined".into(), seq });
+    let send = |seq: u64| h.submit_from(origin(seq), records(seq as usize, 2));
+    send(1).await.unwrap().wait_ack().await.expect("a healthy disk");
+
+    vfs.fail_step(vfs.steps(), Fault::NoSpace);
+    let err = send(2).await.unwrap().wait_ack().await.expect_err("the disk is full");
+    assert_eq!(err.kind(), ErrorKind::NoSpace, "{err}");
+    vfs.heal();
+    let err = send(3).await.unwrap().wait_ack().await.expect_err("3 must wait for 2");
+    assert_eq!(err.kind(), ErrorKind::NoSpace, "the failure's own kind: {err}");
+    assert!(err.message().contains("batch 2"), "{err}");
+
+    // The producer resends from 2, in order.
+    for seq in 2..=3 {
+        match send(seq).await.unwrap().wait_ack().await.unwrap() {
+            Ack::Stored(a) => assert_eq!(a.count, 2),
+            other => panic!("resent batch {seq} must be stored, got {other:?}"),
+        }
+    }
+    control.shutdown().await;
+    let got: Vec<_> = crate::Reader::open(tmp.path()).unwrap().map(|r| r.unwrap().data).collect();
+    let want: Vec<_> = (1..=3).flat_map(|s| records(s, 2)).map(|(_, d)| d).collect();
+    assert_eq!(got, want, "every batch once, in order");
+}

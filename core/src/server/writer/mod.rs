@@ -37,6 +37,7 @@ use crate::store::{Appended, Durability, NewRecord, Store};
 
 #[cfg(test)]
 mod fault_tests;
+mod gaps;
 mod handle;
 #[cfg(test)]
 mod tests;
@@ -110,6 +111,7 @@ impl WriterControl {
             pending_finish: Vec::new(),
             warned_backwards: false,
             deferred_since: None,
+            gaps: gaps::Gaps::default(),
         };
         let batch_sync = writer.store.durability() == Durability::Batch;
         let shared: Shared = Arc::new(Mutex::new(Some(writer)));
@@ -182,6 +184,8 @@ struct Writer {
     /// Since when records appended without their sync ([`AckWhen::Written`] groups) wait
     /// for it; the next tick, or the first group after [`DEFERRED_SYNC_AFTER`], syncs them.
     deferred_since: Option<Instant>,
+    /// Producers whose batch failed: their later batches wait for its resend.
+    gaps: gaps::Gaps,
 }
 
 impl std::fmt::Debug for Writer {
@@ -196,6 +200,8 @@ type Job = (Batch, Option<Origin>, AckTx);
 enum Plan {
     Store(Appended),
     Duplicate(Option<Appended>),
+    /// An earlier batch of the same producer failed and was not resent yet.
+    Refused(Error),
 }
 
 /// The writer thread: takes everything queued, then appends it as one group under the
@@ -325,8 +331,13 @@ impl Writer {
         };
         let now = self.clock.unix_seconds();
         let time = i32::try_from(now).unwrap_or(if now < 0 { i32::MIN } else { i32::MAX });
-        let fail = |jobs: &mut Vec<Job>, e: &Error| {
-            for (_, _, ack) in jobs.drain(..) {
+        // Nothing of the group is stored: each batch fails, and its producer's later
+        // batches wait for it to be resent.
+        let fail = |jobs: &mut Vec<Job>, gaps: &mut gaps::Gaps, e: &Error| {
+            for (_, origin, ack) in jobs.drain(..) {
+                if let Some(o) = origin {
+                    gaps.failed(&o.producer, o.seq, e);
+                }
                 let _ = ack.send(Err(Error::new(e.kind(), e.message().to_string())));
             }
         };
@@ -342,7 +353,7 @@ impl Writer {
                 Ok(a) => next_id = a.first_id,
                 Err(e) => {
                     tracing::error!(%date, error = %e, "cannot open the day");
-                    return fail(jobs, &e);
+                    return fail(jobs, &mut self.gaps, &e);
                 }
             }
         }
@@ -357,6 +368,10 @@ impl Writer {
             for (batch, origin, _) in jobs.iter() {
                 let count = batch.len() as u64;
                 if let Some(o) = origin {
+                    if let Err(e) = self.gaps.check(&o.producer, o.seq) {
+                        plans.push(Plan::Refused(e));
+                        continue;
+                    }
                     let last = in_group.get(o.producer.as_str()).copied().or_else(|| self.journal.last(&o.producer));
                     if let Some((seq, ack)) = last
                         && o.seq <= seq
@@ -385,7 +400,7 @@ impl Writer {
         // The journal first, then the records.
         if let Err(e) = self.journal.write(&entries) {
             tracing::error!(error = %e, "cannot write the ingest journal");
-            return fail(jobs, &e);
+            return fail(jobs, &mut self.gaps, &e);
         }
         let records: Vec<NewRecord<'_>> = jobs
             .iter()
@@ -434,16 +449,17 @@ impl Writer {
                 }
                 self.journal.confirm(entries);
                 for ((_, _, ack), plan) in jobs.drain(..).zip(plans) {
-                    let _ = ack.send(Ok(match plan {
-                        Plan::Store(a) => Ack::Stored(a),
-                        Plan::Duplicate(a) => Ack::Duplicate(a),
-                    }));
+                    let _ = ack.send(match plan {
+                        Plan::Store(a) => Ok(Ack::Stored(a)),
+                        Plan::Duplicate(a) => Ok(Ack::Duplicate(a)),
+                        Plan::Refused(e) => Err(e),
+                    });
                 }
             }
             Err(e) => {
                 tracing::error!(%date, error = %e, "append failed");
                 self.journal.abort();
-                fail(jobs, &e);
+                fail(jobs, &mut self.gaps, &e);
             }
         }
     }
