@@ -260,13 +260,10 @@ impl Client {
                 }
                 let cfg = &self.config;
                 *state = State {
-                    feeder: Some(Feeder::new(
-                        self.vfs.clone(),
-                        self.root.clone(),
-                        request,
-                        cfg.batch_records,
-                        cfg.batch_bytes,
-                    )),
+                    feeder: Some(
+                        Feeder::new(self.vfs.clone(), self.root.clone(), request, cfg.batch_records, cfg.batch_bytes)
+                            .with_head(self.signal.clone()),
+                    ),
                     position: Some((date, id)),
                     ..State::default()
                 };

@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::store::cursor::DayCursor;
 use crate::store::day;
 use crate::store::io::Vfs;
+use crate::store::notify::{Head, Signal};
 use crate::wire::{SyncRequest, WireRecord};
 
 /// The original's batch size; its replicas were never sent more records in one 302.
@@ -41,6 +42,12 @@ pub struct Feeder {
     cursor: DayCursor,
     max_records: usize,
     max_bytes: usize,
+    /// The writer's published head: records past it are not handed out (see
+    /// [`with_head`](Feeder::with_head)).
+    head: Option<Arc<Signal>>,
+    /// The writer's [`Head::cuts`](crate::store::Head::cuts) when the cursor's caches were
+    /// last known good.
+    cuts: u64,
 }
 
 impl std::fmt::Debug for Feeder {
@@ -75,6 +82,43 @@ impl Feeder {
             next_id,
             max_records: max_records.max(1),
             max_bytes: max_bytes.max(1),
+            head: None,
+            cuts: 0,
+        }
+    }
+
+    /// Hands out only records the in-process writer has published (its `signal`'s head):
+    /// a batch that failed may sit in the files, whole, until the writer cuts it, and a
+    /// replica must never copy it. Before the writer's first append (head unset) the files
+    /// are what recovery left at start, all of them published.
+    pub fn with_head(mut self, signal: Arc<Signal>) -> Feeder {
+        self.cuts = signal.head().cuts;
+        self.head = Some(signal);
+        self
+    }
+
+    /// Drops the cursor's caches (index entries and data read ahead, possibly of a batch
+    /// cut since and rewritten) when the writer has cut files since the last look.
+    fn forget_if_cut(&mut self, head: Option<&Head>) {
+        if let Some(head) = head
+            && head.cuts != self.cuts
+        {
+            self.cuts = head.cuts;
+            self.cursor = DayCursor::new(&self.root, self.date);
+        }
+    }
+
+    /// `on_disk` records of the day, less any the writer had not published at `head`
+    /// (the same snapshot the caches were checked against).
+    fn published(&self, on_disk: u64, head: Option<&Head>) -> u64 {
+        let Some(head) = head else { return on_disk };
+        match head.date {
+            Some(date) if date == self.date => on_disk.min(head.count),
+            // Appends have moved on to a later day: this one is whole.
+            Some(date) if date > self.date => on_disk,
+            // A day after the head has nothing published yet.
+            Some(_) => 0,
+            None => on_disk,
         }
     }
 
@@ -97,6 +141,8 @@ impl Feeder {
 
     /// The next batch, the end of the day, or nothing yet.
     pub fn poll(&mut self) -> Result<Feed> {
+        let head = self.head.as_ref().map(|s| s.head());
+        self.forget_if_cut(head.as_ref());
         let vfs: &dyn Vfs = self.vfs.as_ref();
         // Stat the index only when the count already known is used up: one system call
         // per batch at most while catching up.
@@ -104,13 +150,18 @@ impl Feeder {
             k if self.next_id < k => k,
             _ => self.cursor.refresh(vfs)?,
         };
+        let known = self.published(known, head.as_ref());
         if self.next_id < known {
             return self.batch(known);
         }
         if day::is_finished(vfs, &self.root, self.date) {
-            // Records may have landed between the count and the marker: count again.
-            if self.next_id < self.cursor.refresh(vfs)? {
-                let known = self.cursor.known();
+            // Records may have landed between the count and the marker: count again, all
+            // of them (the writer cuts a failed batch before it writes the marker), after
+            // dropping caches a cut since the snapshot above made stale.
+            let head = self.head.as_ref().map(|s| s.head());
+            self.forget_if_cut(head.as_ref());
+            let known = self.cursor.refresh(self.vfs.as_ref())?;
+            if self.next_id < known {
                 return self.batch(known);
             }
             return Ok(Feed::DayFinished);

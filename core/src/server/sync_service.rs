@@ -294,8 +294,10 @@ impl Subscription {
         let fallback_poll = self.fallback_poll;
         let (date, id) = self.position;
         // `None` after a finished day whose successor does not exist yet.
-        let mut feeder =
-            Some(Feeder::starting_at(self.vfs.clone(), self.root.clone(), date, id, self.max_records, self.max_bytes));
+        let mut feeder = Some(
+            Feeder::starting_at(self.vfs.clone(), self.root.clone(), date, id, self.max_records, self.max_bytes)
+                .with_head(self.signal.clone()),
+        );
         self.send(tx, &mut stopping, Event::Start(DayStart { date: date.to_string(), id })).await?;
         let mut sent_head: Option<(Date, u64)> = None;
         loop {
@@ -396,7 +398,8 @@ impl Subscription {
     ) -> std::result::Result<Feeder, Stop> {
         self.position = (date, 0);
         self.send(tx, stopping, Event::Start(DayStart { date: date.to_string(), id: 0 })).await?;
-        Ok(Feeder::starting_at(self.vfs.clone(), self.root.clone(), date, 0, self.max_records, self.max_bytes))
+        Ok(Feeder::starting_at(self.vfs.clone(), self.root.clone(), date, 0, self.max_records, self.max_bytes)
+            .with_head(self.signal.clone()))
     }
 
     /// Queues one event, waiting for room (a slow replica slows only its own task).

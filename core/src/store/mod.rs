@@ -249,6 +249,8 @@ impl Store {
                 return Err(e);
             }
             self.current = Some(DayWriter::open(self.opts.vfs.as_ref(), &self.root, date, self.opts.durability)?);
+            // Opening ran recovery, which may have cut a torn tail that readers cached.
+            self.signal.publish_cut();
         }
         Ok(self.current.as_mut().expect("set above"))
     }
@@ -277,7 +279,7 @@ impl Store {
             self.current = None;
         }
         let cut = repair::cut_day(self.opts.vfs.as_ref(), &self.root, date, keep, self.opts.durability)?;
-        self.signal.publish(None);
+        self.signal.publish_cut();
         Ok(cut)
     }
 
@@ -372,7 +374,7 @@ impl Store {
         let Some(r) = self.repair else { return Ok(()) };
         repair::repair(self.opts.vfs.as_ref(), &self.root, self.opts.durability, r)?;
         self.repair = None;
-        self.signal.publish(None);
+        self.signal.publish_cut();
         Ok(())
     }
 

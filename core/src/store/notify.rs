@@ -23,6 +23,10 @@ pub struct Head {
     pub appended_records: u64,
     pub appended_bytes: u64,
     pub appended_batches: u64,
+    /// Bumped whenever the writer may have cut bytes off a day's files (a failed batch cut
+    /// back, a day reopened and recovered): what a reader cached past its last record may
+    /// be gone or rewritten since.
+    pub cuts: u64,
 }
 
 #[derive(Debug)]
@@ -59,6 +63,11 @@ impl Signal {
                 head.count = count;
             }
         });
+    }
+
+    /// Says the writer may have cut bytes off a day's files (see [`Head::cuts`]).
+    pub fn publish_cut(&self) {
+        self.update(|head| head.cuts += 1);
     }
 
     /// Publishes an appended batch: the new head and the totals.

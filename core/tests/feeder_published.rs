@@ -1,0 +1,68 @@
+//! A replica is fed only what the writer published. A batch whose append failed can sit in
+//! the files, whole or zeroed, until the writer cuts it; its resend then lands at the
+//! same ids and offsets with other bytes (a new time). The master's feeder must neither
+//! send the failed batch nor serve the resend from data it read ahead before the cut.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use modsynclog_core::replication::feeder::{Feed, Feeder};
+use modsynclog_core::store::faults::{Fault, FaultyVfs};
+use modsynclog_core::{Date, Durability, NewRecord, Store, StoreOptions};
+
+fn day() -> Date {
+    Date::parse("2026-11-21").unwrap()
+}
+
+fn append(store: &mut Store, time: i32, tag: &str) -> modsynclog_core::Result<()> {
+    let data: Vec<_> = (0..3).map(|i| format!("{tag}{i}").into_bytes()).collect();
+    let records: Vec<_> = data.iter().map(|d| NewRecord { time, ty: 1, data: d }).collect();
+    store.append(day(), &records).map(drop)
+}
+
+fn feed_all(feeder: &mut Feeder) -> Vec<(i32, Vec<u8>)> {
+    let mut got = Vec::new();
+    while let Feed::Batch { records, .. } = feeder.poll().unwrap() {
+        got.extend(records.into_iter().map(|r| (r.time, r.data.to_vec())));
+    }
+    got
+}
+
+fn open(dir: &Path, vfs: &FaultyVfs) -> Store {
+    let opts = StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()), ..Default::default() };
+    Store::open(dir, opts).unwrap()
+}
+
+#[test]
+fn a_failed_batch_is_never_fed_and_its_resend_is_fed_fresh() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vfs = FaultyVfs::new();
+    let mut store = open(tmp.path(), &vfs);
+    append(&mut store, 1, "a").unwrap();
+
+    // The next batch's data is written and synced, its index entries written, and the
+    // index sync fails: the entries read back as zeroes, the data is whole.
+    let at = vfs.steps() + 3;
+    vfs.fail_step(at, Fault::Eio);
+    append(&mut store, 1, "b").unwrap_err();
+    assert_eq!(vfs.step_name(at), "sync 20261121/index");
+    vfs.heal();
+
+    let mut feeder =
+        Feeder::starting_at(Arc::new(vfs.clone()), tmp.path().into(), day(), 0, 100, 1 << 20).with_head(store.signal());
+    let first = feed_all(&mut feeder);
+    let tags: Vec<_> = first.iter().map(|(_, d)| String::from_utf8_lossy(d).into_owned()).collect();
+    assert_eq!(tags, ["a0", "a1", "a2"], "only the published batch");
+
+    // The resend: the store cuts the failed batch, the same ids get new bytes.
+    append(&mut store, 2, "b").unwrap();
+    let resent = feed_all(&mut feeder);
+    assert_eq!(resent.len(), 3);
+    for (i, (time, data)) in resent.iter().enumerate() {
+        assert_eq!(
+            (*time, data.clone()),
+            (2, format!("b{i}").into_bytes()),
+            "the resend as stored, not what was read ahead"
+        );
+    }
+}
