@@ -17,11 +17,16 @@
 //! - [`access`]: scopes, tokens, client-certificate names and address allow-lists;
 //! - [`grpc`]: the gRPC status of a core error;
 //! - [`date`], [`record`], [`error`], [`clock`]: the vocabulary every front door shares.
+//!
+//! `fuzzing` (hidden) holds the bodies of the fuzz targets in `fuzz/`, so that the stable
+//! tests replay their corpus through the same code.
 
 pub mod access;
 pub mod clock;
 pub mod date;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod grpc;
 pub mod legacy;
 pub mod metrics;

@@ -252,6 +252,14 @@ impl Journal {
         self.table.len()
     }
 
+    /// Every remembered producer with its last seq and batch, least recently seen first
+    /// (the fuzz targets compare the table across a reopen; see [`crate::fuzzing`]).
+    pub(crate) fn remembered(&self) -> Vec<(String, u64, Appended)> {
+        let mut slots: Vec<(&String, &Slot)> = self.table.iter().collect();
+        slots.sort_unstable_by_key(|(_, s)| s.used);
+        slots.into_iter().map(|(p, s)| (p.clone(), s.seq, s.ack)).collect()
+    }
+
     /// Current size of the journal file.
     pub fn len(&self) -> u64 {
         self.len

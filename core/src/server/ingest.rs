@@ -33,7 +33,8 @@ pub const MAX_IN_FLIGHT: usize = 64;
 pub use crate::grpc::status_from;
 
 /// Turns the wire records into a writer batch (types must fit an `i16`) and its origin.
-fn to_batch(req: AppendRequest) -> Result<(Option<Origin>, Batch)> {
+/// `pub(crate)` for the fuzz targets ([`crate::fuzzing`]), which feed it decoded requests.
+pub(crate) fn to_batch(req: AppendRequest) -> Result<(Option<Origin>, Batch)> {
     let origin = (!req.producer_id.is_empty()).then_some(Origin { producer: req.producer_id, seq: req.batch_seq });
     let batch = req
         .records

@@ -37,8 +37,7 @@ impl LegacyLogService {
 
     /// Stores one record; `(errCode, errMessage)` for the reply.
     async fn store(&self, data_type: i32, data: Bytes) -> (i32, String) {
-        // `(int16)DataType` in Go: keep the low 16 bits.
-        let result: Result<Appended> = self.writer.append(vec![(data_type as i16, data)]).await;
+        let result: Result<Appended> = self.writer.append(vec![legacy_record(data_type, data)]).await;
         match result {
             Ok(_) => (0, "ok".to_string()),
             Err(e) => {
@@ -47,6 +46,12 @@ impl LegacyLogService {
             }
         }
     }
+}
+
+/// The record a legacy request stores: `(int16)DataType` in Go, so the low 16 bits of
+/// the type, and the payload verbatim. `pub(crate)` for the fuzz targets ([`crate::fuzzing`]).
+pub(crate) fn legacy_record(data_type: i32, data: Bytes) -> (i16, Bytes) {
+    (data_type as i16, data)
 }
 
 #[tonic::async_trait]

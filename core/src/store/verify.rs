@@ -2,8 +2,9 @@
 //!
 //! For each day: the index size is a whole number of entries; every entry names the right
 //! data file and the offset right after the previous record; every record header has the
-//! magic and a length that fits in its file; no bytes follow the last record; `finish` is
-//! an empty file. The first problem of a day is reported with its id.
+//! magic and a length that fits in its file; no bytes follow the last record, nor lie in
+//! a data file that no record is indexed in yet (recovery would cut both); `finish` is an
+//! empty file. The first problem of a day is reported with its id.
 
 use std::path::Path;
 
@@ -56,7 +57,7 @@ pub fn verify_day(vfs: &dyn Vfs, root: &Path, date: Date) -> Result<DayReport> {
     let mut expected_offset = 0u64;
     for id in 0..entries {
         if id > 0 && data_file_index(id) != data_file_index(id - 1) {
-            if let Some(p) = trailing_bytes(vfs, &dir, data_file_index(id - 1), expected_offset, id - 1)? {
+            if let Some(p) = trailing_bytes(vfs, &dir, data_file_index(id - 1), expected_offset, id)? {
                 report.problem = Some(p);
                 return Ok(report);
             }
@@ -93,7 +94,16 @@ pub fn verify_day(vfs: &dyn Vfs, root: &Path, date: Date) -> Result<DayReport> {
         return Ok(report);
     }
     if entries > 0
-        && let Some(p) = trailing_bytes(vfs, &dir, data_file_index(entries - 1), expected_offset, entries - 1)?
+        && let Some(p) = trailing_bytes(vfs, &dir, data_file_index(entries - 1), expected_offset, entries)?
+    {
+        report.problem = Some(p);
+        return Ok(report);
+    }
+    // Bytes in the data file that receives the next record, when no record of it is
+    // indexed (an empty index, or the last record ends a data file): a torn first append
+    // there, which recovery cuts, so `strict` must not find the day clean.
+    if (entries == 0 || data_file_index(entries) != data_file_index(entries - 1))
+        && let Some(p) = trailing_bytes(vfs, &dir, data_file_index(entries), 0, entries)?
     {
         report.problem = Some(p);
         return Ok(report);
@@ -104,11 +114,36 @@ pub fn verify_day(vfs: &dyn Vfs, root: &Path, date: Date) -> Result<DayReport> {
     Ok(report)
 }
 
-fn trailing_bytes(vfs: &dyn Vfs, dir: &Path, file: i16, end: u64, last_id: u64) -> Result<Option<Problem>> {
+/// Bytes of data file `file` past `end`, where record `next_id` would begin.
+fn trailing_bytes(vfs: &dyn Vfs, dir: &Path, file: i16, end: u64, next_id: u64) -> Result<Option<Problem>> {
     let path = data_file_path(dir, file);
     let len = vfs.file_len(&path).map_err(|e| Error::io(&path, "stat", e))?.unwrap_or(0);
     Ok((len > end).then(|| Problem {
-        id: Some(last_id + 1),
-        what: format!("{}: {} bytes after the last record (which ends at offset {end})", path.display(), len - end),
+        id: Some(next_id),
+        what: if end == 0 {
+            format!("{}: {len} bytes where no record is indexed", path.display())
+        } else {
+            format!("{}: {} bytes after the last record (which ends at offset {end})", path.display(), len - end)
+        },
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::io::StdVfs;
+
+    #[test]
+    fn data_bytes_under_an_empty_index_are_a_problem() {
+        // A crash between the first record's data write and its index write.
+        let tmp = tempfile::tempdir().unwrap();
+        let date = Date::parse("2026-11-21").unwrap();
+        let dir = day_dir(tmp.path(), date);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(INDEX_FILE), b"").unwrap();
+        assert_eq!(verify_day(&StdVfs, tmp.path(), date).unwrap().problem, None, "an empty day is clean");
+        std::fs::write(data_file_path(&dir, 0), b"\x4b\x86torn").unwrap();
+        let problem = verify_day(&StdVfs, tmp.path(), date).unwrap().problem.expect("a problem");
+        assert_eq!(problem.id, Some(0), "{}", problem.what);
+    }
 }

@@ -1,0 +1,6 @@
+//! Fuzz target `legacy_frame`: a thin shell around [`modsynclog_core::fuzzing::legacy_frame`], where the
+//! body and its invariants live (the stable test `core/tests/fuzz_corpus.rs` runs it too).
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| modsynclog_core::fuzzing::legacy_frame(data));
