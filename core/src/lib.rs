@@ -18,31 +18,54 @@
 //! - [`grpc`]: the gRPC status of a core error;
 //! - [`date`], [`record`], [`error`], [`clock`]: the vocabulary every front door shares.
 //!
+//! Cargo features (all on by default) choose the parts: `sdk` ([`proto`], [`sdk`], the
+//! client end of [`tls`]), `reader` ([`store`], [`reader`]) and `server` (everything else,
+//! with `sdk` and `reader`). The bindings build with `sdk` and `reader` only.
+//!
 //! `fuzzing` (hidden) holds the bodies of the fuzz targets in `fuzz/`, so that the stable
 //! tests replay their corpus through the same code.
 
-pub mod access;
 pub mod clock;
 pub mod date;
 pub mod error;
+pub mod record;
+
+#[cfg(feature = "sdk")]
+pub mod proto;
+#[cfg(feature = "sdk")]
+pub mod sdk;
+#[cfg(feature = "sdk")]
+pub mod tls;
+
+#[cfg(feature = "reader")]
+pub mod reader;
+#[cfg(feature = "reader")]
+pub mod store;
+
+#[cfg(feature = "server")]
+pub mod access;
+#[cfg(feature = "server")]
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(feature = "server")]
 pub mod grpc;
+#[cfg(feature = "server")]
 pub mod legacy;
+#[cfg(feature = "server")]
 pub mod metrics;
-pub mod proto;
-pub mod reader;
-pub mod record;
+#[cfg(feature = "server")]
 pub mod replica;
+#[cfg(feature = "server")]
 pub mod replication;
-pub mod sdk;
+#[cfg(feature = "server")]
 pub mod server;
-pub mod store;
-pub mod tls;
+#[cfg(feature = "server")]
 pub mod wire;
 
 pub use date::Date;
 pub use error::{Error, ErrorKind, Result};
+#[cfg(feature = "reader")]
 pub use reader::{Next, Reader, Stopper};
 pub use record::Record;
+#[cfg(feature = "reader")]
 pub use store::{Appended, Durability, NewRecord, Store, StoreOptions};

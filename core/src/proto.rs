@@ -1,4 +1,5 @@
-//! Generated protobuf messages and gRPC clients/servers (from `proto/`).
+//! Generated protobuf messages and gRPC clients, and servers with the `server` feature
+//! (from `proto/`).
 //!
 //! - [`legacy`]: `grpc_proto_log.Log`, the service of the Go original (wire-compatible);
 //! - [`v1`]: `modsynclog.v1.Ingest` (batched and streaming ingest) and `modsynclog.v1.Sync`.

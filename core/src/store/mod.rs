@@ -13,10 +13,13 @@ pub mod faults;
 pub mod format;
 pub mod io;
 pub mod notify;
+#[cfg(feature = "server")]
+mod plain_append;
 pub mod power_loss;
 mod recovery;
 mod recovery_mode;
 mod repair;
+#[cfg(feature = "server")]
 pub(crate) mod shared;
 pub mod verify;
 mod writer;
@@ -253,19 +256,6 @@ impl Store {
             self.signal.publish_cut();
         }
         Ok(self.current.as_mut().expect("set above"))
-    }
-
-    /// Whether `records` more can go into `date` as plain writes to files already open:
-    /// the day's writer is open and not finished, no file waits for a sync, and the batch
-    /// does not start a new data file (which creates a file and syncs the folder).
-    pub(crate) fn fits_open_data_file(&self, date: Date, records: usize) -> bool {
-        match &self.current {
-            Some(w) if w.date == date && !w.finished && self.repair.is_none() => {
-                w.count() % format::RECORDS_PER_DATA_FILE + records as u64 <= format::RECORDS_PER_DATA_FILE
-                    && w.has_data_file_for(w.count())
-            }
-            _ => false,
-        }
     }
 
     /// Cuts `date` back to its first `keep` records: the records of a batch that a crash

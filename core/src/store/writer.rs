@@ -44,7 +44,7 @@ pub(crate) struct DayWriter {
     index: Arc<dyn StoreFile>,
     /// The data file receiving record `tail.count`, opened lazily (the original creates
     /// `data000000` only with the first record).
-    data: Option<(i16, Arc<dyn StoreFile>)>,
+    pub(super) data: Option<(i16, Arc<dyn StoreFile>)>,
     tail: Tail,
     /// The day has its `finish` marker: appending would put records where replicas and
     /// followers have already stopped looking.
@@ -98,11 +98,6 @@ impl DayWriter {
 
     pub(crate) fn count(&self) -> u64 {
         self.tail.count
-    }
-
-    /// Whether the data file that record `id` goes to is open already.
-    pub(crate) fn has_data_file_for(&self, id: u64) -> bool {
-        matches!(&self.data, Some((i, _)) if *i == data_file_index(id))
     }
 
     pub(crate) fn dir(&self) -> &Path {

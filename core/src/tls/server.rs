@@ -16,8 +16,23 @@ use tokio_rustls::rustls::RootCertStore;
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{ServerConfig, version};
 
-use super::{pem, provider};
+use super::pem;
 use crate::error::{Error, Result};
+
+/// The rustls crypto provider the server's TLS config is built with (ring: pure Rust and
+/// assembly, no cmake, the same as tonic's `tls-ring`), preferring AES-128-GCM: on this
+/// project's bulk record streams it encrypts about 15% faster than AES-256-GCM (ring's
+/// first choice), and it is as safe for the purpose. The server picks by its own order.
+fn provider() -> std::sync::Arc<tokio_rustls::rustls::crypto::CryptoProvider> {
+    use tokio_rustls::rustls::CipherSuite;
+    let mut provider = tokio_rustls::rustls::crypto::ring::default_provider();
+    provider.cipher_suites.sort_by_key(|s| match s.suite() {
+        CipherSuite::TLS13_AES_128_GCM_SHA256 => 0,
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 | CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 1,
+        _ => 2,
+    });
+    std::sync::Arc::new(provider)
+}
 
 /// How often [`ReloadingAcceptor::watch`] looks at the files.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);
@@ -160,5 +175,18 @@ impl ReloadingAcceptor {
                 _ = async { drop(stop.wait_for(|s| *s).await) } => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_rustls::rustls::CipherSuite;
+
+    #[test]
+    fn aes_128_gcm_comes_first_and_nothing_is_dropped() {
+        let ours = super::provider();
+        let ring = tokio_rustls::rustls::crypto::ring::default_provider();
+        assert_eq!(ours.cipher_suites[0].suite(), CipherSuite::TLS13_AES_128_GCM_SHA256);
+        assert_eq!(ours.cipher_suites.len(), ring.cipher_suites.len());
     }
 }
