@@ -248,14 +248,10 @@ fn proto_seeds() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-/// Found while writing the `day_folder` target, and left out of its checks so that the
-/// fuzzer can go past it: appending to a finished day is refused (`Conflict`), but only
-/// after `Store::writer` has opened the day with `DayWriter::open`, whose tail recovery
-/// cuts bytes after the last record of the finished day. Finished days are otherwise never
-/// changed (recovery at open skips them). Un-ignore once the writer refuses a finished day
-/// before recovering it.
+/// Found while writing the `day_folder` target: appending to a finished day was refused
+/// (`Conflict`), but only after `DayWriter::open` had run its tail recovery, which cut
+/// bytes after the last record of the finished day. Finished days are never changed.
 #[test]
-#[ignore = "known issue: a refused append to a finished day repairs it (core/src/store/mod.rs, writer.rs)"]
 fn a_refused_append_leaves_a_finished_day_alone() {
     use modsynclog_core::store::{Durability, NewRecord, Store, StoreOptions};
     let tmp = tempfile::tempdir().unwrap();

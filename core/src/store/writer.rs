@@ -75,12 +75,20 @@ impl DayWriter {
         }
         let index_path = dir.join(INDEX_FILE);
         let index = vfs.open_write(&index_path).map_err(|e| Error::io(&index_path, "open", e))?;
-        let mut repairs = Vec::new();
-        let tail = recover(vfs, &dir, index.as_ref(), &mut repairs)?;
-        for r in &repairs {
-            tracing::warn!(day = %date, "recovered: {r}");
-        }
+        // A finished day takes no more records and is never repaired here: refusing an
+        // append must not change it (`verify` reports any damage; nothing cuts it).
         let finished = vfs.exists(&dir.join(super::format::FINISH_FILE));
+        let tail = if finished {
+            let len = index.len().map_err(|e| Error::io(&index_path, "stat", e))?;
+            Tail { count: len / INDEX_ENTRY_LEN as u64, next_offset: 0 }
+        } else {
+            let mut repairs = Vec::new();
+            let tail = recover(vfs, &dir, index.as_ref(), &mut repairs)?;
+            for r in &repairs {
+                tracing::warn!(day = %date, "recovered: {r}");
+            }
+            tail
+        };
         Ok(DayWriter {
             date,
             dir,
