@@ -119,6 +119,17 @@ ok "writers built: ${langs[*]}"
 
 free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 count() { "$bin/modsynclog-client" read --dir "$1" --format text 2>/dev/null | wc -l; }
+# Waits up to $1 tenths of a second for the replica to hold as many records as the master
+# (a producer's retry may still store a batch: the master is counted each time); sets
+# `got` and `master_n`.
+wait_replica() {
+    for _ in $(seq "$1"); do
+        master_n=$(count "$store")
+        got=$(count "$replica")
+        [ "$got" -eq "$master_n" ] && return
+        sleep 0.1
+    done
+}
 avail_kib() { df -k --output=avail "$disk" | tail -1 | tr -d ' '; }
 
 step "fill the tmpfs: a $FILLER_MB MiB filler, then the store"
@@ -191,14 +202,7 @@ else
     cat "$tmp/read-full.err"
     bad "modsynclog-client read of the full master failed"
 fi
-got=0
-for _ in $(seq 300); do
-    # (a producer's retry may still store a batch: compare with the master's count now)
-    master_n=$(count "$store")
-    got=$(count "$replica")
-    [ "$got" -eq "$master_n" ] && break
-    sleep 0.1
-done
+wait_replica 300
 [ "$got" -eq "$master_n" ] && ok "the replica keeps up: $got records, as many as the master" \
     || bad "the replica holds $got records, the master $master_n"
 before=$(wc -l <"$tmp/server.log")
@@ -236,12 +240,7 @@ for lang in "${langs[@]}"; do
 done
 
 step "every acknowledged record exactly once; verify; replica identical"
-for _ in $(seq 600); do
-    master_n=$(count "$store")
-    got=$(count "$replica")
-    [ "$got" -eq "$master_n" ] && break
-    sleep 0.1
-done
+wait_replica 600
 [ "$got" -eq "$master_n" ] && ok "the replica caught up: $got records" || bad "the replica holds $got of $master_n records"
 "$bin/modsynclog-client" read --dir "$store" --format text >"$tmp/master.txt" || bad "read the master"
 expect=""
