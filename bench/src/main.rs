@@ -5,10 +5,14 @@
 //!   figures share a machine, a file system and a page cache state;
 //! - `server`: ingest (native stream and legacy unary), replica catch-up (native and
 //!   legacy), live replication lag and server memory with replicas connected, over
-//!   plaintext and TLS (`--transport plain,tls`).
+//!   plaintext and TLS (`--transport plain,tls`);
+//! - `lag`: commit -> readable latency with a 1 ms producer linger at 50,000 records/s, for
+//!   an in-process follower, a cross-process follower and a native replica, per fsync
+//!   policy (issue 9; `lag-follow` is its cross-process follower, not for direct use).
 
 mod ceiling;
 mod go_baseline;
+mod lag_bench;
 mod procstat;
 mod recovery_bench;
 mod report;
@@ -34,6 +38,11 @@ enum Command {
     Server(server_bench::ServerBenchArgs),
     /// Opening a store whose last day is unfinished, in each recovery mode.
     Recovery(recovery_bench::RecoveryArgs),
+    /// Live lag with a short producer linger: in-process, cross-process and replica followers.
+    Lag(lag_bench::LagArgs),
+    /// The cross-process follower of `lag` (prints its latencies on stdout).
+    #[command(hide = true)]
+    LagFollow(lag_bench::FollowArgs),
 }
 
 fn main() -> Result<()> {
@@ -41,5 +50,7 @@ fn main() -> Result<()> {
         Command::Store(args) => store_bench::run(&args),
         Command::Server(args) => server_bench::run(args),
         Command::Recovery(args) => recovery_bench::run(&args),
+        Command::Lag(args) => lag_bench::run(&args),
+        Command::LagFollow(args) => lag_bench::follow_main(&args),
     }
 }
