@@ -66,3 +66,26 @@ fn a_failed_batch_is_never_fed_and_its_resend_is_fed_fresh() {
         );
     }
 }
+
+/// The same when the failed batch is the first append since the store opened: nothing
+/// was published yet, and the feeder must not take the files' word for it.
+#[test]
+fn a_failed_first_append_is_never_fed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vfs = FaultyVfs::new();
+    let mut store = open(tmp.path(), &vfs);
+    // Steps of a first append: folder, root sync, index, data file, folder sync, data
+    // write, data sync, index write, index sync.
+    let at = vfs.steps() + 8;
+    vfs.fail_step(at, Fault::Eio);
+    append(&mut store, 1, "b").unwrap_err();
+    assert_eq!(vfs.step_name(at), "sync 20261121/index");
+    vfs.heal();
+    let mut feeder =
+        Feeder::starting_at(Arc::new(vfs.clone()), tmp.path().into(), day(), 0, 100, 1 << 20).with_head(store.signal());
+    assert!(matches!(feeder.poll().unwrap(), Feed::Waiting), "nothing was published");
+    append(&mut store, 2, "b").unwrap();
+    let got = feed_all(&mut feeder);
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|(time, _)| *time == 2), "only the stored resend");
+}

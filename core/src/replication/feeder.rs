@@ -89,8 +89,7 @@ impl Feeder {
 
     /// Hands out only records the in-process writer has published (its `signal`'s head):
     /// a batch that failed may sit in the files, whole, until the writer cuts it, and a
-    /// replica must never copy it. Before the writer's first append (head unset) the files
-    /// are what recovery left at start, all of them published.
+    /// replica must never copy it. Opening the store publishes what recovery left.
     pub fn with_head(mut self, signal: Arc<Signal>) -> Feeder {
         self.cuts = signal.head().cuts;
         self.head = Some(signal);
@@ -118,7 +117,8 @@ impl Feeder {
             Some(date) if date > self.date => on_disk,
             // A day after the head has nothing published yet.
             Some(_) => 0,
-            None => on_disk,
+            // No day was there when the store opened, and nothing is appended yet.
+            None => 0,
         }
     }
 

@@ -119,6 +119,12 @@ impl Store {
             _lock: lock,
         };
         store.recover_open_days()?;
+        // What recovery left is published: feeders serve no more than the head, and a
+        // first append that fails must not show its records to them.
+        if let Some(&last) = store.days()?.last() {
+            let count = store.count(last)?;
+            store.signal.publish(Some((last, count)));
+        }
         Ok(store)
     }
 
