@@ -165,23 +165,24 @@ for lang in "${langs[@]}"; do
     wpid[$lang]=$!
     pids+=($!)
 done
-# All start at once: each says "ready" once its SDK is up, then waits for $signals/start.
-for lang in "${langs[@]}"; do
-    for _ in $(seq 600); do
-        grep -qE '^[a-z]+: ready|^FAIL' "$tmp/$lang.out" && break
-        kill -0 "${wpid[$lang]}" 2>/dev/null || break
+# Waits up to $3 tenths of a second for writer $1 to print a line matching $2 (or FAIL),
+# or to exit.
+wait_writer() {
+    for _ in $(seq "$3"); do
+        grep -qE "$2|^FAIL" "$tmp/$1.out" && return
+        kill -0 "${wpid[$1]}" 2>/dev/null || return
         sleep 0.1
     done
+}
+# All start at once: each says "ready" once its SDK is up, then waits for $signals/start.
+for lang in "${langs[@]}"; do
+    wait_writer "$lang" '^[a-z]+: ready' 600
     grep -qE '^[a-z]+: ready' "$tmp/$lang.out" || { cat "$tmp/$lang.out" "$tmp/$lang.err"; bad "$lang writer did not start"; }
 done
 touch "$signals/start"
 # Each writer prints its NoSpace line (or FAIL, or exits) and then waits for $signals/freed.
 for lang in "${langs[@]}"; do
-    for _ in $(seq 1800); do
-        grep -qE 'acknowledged before the error|^FAIL' "$tmp/$lang.out" && break
-        kill -0 "${wpid[$lang]}" 2>/dev/null || break
-        sleep 0.1
-    done
+    wait_writer "$lang" 'acknowledged before the error' 1800
     line="$(grep -E 'acknowledged before the error' "$tmp/$lang.out")"
     if [ -n "$line" ] && ! grep -q '^FAIL' "$tmp/$lang.out"; then
         ok "$line"

@@ -28,6 +28,21 @@ fn feed_all(feeder: &mut Feeder) -> Vec<(i32, Vec<u8>)> {
     got
 }
 
+/// The master's feeder of the day from record 0, capped by the store's published head.
+fn feeder(dir: &Path, vfs: &FaultyVfs, store: &Store) -> Feeder {
+    Feeder::starting_at(Arc::new(vfs.clone()), dir.into(), day(), 0, 100, 1 << 20).with_head(store.signal())
+}
+
+/// Fails the append's step `step` (counted from now) with `EIO`, checks it is the
+/// index sync, then heals the disk.
+fn fail_index_sync(store: &mut Store, vfs: &FaultyVfs, step: u64) {
+    let at = vfs.steps() + step;
+    vfs.fail_step(at, Fault::Eio);
+    append(store, 1, "b").unwrap_err();
+    assert_eq!(vfs.step_name(at), "sync 20261121/index");
+    vfs.heal();
+}
+
 fn open(dir: &Path, vfs: &FaultyVfs) -> Store {
     let opts = StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()), ..Default::default() };
     Store::open(dir, opts).unwrap()
@@ -42,14 +57,9 @@ fn a_failed_batch_is_never_fed_and_its_resend_is_fed_fresh() {
 
     // The next batch's data is written and synced, its index entries written, and the
     // index sync fails: the entries read back as zeroes, the data is whole.
-    let at = vfs.steps() + 3;
-    vfs.fail_step(at, Fault::Eio);
-    append(&mut store, 1, "b").unwrap_err();
-    assert_eq!(vfs.step_name(at), "sync 20261121/index");
-    vfs.heal();
+    fail_index_sync(&mut store, &vfs, 3);
 
-    let mut feeder =
-        Feeder::starting_at(Arc::new(vfs.clone()), tmp.path().into(), day(), 0, 100, 1 << 20).with_head(store.signal());
+    let mut feeder = feeder(tmp.path(), &vfs, &store);
     let first = feed_all(&mut feeder);
     let tags: Vec<_> = first.iter().map(|(_, d)| String::from_utf8_lossy(d).into_owned()).collect();
     assert_eq!(tags, ["a0", "a1", "a2"], "only the published batch");
@@ -76,13 +86,8 @@ fn a_failed_first_append_is_never_fed() {
     let mut store = open(tmp.path(), &vfs);
     // Steps of a first append: folder, root sync, index, data file, folder sync, data
     // write, data sync, index write, index sync.
-    let at = vfs.steps() + 8;
-    vfs.fail_step(at, Fault::Eio);
-    append(&mut store, 1, "b").unwrap_err();
-    assert_eq!(vfs.step_name(at), "sync 20261121/index");
-    vfs.heal();
-    let mut feeder =
-        Feeder::starting_at(Arc::new(vfs.clone()), tmp.path().into(), day(), 0, 100, 1 << 20).with_head(store.signal());
+    fail_index_sync(&mut store, &vfs, 8);
+    let mut feeder = feeder(tmp.path(), &vfs, &store);
     assert!(matches!(feeder.poll().unwrap(), Feed::Waiting), "nothing was published");
     append(&mut store, 2, "b").unwrap();
     let got = feed_all(&mut feeder);
