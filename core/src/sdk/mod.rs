@@ -58,6 +58,7 @@
 //!   with its cause (e.g. `invalid peer certificate: UnknownIssuer`).
 
 pub mod global;
+mod linger;
 mod producer;
 mod queue;
 mod transport;

@@ -126,12 +126,15 @@ impl Shared {
                     if due {
                         return Some(self.take(&mut st, max_records));
                     }
-                    Some(self.opts.linger - waited)
+                    st.oldest.map(|t| t + self.opts.linger)
                 }
             };
             match wait {
-                Some(d) => {
-                    let _ = tokio::time::timeout(d, notified).await;
+                Some(deadline) => {
+                    tokio::select! {
+                        _ = notified => {}
+                        _ = super::linger::sleep_until(deadline) => {}
+                    }
                 }
                 None => notified.await,
             }
