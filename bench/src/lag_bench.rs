@@ -73,6 +73,10 @@ pub struct LagArgs {
     /// one run each, in the order given.
     #[arg(long, default_value = "batch,never", value_delimiter = ',')]
     pub fsync: Vec<String>,
+    /// The native replica's own fsync policy (`modsynclog-client sync --fsync`): `batch`
+    /// syncs every append (the default), `never` or `interval:MS` leave it to the kernel.
+    #[arg(long, default_value = "batch")]
+    pub replica_fsync: Durability,
     /// The followers, all reading during the same run.
     #[arg(long, value_enum, default_value = "in-process,cross-process,replica", value_delimiter = ',')]
     pub followers: Vec<Follower>,
@@ -319,8 +323,9 @@ pub fn run(args: &LagArgs) -> Result<()> {
     println!();
     println!("{}", machine.describe());
     println!(
-        "source {:?}, {} records/s for {} s, {} B records (filler {:?}), linger {} ms, followers running together: {:?}",
-        args.source, args.rate, args.secs, args.size, args.filler, args.linger_ms, args.followers
+        "source {:?}, {} records/s for {} s, {} B records (filler {:?}), linger {} ms, followers running together: {:?}, \
+         replica fsync {:?}",
+        args.source, args.rate, args.secs, args.size, args.filler, args.linger_ms, args.followers, args.replica_fsync
     );
     for run in &runs {
         println!("  {}", run.describe());
@@ -513,7 +518,7 @@ fn lag_run(
     // When the replica's store returned from each append (after its own fsyncs): `(ns, next_id)`.
     let appended = Arc::new(Mutex::new(Vec::<(u64, u64)>::new()));
     let replica = on(Follower::Replica).then(|| {
-        let config = ReplicaConfig::new(addr.clone(), rdir.path());
+        let config = ReplicaConfig { durability: args.replica_fsync, ..ReplicaConfig::new(addr.clone(), rdir.path()) };
         let appended = appended.clone();
         let progress = move |p: Progress| {
             let t = mono_ns();

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use modsynclog_core::Durability;
 use modsynclog_core::clock::SystemClock;
 use modsynclog_core::legacy::{self, LegacyClientConfig};
 use modsynclog_core::replica::{self, Progress, ReplicaConfig};
@@ -47,6 +48,14 @@ pub struct SyncArgs {
     /// Must be <= -1 and <= --history-days. Default: keep everything.
     #[arg(long, allow_negative_numbers = true)]
     pub retain_days: Option<i64>,
+    /// When the local copy reaches the disk: `batch` syncs every append before the next is
+    /// taken (the default), `interval:MS` every MS milliseconds, `never` leaves it to the
+    /// kernel. After a crash or power loss the local store recovers a whole prefix and the
+    /// replica fetches the rest again, so `never` is safe for the copy's consistency and
+    /// cuts the live lag by the disk's sync time; a copy that must outlive the server's own
+    /// disk wants `batch`.
+    #[arg(long, default_value = "batch")]
+    pub fsync: Durability,
     /// Shared number the legacy protocol sends in every frame; must match the server.
     #[arg(long, env = "MODSYNCLOG_SEND_FLAG", default_value_t = DEFAULT_SEND_FLAG)]
     pub send_flag: i32,
@@ -70,6 +79,7 @@ pub async fn run(args: SyncArgs) -> Result<()> {
                 tls: args.auth.tls(),
                 history_days: args.history_days,
                 retain_days: args.retain_days,
+                durability: args.fsync,
                 clock: Arc::new(SystemClock { utc: args.utc }),
                 ..ReplicaConfig::new(args.server, args.dir)
             };
@@ -92,6 +102,7 @@ pub async fn run(args: SyncArgs) -> Result<()> {
             config.send_flag = args.send_flag;
             config.history_days = args.history_days;
             config.retain_days = args.retain_days;
+            config.durability = args.fsync;
             config.clock = Arc::new(SystemClock { utc: args.utc });
             config.validate()?;
             tokio::spawn(legacy::run(config, stopped))

@@ -29,7 +29,18 @@ fn start_server(dir: &Path, grpc: u16, sync: u16) -> Server {
 fn start_replica(server: &str, dir: &Path) -> Proc {
     Proc::start(
         env!("CARGO_BIN_EXE_modsynclog-client"),
-        &["sync", "--protocol", "legacy", "--utc", "--server", server, "--dir", dir.to_str().unwrap()],
+        &[
+            "sync",
+            "--protocol",
+            "legacy",
+            "--utc",
+            "--fsync",
+            "interval:20",
+            "--server",
+            server,
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
     )
 }
 
@@ -174,7 +185,7 @@ fn start_token_server(dir: &Path, grpc: u16) -> (Proc, String) {
 fn start_native_replica(server: &str, dir: &Path) -> Proc {
     Proc::start(
         env!("CARGO_BIN_EXE_modsynclog-client"),
-        &["sync", "--utc", "--token", TOKEN, "--server", server, "--dir", dir.to_str().unwrap()],
+        &["sync", "--utc", "--fsync", "never", "--token", TOKEN, "--server", server, "--dir", dir.to_str().unwrap()],
     )
 }
 

@@ -22,7 +22,7 @@ use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
 use crate::replication::retention::{apply_retention, check_days, first_needed_day};
 use crate::store::shared::with_store;
-use crate::store::{NewRecord, Store, StoreOptions};
+use crate::store::{Durability, NewRecord, Store, StoreOptions};
 use crate::wire::{
     CTYPE_BATCH, CTYPE_DAY_FINISHED, CTYPE_HEARTBEAT, CTYPE_HELLO, CTYPE_HELLO_REPLY, CTYPE_REQUEST, DEFAULT_SEND_FLAG,
     Frame, FrameLimits, HELLO_FROM_CLIENT, SyncRequest, WireRecord, decode_batch, decode_day_finished, encode_frame,
@@ -52,6 +52,10 @@ pub struct LegacyClientConfig {
     pub clock: SharedClock,
     /// What a server frame may make us allocate.
     pub limits: FrameLimits,
+    /// When the local copy reaches the disk, as for the native replica
+    /// ([`ReplicaConfig::durability`](crate::replica::ReplicaConfig::durability)); default
+    /// [`Durability::Batch`], every append.
+    pub durability: Durability,
 }
 
 impl LegacyClientConfig {
@@ -64,6 +68,7 @@ impl LegacyClientConfig {
             history_days: 0,
             retain_days: None,
             heartbeat: Duration::from_secs(5),
+            durability: Durability::default(),
             clock: Arc::new(SystemClock::default()),
             limits: FrameLimits::default(),
         }
@@ -85,7 +90,7 @@ impl LegacyClientConfig {
 /// writer holds the local store; every other failure is logged and retried.
 pub async fn run(config: LegacyClientConfig, mut shutdown: watch::Receiver<bool>) -> Result<()> {
     config.validate()?;
-    let store = Store::open(&config.dir, StoreOptions::default())?;
+    let store = Store::open(&config.dir, StoreOptions { durability: config.durability, ..StoreOptions::default() })?;
     let mut replica = Replica { config, store: Arc::new(Mutex::new(store)), progressed: false };
     let mut backoff = BACKOFF_FIRST;
     loop {

@@ -8,7 +8,8 @@
 //!   our day is finished, or while we hold nothing of our day (the server does not hold it
 //!   and skips it);
 //! - `RecordBatch(d, first, records)`: `d` is our day, not finished, `first` is `next_id`,
-//!   at least one record, types fit 16 bits. Appended whole with one `append_at`;
+//!   at least one record, types fit 16 bits. Appended whole with one `append_at`, together
+//!   with the batches that arrived behind it while the last append waited for the disk;
 //! - `DayFinished(d)`: `d` is our day; it is marked finished locally, retention runs;
 //! - `Head(d, n)`: only updates the lag.
 //!
@@ -17,14 +18,16 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use futures::FutureExt;
 use tokio::sync::watch;
+use tonic::Streaming;
 
 use super::client::{self, SyncClient};
 use super::{Progress, ReplicaConfig, stopped};
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::v1::sync_event::Event;
-use crate::proto::v1::{DayStart, RecordBatch, SubscribeRequest};
+use crate::proto::v1::{DayStart, Head, RecordBatch, SubscribeRequest, SyncEvent};
 use crate::replication::retention::{apply_retention, first_needed_day};
 use crate::store::shared::with_store;
 use crate::store::{NewRecord, Store};
@@ -119,14 +122,24 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
         self.connected = true;
         self.report();
 
+        // A message read while gathering batches that is not one: handled next.
+        let mut lookahead = None;
         loop {
-            let message = tokio::select! {
-                biased;
-                _ = stopped(shutdown) => return Ok(()),
-                m = stream.message() => m,
+            let message = match lookahead.take() {
+                Some(message) => message,
+                None => tokio::select! {
+                    biased;
+                    _ = stopped(shutdown) => return Ok(()),
+                    m = stream.message() => m,
+                },
             };
             match message {
                 Ok(Some(event)) => match event.event {
+                    Some(Event::Batch(batch)) => {
+                        let mut batches = vec![batch];
+                        lookahead = self.gather(&mut stream, &mut batches)?;
+                        self.on_batches(batches).await?;
+                    }
                     Some(event) => self.on_event(event).await?,
                     None => tracing::debug!("native sync: ignored an event of an unknown kind"),
                 },
@@ -140,16 +153,39 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
     async fn on_event(&mut self, event: Event) -> Result<()> {
         match event {
             Event::Start(start) => self.on_start(start).await,
-            Event::Batch(batch) => self.on_batch(batch).await,
+            Event::Batch(batch) => self.on_batches(vec![batch]).await,
             Event::Finished(f) => self.on_finished(parse_date(&f.date)?).await,
-            Event::Head(h) => {
-                let date = parse_date(&h.date)?;
-                let known = self.server_counts.entry(date).or_default();
-                *known = (*known).max(h.count);
-                self.head = Some((date, h.count));
-                Ok(())
+            Event::Head(h) => self.on_head(&h),
+        }
+    }
+
+    fn on_head(&mut self, h: &Head) -> Result<()> {
+        let date = parse_date(&h.date)?;
+        let known = self.server_counts.entry(date).or_default();
+        *known = (*known).max(h.count);
+        self.head = Some((date, h.count));
+        Ok(())
+    }
+
+    /// Adds to `batches` the batches that have already arrived behind them (and takes the
+    /// `Head` events between them), up to [`GATHER_BYTES`] of payload, so that one append,
+    /// with one set of fsyncs, stores them all: while an append waits for the disk the
+    /// server keeps sending, and a slow fsync is then caught up in one more, not in one per
+    /// batch. Nothing is waited for. The first other message is handed back.
+    fn gather(&mut self, stream: &mut Streaming<SyncEvent>, batches: &mut Vec<RecordBatch>) -> Result<Lookahead> {
+        let mut bytes = payload(&batches[0]);
+        while bytes < GATHER_BYTES {
+            match stream.message().now_or_never() {
+                None => break,
+                Some(Ok(Some(SyncEvent { event: Some(Event::Batch(batch)) }))) => {
+                    bytes += payload(&batch);
+                    batches.push(batch);
+                }
+                Some(Ok(Some(SyncEvent { event: Some(Event::Head(head)) }))) => self.on_head(&head)?,
+                Some(other) => return Ok(Some(other)),
             }
         }
+        Ok(None)
     }
 
     async fn on_start(&mut self, start: DayStart) -> Result<()> {
@@ -178,31 +214,42 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
         Ok(())
     }
 
-    /// Checks a batch against the position and appends it whole, or refuses it whole.
-    async fn on_batch(&mut self, batch: RecordBatch) -> Result<()> {
-        let date = parse_date(&batch.date)?;
+    /// Checks consecutive batches against the position and appends them whole with one
+    /// `append_at`, or refuses them whole (the session ends; nothing of them is stored).
+    async fn on_batches(&mut self, batches: Vec<RecordBatch>) -> Result<()> {
         let pos = self.pos()?;
-        if date != pos.day || batch.first_id != pos.next_id || pos.finished {
-            return Err(protocol(format!(
-                "server sent records {date} {}.. where {} {} was expected{}",
-                batch.first_id,
-                pos.day,
-                pos.next_id,
-                if pos.finished { " (finished)" } else { "" }
-            )));
+        let date = parse_date(&batches[0].date)?;
+        let first = batches[0].first_id;
+        let mut next = first;
+        let mut types = Vec::new();
+        for batch in &batches {
+            let batch_date = parse_date(&batch.date)?;
+            if batch_date != pos.day || batch.first_id != next || pos.finished {
+                return Err(protocol(format!(
+                    "server sent records {batch_date} {}.. where {} {next} was expected{}",
+                    batch.first_id,
+                    pos.day,
+                    if pos.finished { " (finished)" } else { "" }
+                )));
+            }
+            if batch.records.is_empty() {
+                return Err(protocol(format!("server sent an empty batch at {batch_date} {}", batch.first_id)));
+            }
+            for r in &batch.records {
+                types.push(
+                    i16::try_from(r.r#type)
+                        .map_err(|_| protocol(format!("record type {} is not 16 bits", r.r#type)))?,
+                );
+            }
+            next += batch.records.len() as u64;
         }
-        if batch.records.is_empty() {
-            return Err(protocol(format!("server sent an empty batch at {date} {}", batch.first_id)));
-        }
-        let types = batch
-            .records
-            .iter()
-            .map(|r| i16::try_from(r.r#type).map_err(|_| protocol(format!("record type {} is not 16 bits", r.r#type))))
-            .collect::<Result<Vec<i16>>>()?;
-        let first = batch.first_id;
         let appended = with_store(&self.store, move |store| {
-            let records: Vec<NewRecord<'_>> =
-                batch.records.iter().zip(types).map(|(r, ty)| NewRecord { time: r.time, ty, data: &r.data }).collect();
+            let records: Vec<NewRecord<'_>> = batches
+                .iter()
+                .flat_map(|b| &b.records)
+                .zip(types)
+                .map(|(r, ty)| NewRecord { time: r.time, ty, data: &r.data })
+                .collect();
             store.append_at(date, first, &records)
         })
         .await?;
@@ -258,6 +305,18 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
             appended: self.appended,
         });
     }
+}
+
+/// How much payload one gathered append may hold (see [`Follower::gather`]): the batches
+/// are in memory already (the stream's flow-control window bounds them); this bounds one
+/// append's write.
+const GATHER_BYTES: usize = 8 << 20;
+
+/// The message [`Follower::gather`] read that is not a batch.
+type Lookahead = Option<std::result::Result<Option<SyncEvent>, tonic::Status>>;
+
+fn payload(batch: &RecordBatch) -> usize {
+    batch.records.iter().map(|r| r.data.len()).sum()
 }
 
 fn parse_date(s: &str) -> Result<Date> {

@@ -28,7 +28,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::date::Date;
 use crate::error::Result;
 use crate::replication::retention::check_days;
-use crate::store::{Store, StoreOptions};
+use crate::store::{Durability, Store, StoreOptions};
 use crate::tls::ClientTls;
 
 pub use client::{DayState, SyncClient, connect, error_from_status, server_status};
@@ -55,6 +55,13 @@ pub struct ReplicaConfig {
     /// Keep days from `today + retain_days` on and delete older ones; at most -1 and at
     /// most `history_days`. `None` keeps everything.
     pub retain_days: Option<i64>,
+    /// When the local copy reaches the disk: [`Durability::Batch`] (the default) syncs every
+    /// append before the next is read; `Interval` and `Never` leave it to a timer or the
+    /// kernel. A replica may choose them safely for its own consistency: after a crash or a
+    /// power loss its store recovers a whole prefix and the replica fetches the rest again
+    /// from the server. What it gives up: a copy that outlives the server's own disk holds
+    /// only what it had synced.
+    pub durability: Durability,
     pub clock: SharedClock,
 }
 
@@ -68,6 +75,7 @@ impl ReplicaConfig {
             token: None,
             history_days: 0,
             retain_days: None,
+            durability: Durability::default(),
             clock: Arc::new(SystemClock::default()),
         }
     }
@@ -109,7 +117,7 @@ where
     F: Fn(Progress) + Send + Sync,
 {
     config.validate()?;
-    let store = Store::open(&config.dir, StoreOptions::default())?;
+    let store = Store::open(&config.dir, StoreOptions { durability: config.durability, ..StoreOptions::default() })?;
     let mut replica = follower::Follower::new(config, Arc::new(Mutex::new(store)), progress);
     let mut backoff = BACKOFF_FIRST;
     loop {
