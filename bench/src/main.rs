@@ -12,7 +12,7 @@
 
 mod ceiling;
 mod go_baseline;
-mod lag_bench;
+mod lag;
 mod procstat;
 mod recovery_bench;
 mod report;
@@ -39,10 +39,10 @@ enum Command {
     /// Opening a store whose last day is unfinished, in each recovery mode.
     Recovery(recovery_bench::RecoveryArgs),
     /// Live lag with a short producer linger: in-process, cross-process and replica followers.
-    Lag(lag_bench::LagArgs),
+    Lag(lag::LagArgs),
     /// The cross-process follower of `lag` (prints its latencies on stdout).
     #[command(hide = true)]
-    LagFollow(lag_bench::FollowArgs),
+    LagFollow(lag::FollowArgs),
 }
 
 fn main() -> Result<()> {
@@ -50,7 +50,7 @@ fn main() -> Result<()> {
         Command::Store(args) => store_bench::run(&args),
         Command::Server(args) => server_bench::run(args),
         Command::Recovery(args) => recovery_bench::run(&args),
-        Command::Lag(args) => lag_bench::run(&args),
-        Command::LagFollow(args) => lag_bench::follow_main(&args),
+        Command::Lag(args) => lag::run(&args),
+        Command::LagFollow(args) => lag::follow_main(&args),
     }
 }
