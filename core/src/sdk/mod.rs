@@ -85,7 +85,8 @@ pub struct ProducerOptions {
     pub batch_max_records: usize,
     /// ...or this many payload bytes (default 1 MiB)...
     pub batch_max_bytes: usize,
-    /// ...or its oldest record waited this long (default 5 ms).
+    /// ...or its oldest record waited this long (default 5 ms; timed by a timerfd on Linux,
+    /// in tokio's whole milliseconds elsewhere).
     pub linger: Duration,
     /// Records queued and not yet sent before `commit` waits (default 100 000).
     pub queue_capacity: usize,
