@@ -6,6 +6,7 @@
 
 pub mod client_auth;
 pub mod config;
+pub mod kafka_export;
 pub mod logging;
 pub mod read;
 pub mod send;

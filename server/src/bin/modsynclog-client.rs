@@ -1,10 +1,10 @@
 //! `modsynclog-client`: read, check, replicate and feed a modsynclog store.
 
 use clap::{Parser, Subcommand};
-use modsynclog_server::{logging, read, send, status, sync, verify};
+use modsynclog_server::{kafka_export, logging, read, send, status, sync, verify};
 
 #[derive(Debug, Parser)]
-#[command(version, about = "Read, verify and replicate modsynclog stores", long_about = None)]
+#[command(version, about = "Read, verify, replicate and export modsynclog stores", long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,6 +22,9 @@ enum Command {
     Send(send::SendArgs),
     /// Show each day's record count and finished flag.
     Status(status::StatusArgs),
+    /// Export a store folder into a Kafka topic, following it live, exactly once across
+    /// restarts, until stopped (SIGINT/SIGTERM).
+    KafkaExport(kafka_export::KafkaExportArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -31,6 +34,7 @@ fn main() -> std::process::ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Send(args) => send::run(args),
         Command::Status(args) => status::run(args),
+        Command::KafkaExport(args) => kafka_export::run(args),
         Command::Sync(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

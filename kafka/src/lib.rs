@@ -1,0 +1,23 @@
+//! The Kafka bridge: Kafka stays the distributed backbone, modsynclog the date-partitioned
+//! store at either end of it.
+//!
+//! - [`export`]: a store folder into a topic, following it live; every message carries
+//!   the record's date, id, type and time as headers ([`headers`]), and after a crash the
+//!   exporter finds where it stopped from the last message of each partition
+//!   ([`resume`]), so nothing is skipped and nothing is sent twice.
+//!
+//! librdkafka does the Kafka protocol (through the `rdkafka` crate, built from source).
+
+pub mod export;
+pub mod headers;
+pub mod resume;
+#[doc(hidden)]
+pub mod testing;
+
+use modsynclog_core::{Error, ErrorKind};
+
+/// A Kafka client error as the core's [`Error`]: `Unavailable` (the broker may come back;
+/// callers retry), with what librdkafka said.
+pub(crate) fn kafka_error(what: &str, err: rdkafka::error::KafkaError) -> Error {
+    Error::new(ErrorKind::Unavailable, format!("kafka: {what}: {err}"))
+}

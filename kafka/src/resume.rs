@@ -1,0 +1,73 @@
+//! Where an export stopped: the origin of the last message in each partition.
+//!
+//! The exporter sends records in store order, and an idempotent producer keeps the order
+//! within a partition whatever it retries. So after a crash, whatever reached a partition
+//! is a prefix of what was sent to it, and its last message says exactly where that
+//! partition stands: a record that maps to partition `p` was exported if and only if its
+//! `(date, id)` is at most that of `p`'s last message.
+
+use std::time::{Duration, Instant};
+
+use modsynclog_core::{Error, ErrorKind, Result};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::headers::{self, Origin};
+use crate::kafka_error;
+
+/// For each partition of `topic` (`partitions` of them), the origin of its last message, or
+/// `None` when it holds none. `Protocol` when a last message was not written by an exporter
+/// (no `msl-*` headers): the topic is not ours to resume.
+pub fn last_origins(brokers: &str, topic: &str, partitions: i32, timeout: Duration) -> Result<Vec<Option<Origin>>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "modsynclog-export-resume")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .create()
+        .map_err(|e| kafka_error("a consumer to find where the export stopped", e))?;
+    let mut last = vec![None; partitions as usize];
+    let mut wanted = TopicPartitionList::new();
+    for p in 0..partitions {
+        let (low, high) =
+            consumer.fetch_watermarks(topic, p, timeout).map_err(|e| kafka_error("the partitions' offsets", e))?;
+        if high > low {
+            wanted
+                .add_partition_offset(topic, p, Offset::Offset(high - 1))
+                .map_err(|e| kafka_error("an assignment", e))?;
+        }
+    }
+    let mut missing = wanted.count();
+    if missing == 0 {
+        return Ok(last);
+    }
+    consumer.assign(&wanted).map_err(|e| kafka_error("an assignment", e))?;
+    let deadline = Instant::now() + timeout;
+    while missing > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "kafka: the last message of {missing} partition(s) of {topic} did not arrive within {timeout:?}"
+                ),
+            ));
+        }
+        let Some(message) = consumer.poll(left) else { continue };
+        let message = message.map_err(|e| kafka_error("reading the last messages", e))?;
+        let slot = &mut last[message.partition() as usize];
+        if slot.is_none() {
+            let origin = headers::origin(message.headers()).map_err(|e| {
+                Error::new(
+                    e.kind(),
+                    format!("{topic} partition {} offset {}: {e}", message.partition(), message.offset()),
+                )
+            })?;
+            *slot = Some(origin);
+            missing -= 1;
+        }
+    }
+    Ok(last)
+}
