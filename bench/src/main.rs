@@ -8,10 +8,12 @@
 //!   plaintext and TLS (`--transport plain,tls`);
 //! - `lag`: commit -> readable latency with a 1 ms producer linger at 50,000 records/s, for
 //!   an in-process follower, a cross-process follower and a native replica, per fsync
-//!   policy (issue 9; `lag-follow` is its cross-process follower, not for direct use).
+//!   policy (issue 9; `lag-follow` is its cross-process follower, not for direct use);
+//! - `kafka`: the Kafka export's rate beside Kafka's own producer tool (issue 10).
 
 mod ceiling;
 mod go_baseline;
+mod kafka_bench;
 mod lag;
 mod procstat;
 mod recovery_bench;
@@ -40,6 +42,8 @@ enum Command {
     Recovery(recovery_bench::RecoveryArgs),
     /// Live lag with a short producer linger: in-process, cross-process and replica followers.
     Lag(lag::LagArgs),
+    /// The Kafka export's rate beside Kafka's ProducerPerformance, against a local broker.
+    Kafka(kafka_bench::KafkaArgs),
     /// The cross-process follower of `lag` (prints its latencies on stdout).
     #[command(hide = true)]
     LagFollow(lag::FollowArgs),
@@ -52,5 +56,6 @@ fn main() -> Result<()> {
         Command::Recovery(args) => recovery_bench::run(&args),
         Command::Lag(args) => lag::run(&args),
         Command::LagFollow(args) => lag::follow_main(&args),
+        Command::Kafka(args) => kafka_bench::run(&args),
     }
 }

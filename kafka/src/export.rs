@@ -13,7 +13,7 @@
 //! nothing. A delivery that fails for good stops the export with the error; running it
 //! again resumes the same way.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -80,6 +80,21 @@ pub struct ExportStats {
 pub struct Exporter {
     config: ExportConfig,
     reader: Reader,
+    stopped: Arc<AtomicBool>,
+}
+
+/// Stops an [`Exporter`] from another thread (see [`Exporter::stopper`]).
+#[derive(Debug, Clone)]
+pub struct ExportStopper {
+    reader: Stopper,
+    stopped: Arc<AtomicBool>,
+}
+
+impl ExportStopper {
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.reader.stop();
+    }
 }
 
 impl Exporter {
@@ -89,17 +104,19 @@ impl Exporter {
             return Err(Error::invalid("a Kafka export needs brokers and a topic"));
         }
         let reader = Reader::open(dir)?.follow(true);
-        Ok(Exporter { config, reader })
+        Ok(Exporter { config, reader, stopped: Arc::default() })
     }
 
-    /// Ends [`run`](Exporter::run) from another thread: what was sent is flushed first.
-    pub fn stopper(&self) -> Stopper {
-        self.reader.stopper()
+    /// Ends [`run`](Exporter::run) from another thread: what was read is flushed first
+    /// (within `timeout`; a broker that does not take it makes `run` fail, and the next run
+    /// sends it).
+    pub fn stopper(&self) -> ExportStopper {
+        ExportStopper { reader: self.reader.stopper(), stopped: self.stopped.clone() }
     }
 
     /// Exports until stopped (then `Ok`), or until a send fails for good.
     pub fn run(self) -> Result<ExportStats> {
-        let Exporter { config, reader } = self;
+        let Exporter { config, reader, stopped } = self;
         let failed = Arc::new(Mutex::new(None));
         let acked = Arc::new(AtomicU64::new(0));
         let producer = producer(&config, Deliveries { failed: failed.clone(), acked: acked.clone() })?;
@@ -125,7 +142,7 @@ impl Exporter {
                 skipped += 1;
                 continue;
             }
-            send(&producer, &config.topic, p, &record)?;
+            send(&producer, &config.topic, p, &record, &stopped)?;
         }
         producer.flush(config.timeout).map_err(|e| kafka_error("flushing the last messages", e))?;
         if let Some(err) = failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -146,14 +163,27 @@ fn exported(last: &Option<Origin>, record: &Record) -> bool {
     last.is_some_and(|o| (record.date, record.id) <= (o.date, o.id))
 }
 
-/// Sends one record, waiting for room while the producer's buffer is full.
-fn send(producer: &ThreadedProducer<Deliveries>, topic: &str, partition: i32, record: &Record) -> Result<()> {
+/// Sends one record, waiting for room while the producer's buffer is full (the broker is
+/// slow or away), unless the export is stopped meanwhile.
+fn send(
+    producer: &ThreadedProducer<Deliveries>,
+    topic: &str,
+    partition: i32,
+    record: &Record,
+    stopped: &AtomicBool,
+) -> Result<()> {
     let headers = headers::of(record);
     let mut message = BaseRecord::<(), [u8]>::to(topic).partition(partition).payload(&record.data[..]).headers(headers);
     loop {
         match producer.send(message) {
             Ok(()) => return Ok(()),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                if stopped.load(Ordering::SeqCst) {
+                    return Err(Error::new(
+                        ErrorKind::Unavailable,
+                        "kafka: stopped while the broker was not taking messages; the next run sends what it did not get",
+                    ));
+                }
                 message = back;
                 std::thread::sleep(Duration::from_millis(5));
             }

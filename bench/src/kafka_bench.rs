@@ -1,0 +1,100 @@
+//! `modsynclog-bench kafka`: the Kafka export's rate beside Kafka's own producer tool, in
+//! the same run, against one local broker (`scripts/kafka.sh`).
+//!
+//! For each record size: a store of `--records` records is written (fsync batch), then
+//! exported into a fresh 3-partition topic by an [`Exporter`] in this process, timed from
+//! its start until the topic's high watermarks sum to the count (every record
+//! acknowledged by the broker, `acks=all`, idempotent). Then
+//! `org.apache.kafka.tools.ProducerPerformance` sends as many records of the same size
+//! into another fresh topic with the same producer settings (`acks=all`,
+//! `enable.idempotence=true`, `linger.ms=5`), and its records/s line is quoted.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use modsynclog_core::{Date, NewRecord, Store, StoreOptions};
+use modsynclog_kafka::export::{ExportConfig, Exporter};
+use modsynclog_kafka::testing::{Broker, script};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+
+const PARTITIONS: i32 = 3;
+
+#[derive(Args, Debug, Clone)]
+pub struct KafkaArgs {
+    /// Records per size.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub records: u64,
+    /// Record sizes in bytes, one run each.
+    #[arg(long, default_value = "100,4096", value_delimiter = ',')]
+    pub sizes: Vec<usize>,
+}
+
+pub fn run(args: &KafkaArgs) -> Result<()> {
+    let broker = Broker::start();
+    println!("| record size | records | kafka-export (store -> topic) | ProducerPerformance | export / tool |");
+    println!("|---:|---:|---:|---:|---:|");
+    for &size in &args.sizes {
+        let records = if size >= 1024 { args.records / 5 } else { args.records };
+        let export = export_rate(&broker, size, records)?;
+        let tool = producer_tool_rate(&broker, size, records)?;
+        println!("| {size} B | {records} | {export:.0} rec/s | {tool:.0} rec/s | {:.0}% |", export / tool * 100.0);
+    }
+    Ok(())
+}
+
+fn export_rate(broker: &Broker, size: usize, records: u64) -> Result<f64> {
+    let topic = format!("export-{size}");
+    broker.topic(&topic, PARTITIONS);
+    let dir = tempfile::tempdir()?;
+    let mut store = Store::open(dir.path(), StoreOptions::default())?;
+    let date = Date::parse("2026-11-29")?;
+    let payload = vec![b'x'; size];
+    let batch: Vec<NewRecord<'_>> = (0..1000).map(|i| NewRecord { time: 0, ty: i % 7, data: &payload }).collect();
+    for _ in 0..records / 1000 {
+        store.append(date, &batch)?;
+    }
+    drop(store);
+    let total = (records / 1000 * 1000) as i64;
+    let exporter = Exporter::new(ExportConfig::new(broker.bootstrap(), &topic), dir.path())?;
+    let stopper = exporter.stopper();
+    let started = Instant::now();
+    let run = std::thread::spawn(move || exporter.run());
+    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", broker.bootstrap()).create()?;
+    let held = || -> Result<i64> {
+        let mut sum = 0;
+        for p in 0..PARTITIONS {
+            sum += consumer.fetch_watermarks(&topic, p, Duration::from_secs(10))?.1;
+        }
+        Ok(sum)
+    };
+    while held()? < total {
+        if run.is_finished() {
+            bail!("the exporter ended early: {:?}", run.join());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    stopper.stop();
+    run.join().map_err(|_| anyhow::anyhow!("the exporter panicked"))??;
+    Ok(total as f64 / secs)
+}
+
+fn producer_tool_rate(broker: &Broker, size: usize, records: u64) -> Result<f64> {
+    let topic = format!("tool-{size}");
+    broker.topic(&topic, PARTITIONS);
+    let out = Command::new("bash")
+        .arg(script())
+        .args(["run", "org.apache.kafka.tools.ProducerPerformance", "--topic", &topic])
+        .args(["--num-records", &records.to_string(), "--record-size", &size.to_string(), "--throughput", "-1"])
+        .args(["--producer-props", &format!("bootstrap.servers={}", broker.bootstrap())])
+        .args(["acks=all", "enable.idempotence=true", "linger.ms=5"])
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The last line: "N records sent, R records/sec (...), ...".
+    let last = text.lines().rfind(|l| l.contains("records sent")).context("no summary from ProducerPerformance")?;
+    let rate = last.split(", ").nth(1).and_then(|f| f.split_whitespace().next()).context("no records/sec")?;
+    Ok(rate.parse()?)
+}
