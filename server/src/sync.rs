@@ -50,10 +50,10 @@ pub struct SyncArgs {
     pub retain_days: Option<i64>,
     /// When the local copy reaches the disk: `batch` syncs every append before the next is
     /// taken (the default), `interval:MS` every MS milliseconds, `never` leaves it to the
-    /// kernel. After a crash or power loss the local store recovers a whole prefix and the
-    /// replica fetches the rest again, so `never` is safe for the copy's consistency and
-    /// cuts the live lag by the disk's sync time; a copy that must outlive the server's own
-    /// disk wants `batch`.
+    /// kernel. After a crash the local store recovers a whole prefix and the replica fetches
+    /// the rest again (after a power loss too, as far as the file system keeps each write
+    /// whole: payloads carry no checksum), so `never` cuts the live lag by the disk's sync
+    /// time; a copy that must outlive the server's own disk wants `batch`.
     #[arg(long, default_value = "batch")]
     pub fsync: Durability,
     /// Shared number the legacy protocol sends in every frame; must match the server.

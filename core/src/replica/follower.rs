@@ -168,17 +168,20 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
     }
 
     /// Adds to `batches` the batches that have already arrived behind them (and takes the
-    /// `Head` events between them), up to [`GATHER_BYTES`] of payload, so that one append,
+    /// `Head` events between them), up to [`GATHER_BYTES`] of payload or [`GATHER_RECORDS`]
+    /// records, so that one append,
     /// with one set of fsyncs, stores them all: while an append waits for the disk the
     /// server keeps sending, and a slow fsync is then caught up in one more, not in one per
     /// batch. Nothing is waited for. The first other message is handed back.
     fn gather(&mut self, stream: &mut Streaming<SyncEvent>, batches: &mut Vec<RecordBatch>) -> Result<Lookahead> {
         let mut bytes = payload(&batches[0]);
-        while bytes < GATHER_BYTES {
+        let mut records = batches[0].records.len();
+        while bytes < GATHER_BYTES && records < GATHER_RECORDS {
             match stream.message().now_or_never() {
                 None => break,
                 Some(Ok(Some(SyncEvent { event: Some(Event::Batch(batch)) }))) => {
                     bytes += payload(&batch);
+                    records += batch.records.len();
                     batches.push(batch);
                 }
                 Some(Ok(Some(SyncEvent { event: Some(Event::Head(head)) }))) => self.on_head(&head)?,
@@ -241,7 +244,9 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
                         .map_err(|_| protocol(format!("record type {} is not 16 bits", r.r#type)))?,
                 );
             }
-            next += batch.records.len() as u64;
+            next = next.checked_add(batch.records.len() as u64).ok_or_else(|| {
+                protocol(format!("server sent record ids past the end at {batch_date} {}", batch.first_id))
+            })?;
         }
         let appended = with_store(&self.store, move |store| {
             let records: Vec<NewRecord<'_>> = batches
@@ -311,6 +316,10 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
 /// are in memory already (the stream's flow-control window bounds them); this bounds one
 /// append's write.
 const GATHER_BYTES: usize = 8 << 20;
+
+/// How many records one gathered append may hold (empty payloads count for nothing in
+/// [`GATHER_BYTES`]).
+const GATHER_RECORDS: usize = 64 * 1024;
 
 /// The message [`Follower::gather`] read that is not a batch.
 type Lookahead = Option<std::result::Result<Option<SyncEvent>, tonic::Status>>;

@@ -57,10 +57,12 @@ pub struct ReplicaConfig {
     pub retain_days: Option<i64>,
     /// When the local copy reaches the disk: [`Durability::Batch`] (the default) syncs every
     /// append before the next is read; `Interval` and `Never` leave it to a timer or the
-    /// kernel. A replica may choose them safely for its own consistency: after a crash or a
-    /// power loss its store recovers a whole prefix and the replica fetches the rest again
-    /// from the server. What it gives up: a copy that outlives the server's own disk holds
-    /// only what it had synced.
+    /// kernel. A replica may choose them for its own consistency: after a crash its store
+    /// recovers a whole prefix and the replica fetches the rest again from the server; after
+    /// a power loss the same holds as far as the file system keeps each write whole (recovery
+    /// checks every record's header and length, but payloads carry no checksum, so a page
+    /// lost inside a payload would not be seen). What it gives up: a copy that outlives the
+    /// server's own disk holds only what it had synced.
     pub durability: Durability,
     pub clock: SharedClock,
 }

@@ -4,9 +4,9 @@
 //! and its reactor then sleeps in `epoll_wait`, whose timeout is whole milliseconds too: a
 //! 1 ms linger took about 2 ms (`modsynclog-bench lag` measured p50 2.1 ms), which doubled
 //! the commit-to-readable latency of a lightly loaded producer. On Linux the linger sleeps on
-//! a `timerfd` instead (nanosecond resolution, woken through the same reactor); elsewhere,
-//! or if a timerfd cannot be made (out of descriptors, a runtime without I/O), on tokio's
-//! timer. (The `tokio-timerfd` crate does the same, but pulls a second, older `rustix`
+//! a `timerfd` instead (nanosecond resolution, woken through the same reactor; the producer's
+//! task always runs on a runtime with I/O, which its gRPC connection needs anyway);
+//! elsewhere, or if a timerfd cannot be made (out of descriptors), on tokio's timer. (The `tokio-timerfd` crate does the same, but pulls a second, older `rustix`
 //! into the build for what is three `libc` calls here.)
 
 use std::time::Instant;
@@ -47,7 +47,7 @@ mod timerfd {
             it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
             it_value: libc::timespec {
                 tv_sec: left.as_secs().try_into().unwrap_or(libc::time_t::MAX),
-                tv_nsec: left.subsec_nanos().into(),
+                tv_nsec: left.subsec_nanos() as libc::c_long,
             },
         };
         // SAFETY: `fd` is a timerfd and `spec` a valid itimerspec; the old value is not asked for.

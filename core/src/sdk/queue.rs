@@ -126,7 +126,9 @@ impl Shared {
                     if due {
                         return Some(self.take(&mut st, max_records));
                     }
-                    st.oldest.map(|t| t + self.opts.linger)
+                    // A linger too long for an `Instant` (`Duration::MAX`: only size or a
+                    // flush sends) waits for the wake-up alone.
+                    st.oldest.and_then(|t| t.checked_add(self.opts.linger))
                 }
             };
             match wait {
@@ -333,5 +335,35 @@ impl Shared {
     pub(crate) fn drained(&self) -> bool {
         let st = self.lock();
         (st.closed || st.ended.is_some()) && st.queue.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared(opts: ProducerOptions) -> Shared {
+        Shared {
+            opts,
+            state: Mutex::default(),
+            space: Condvar::new(),
+            space_async: Notify::new(),
+            settled: Condvar::new(),
+            settled_watch: watch::channel(Settled::default()).0,
+            wake: Notify::new(),
+        }
+    }
+
+    /// A linger too long for an `Instant` means "only a full batch or a flush sends": the
+    /// batch waits (computing its deadline overflowed and killed the task once), and a
+    /// flush sends it.
+    #[tokio::test]
+    async fn an_endless_linger_waits_for_a_flush() {
+        let s = shared(ProducerOptions { linger: Duration::MAX, ..ProducerOptions::default() });
+        assert!(matches!(s.push(&mut s.lock(), 1201, Bytes::from_static(b"r")), Ok(Push::Queued)));
+        let waited = tokio::time::timeout(Duration::from_millis(20), s.next_batch(usize::MAX)).await;
+        assert!(waited.is_err(), "a batch left before its (endless) linger");
+        s.lock().flushing += 1;
+        assert_eq!(s.next_batch(usize::MAX).await.map(|b| b.len()), Some(1));
     }
 }
