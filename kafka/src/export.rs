@@ -6,12 +6,29 @@
 //! the record type modulo the topic's partition count ([`partition_of`]): deterministic,
 //! so one type's records stay in order in one partition, whoever reads them.
 //!
-//! The producer is idempotent (`enable.idempotence`): a retried send is not doubled and
-//! never overtakes a later one in its partition. At start the exporter reads the last
-//! message of each partition ([`resume`](crate::resume)) and skips every record already in
-//! its partition, so a restart after a crash (or a stop) sends nothing twice and skips
-//! nothing. A delivery that fails for good stops the export with the error; running it
-//! again resumes the same way.
+//! The producer is idempotent and gapless (`enable.idempotence`,
+//! `enable.gapless.guarantee`): a retried send is not doubled, never overtakes a later one
+//! in its partition, and a message that fails for good stops the producer rather than
+//! leave a hole behind later ones. At start the exporter reads the last message of each
+//! partition ([`resume`](crate::resume)) and skips every record already in its partition,
+//! so a restart after a crash (or a stop) sends nothing twice and skips nothing. A delivery
+//! that fails for good stops the export with the error; running it again resumes the same
+//! way.
+//!
+//! What this rests on, and the operator keeps:
+//! - **one exporter per topic** (two would interleave, and a new one does not fence an old
+//!   one that is still sending);
+//! - **the partition count does not change** while a topic is exported into (the mapping of
+//!   types to partitions would move; a resume that finds a message in a partition its type
+//!   does not map to refuses to start);
+//! - **a folder whose records are final**: a replica's folder (it holds only what the
+//!   server synced) or a finished one. A server's own folder shows a record from its write
+//!   on, before its fsync; if that fsync fails the server cuts the record and later stores
+//!   another under the same id, which this exporter then takes for sent.
+//!
+//! A partition that never received a record (few types, many partitions) has no last
+//! message, so a restart reads the store from `from` (or its earliest day) to find what it
+//! needs: correct, but a full scan.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -45,8 +62,9 @@ pub struct ExportConfig {
     pub buffer_bytes: usize,
     /// How long metadata requests and the final flush may take.
     pub timeout: Duration,
-    /// Further librdkafka producer settings (`compression.type`, `security.protocol`...),
-    /// applied after ours.
+    /// Further librdkafka settings (`compression.type`, `security.protocol`...) for the
+    /// producer and for the consumer that finds where to resume. The keys the exactly-once
+    /// argument rests on ([`RESERVED`]) are refused.
     pub producer: Vec<(String, String)>,
 }
 
@@ -62,6 +80,17 @@ impl ExportConfig {
         }
     }
 }
+
+/// Producer settings the exporter sets itself and [`ExportConfig::producer`] may not
+/// change: with any of them changed, a retry could double, reorder or drop a record.
+pub const RESERVED: [&str; 6] = [
+    "enable.idempotence",
+    "enable.gapless.guarantee",
+    "acks",
+    "message.timeout.ms",
+    "max.in.flight.requests.per.connection",
+    "max.in.flight",
+];
 
 /// The partition of a record of type `ty` in a topic of `partitions` partitions.
 pub fn partition_of(ty: i16, partitions: i32) -> i32 {
@@ -95,6 +124,11 @@ impl ExportStopper {
         self.stopped.store(true, Ordering::SeqCst);
         self.reader.stop();
     }
+
+    /// Whether the exporter has read everything there is and waits for new records.
+    pub fn idle(&self) -> bool {
+        self.reader.waiting()
+    }
 }
 
 impl Exporter {
@@ -102,6 +136,11 @@ impl Exporter {
     pub fn new(config: ExportConfig, dir: impl AsRef<std::path::Path>) -> Result<Exporter> {
         if config.topic.is_empty() || config.brokers.is_empty() {
             return Err(Error::invalid("a Kafka export needs brokers and a topic"));
+        }
+        if let Some((key, _)) = config.producer.iter().find(|(k, _)| RESERVED.contains(&k.as_str())) {
+            return Err(Error::invalid(format!(
+                "kafka: {key} is set by the exporter (exactly once rests on it) and cannot be changed"
+            )));
         }
         let reader = Reader::open(dir)?.follow(true);
         Ok(Exporter { config, reader, stopped: Arc::default() })
@@ -121,7 +160,7 @@ impl Exporter {
         let acked = Arc::new(AtomicU64::new(0));
         let producer = producer(&config, Deliveries { failed: failed.clone(), acked: acked.clone() })?;
         let partitions = partition_count(&producer, &config)?;
-        let last = resume::last_origins(&config.brokers, &config.topic, partitions, config.timeout)?;
+        let last = resume::last_origins(&config, partitions)?;
         let mut reader = match start(&last, config.from) {
             Some((date, id)) => reader.from(date, id),
             None => reader,
@@ -194,16 +233,18 @@ fn send(
 
 fn producer(config: &ExportConfig, deliveries: Deliveries) -> Result<ThreadedProducer<Deliveries>> {
     let mut client = ClientConfig::new();
-    client
-        .set("bootstrap.servers", &config.brokers)
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .set("queue.buffering.max.kbytes", (config.buffer_bytes / 1024).max(1).to_string())
-        // Retried for as long as the broker may take to come back.
-        .set("message.timeout.ms", "0");
+    client.set("linger.ms", "5");
     for (key, value) in &config.producer {
         client.set(key, value);
     }
+    client
+        .set("bootstrap.servers", &config.brokers)
+        .set("enable.idempotence", "true")
+        // A message that fails for good is fatal, not a gap that later messages close over.
+        .set("enable.gapless.guarantee", "true")
+        .set("queue.buffering.max.kbytes", (config.buffer_bytes / 1024).max(1).to_string())
+        // Retried for as long as the broker may take to come back.
+        .set("message.timeout.ms", "0");
     client.create_with_context(deliveries).map_err(|e| kafka_error("a producer", e))
 }
 
@@ -255,6 +296,18 @@ mod tests {
     fn types_map_to_partitions_deterministically() {
         assert_eq!([0, 1, 2, 3, -1, -4, 1201].map(|t| partition_of(t, 3)), [0, 1, 2, 0, 2, 2, 1]);
         assert_eq!(partition_of(5, 0), 0);
+    }
+
+    #[test]
+    fn the_settings_exactly_once_rests_on_cannot_be_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ExportConfig::new("127.0.0.1:9", "t");
+        config.producer.push(("compression.type".into(), "lz4".into()));
+        assert!(Exporter::new(config.clone(), dir.path()).is_ok());
+        config.producer.push(("enable.idempotence".into(), "false".into()));
+        let err = Exporter::new(config, dir.path()).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        assert!(err.to_string().contains("enable.idempotence"), "{err}");
     }
 
     #[test]

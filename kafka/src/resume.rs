@@ -6,7 +6,7 @@
 //! partition stands: a record that maps to partition `p` was exported if and only if its
 //! `(date, id)` is at most that of `p`'s last message.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use modsynclog_core::{Error, ErrorKind, Result};
 use rdkafka::config::ClientConfig;
@@ -14,15 +14,25 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::export::{ExportConfig, partition_of};
 use crate::headers::{self, Origin};
 use crate::kafka_error;
 
-/// For each partition of `topic` (`partitions` of them), the origin of its last message, or
-/// `None` when it holds none. `Protocol` when a last message was not written by an exporter
-/// (no `msl-*` headers): the topic is not ours to resume.
-pub fn last_origins(brokers: &str, topic: &str, partitions: i32, timeout: Duration) -> Result<Vec<Option<Origin>>> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+/// For each partition of the export's topic (`partitions` of them), the origin of its last
+/// message, or `None` when it holds none. `Protocol` when a last message was not written by
+/// an exporter (no `msl-*` headers): the topic is not ours to resume. `Conflict` when a last
+/// message's type does not map to its partition: the partition count changed since it was
+/// sent, and resuming would double some records and skip others.
+pub fn last_origins(config: &ExportConfig, partitions: i32) -> Result<Vec<Option<Origin>>> {
+    let (topic, timeout) = (config.topic.as_str(), config.timeout);
+    let mut client = ClientConfig::new();
+    // The connection settings (TLS, SASL) are the producer's; librdkafka ignores, with a
+    // warning, the ones only a producer has.
+    for (key, value) in &config.producer {
+        client.set(key, value);
+    }
+    let consumer: BaseConsumer = client
+        .set("bootstrap.servers", &config.brokers)
         .set("group.id", "modsynclog-export-resume")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
@@ -65,6 +75,18 @@ pub fn last_origins(brokers: &str, topic: &str, partitions: i32, timeout: Durati
                     format!("{topic} partition {} offset {}: {e}", message.partition(), message.offset()),
                 )
             })?;
+            if partition_of(origin.ty, partitions) != message.partition() {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "kafka: {topic} partition {} ends with a record of type {}, which maps to partition {} of \
+                         {partitions}: the partition count changed since it was exported into; export into a new topic",
+                        message.partition(),
+                        origin.ty,
+                        partition_of(origin.ty, partitions)
+                    ),
+                ));
+            }
             *slot = Some(origin);
             missing -= 1;
         }

@@ -17,6 +17,7 @@ use modsynclog_kafka::testing::{Broker, skipped};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
 const TOPIC: &str = "records";
@@ -45,13 +46,14 @@ fn ty_of(id: u64) -> i16 {
     [1201, 1202, 1203, 7, -1, -2, 0][(id % 7) as usize]
 }
 
-/// Runs an exporter in a thread until the topic holds `total` messages, then stops it.
+/// Runs an exporter in a thread until the topic holds `total` messages and the exporter
+/// has read the whole folder (it waits for more), then stops it.
 fn export_until(broker: &Broker, dir: &Path, total: i64) -> ExportStats {
     let exporter = Exporter::new(ExportConfig::new(broker.bootstrap(), TOPIC), dir).unwrap();
     let stopper = exporter.stopper();
     let run = thread::spawn(move || exporter.run());
     let deadline = Instant::now() + Duration::from_secs(60);
-    while held(broker) < total {
+    while held(broker) < total || !stopper.idle() {
         assert!(!run.is_finished(), "the exporter ended early: {:?}", run.join().unwrap());
         assert!(Instant::now() < deadline, "the topic holds {} of {total} messages after 60 s", held(broker));
         thread::sleep(Duration::from_millis(50));
@@ -170,6 +172,21 @@ fn a_store_is_exported_exactly_once_across_a_stop_and_live() {
     all.sort();
     let expected: Vec<(Date, u64)> = (0..3000).map(|i| (d1, i)).chain((0..2200).map(|i| (d2, i))).collect();
     assert_eq!(all, expected, "every record exactly once");
+
+    // A topic whose partition count changed under an export: partition 0 ends with a record
+    // of type 1, which maps to partition 1 of 3. Resuming would double and skip records:
+    // the exporter refuses to start.
+    broker.topic("moved", PARTITIONS);
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", broker.bootstrap()).create().unwrap();
+    let record = modsynclog_core::Record { date: d1, id: 9, time: 0, ty: 1, data: bytes::Bytes::new() };
+    producer
+        .send(BaseRecord::<(), [u8]>::to("moved").partition(0).payload(&[][..]).headers(headers::of(&record)))
+        .unwrap();
+    producer.flush(Duration::from_secs(30)).unwrap();
+    let err =
+        Exporter::new(ExportConfig::new(broker.bootstrap(), "moved"), store_dir.path()).unwrap().run().unwrap_err();
+    assert_eq!(err.kind(), modsynclog_core::ErrorKind::Conflict, "{err}");
+    assert!(err.to_string().contains("partition count changed"), "{err}");
 }
 
 /// The stored type, time (as text) and payload of one record.

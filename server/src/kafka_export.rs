@@ -38,8 +38,10 @@ pub struct KafkaExportArgs {
     /// pauses while it is full.
     #[arg(long, value_parser = parse_bytes, default_value_t = DEFAULT_BUFFER_BYTES)]
     pub buffer_bytes: usize,
-    /// A librdkafka producer setting, KEY=VALUE (repeatable), for example
-    /// compression.type=lz4 or security.protocol=ssl.
+    /// A librdkafka setting, KEY=VALUE (repeatable), for example compression.type=lz4 or
+    /// security.protocol=ssl; used by the producer and by the consumer that finds where to
+    /// resume. The settings exactly-once rests on (enable.idempotence, acks,
+    /// message.timeout.ms, ...) are refused.
     #[arg(long = "producer-config", value_parser = key_value)]
     pub producer: Vec<(String, String)>,
 }
@@ -60,12 +62,14 @@ pub fn run(args: KafkaExportArgs) -> Result<()> {
     let exporter = Exporter::new(config, &args.dir)?;
     let stopper = exporter.stopper();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    std::thread::spawn(move || {
-        if let Err(e) = rt.block_on(crate::serve::shutdown_signal()) {
-            tracing::error!("kafka export: {e:#}");
+    std::thread::spawn(move || match rt.block_on(crate::serve::shutdown_signal()) {
+        Ok(()) => {
+            tracing::info!("kafka export: stopping (flushing what was read)");
+            stopper.stop();
         }
-        tracing::info!("kafka export: stopping (flushing what was read)");
-        stopper.stop();
+        // Without handlers the default actions stay: a signal ends the process, and the
+        // next run resumes from the topic.
+        Err(e) => tracing::error!("kafka export: no graceful stop on SIGINT/SIGTERM: {e:#}"),
     });
     let stats = exporter.run().context("kafka export")?;
     tracing::info!(sent = stats.sent, skipped = stats.skipped, "kafka export: stopped");

@@ -12,6 +12,8 @@ use modsynclog_core::{Date, NewRecord, Store, StoreOptions};
 use modsynclog_kafka::testing::{Broker, skipped};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
 
 const TOPIC: &str = "cli";
 const PARTITIONS: i32 = 2;
@@ -104,4 +106,34 @@ fn kafka_export_after_kill_9_mid_export_holds_every_record_once() {
     wait_held(&broker, &mut exporter, TOTAL);
     assert!(exporter.terminate().success());
     assert_eq!(held(&broker), TOTAL, "records sent twice after the kill");
+    // Not a double and a gap that cancel out: every id is there, once.
+    let ids = consumed_ids(&broker, TOTAL as usize);
+    assert_eq!(ids.len(), TOTAL as usize, "some records are in the topic twice, others not at all");
+    assert_eq!((ids.first(), ids.last()), (Some(&0), Some(&(TOTAL as u64 - 1))));
+}
+
+/// The `msl-id` of every message in the topic (exactly `n` are expected), sorted, doubles
+/// removed.
+fn consumed_ids(broker: &Broker, n: usize) -> Vec<u64> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", "kill-9-check")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        tpl.add_partition_offset(TOPIC, p, Offset::Beginning).unwrap();
+    }
+    c.assign(&tpl).unwrap();
+    let mut ids = Vec::with_capacity(n);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ids.len() < n {
+        assert!(Instant::now() < deadline, "read {} of {n} messages in 60 s", ids.len());
+        let Some(m) = c.poll(Duration::from_millis(500)) else { continue };
+        let m = m.unwrap();
+        ids.push(modsynclog_kafka::headers::origin(m.headers()).unwrap().id);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
