@@ -70,9 +70,21 @@ fn export_rate(broker: &Broker, size: usize, records: u64) -> Result<f64> {
         }
         Ok(sum)
     };
-    while held()? < total {
-        if run.is_finished() {
-            bail!("the exporter ended early: {:?}", run.join());
+    let deadline = started + Duration::from_secs(600);
+    loop {
+        let now = held();
+        if now.as_ref().is_ok_and(|&n| n >= total) {
+            break;
+        }
+        let failed = match now {
+            Err(e) => Some(e.context("reading the topic's offsets")),
+            Ok(_) if run.is_finished() => Some(anyhow::anyhow!("the exporter ended early")),
+            Ok(n) if Instant::now() > deadline => Some(anyhow::anyhow!("{n} of {total} exported after 600 s")),
+            Ok(_) => None,
+        };
+        if let Some(err) = failed {
+            stopper.stop();
+            bail!("{err:#}; the exporter returned {:?}", run.join());
         }
         std::thread::sleep(Duration::from_millis(10));
     }
