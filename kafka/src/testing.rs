@@ -3,6 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::{Offset, TopicPartitionList};
 
 pub struct Broker {
     dir: tempfile::TempDir,
@@ -49,6 +55,45 @@ impl Broker {
             .output()
             .expect("bash");
         assert!(out.status.success(), "creating topic {topic} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Messages in `topic` (the sum of its `partitions` partitions' high watermarks).
+    pub fn held(&self, topic: &str, partitions: i32) -> i64 {
+        let c = self.consumer();
+        (0..partitions).map(|p| c.fetch_watermarks(topic, p, Duration::from_secs(10)).expect("watermarks").1).sum()
+    }
+
+    /// The first `n` messages of `topic`, from every partition, each partition's in offset
+    /// order; panics when they do not arrive within 60 s, or when more than `n` are there.
+    pub fn messages(&self, topic: &str, partitions: i32, n: usize) -> Vec<OwnedMessage> {
+        let c = self.consumer();
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition_offset(topic, p, Offset::Beginning).expect("an assignment");
+        }
+        c.assign(&tpl).expect("an assignment");
+        let mut got = Vec::with_capacity(n);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while got.len() < n {
+            assert!(Instant::now() < deadline, "read {} of {n} messages of {topic} in 60 s", got.len());
+            if let Some(m) = c.poll(Duration::from_millis(500)) {
+                got.push(m.expect("a message").detach());
+            }
+        }
+        // Nothing more than expected: a doubled record would show up here.
+        if let Some(Ok(m)) = c.poll(Duration::from_secs(1)) {
+            panic!("more than {n} messages in {topic}: partition {} offset {}", m.partition(), m.offset());
+        }
+        got
+    }
+
+    fn consumer(&self) -> BaseConsumer {
+        ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .set("group.id", "modsynclog-tests")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("a consumer")
     }
 }
 

@@ -25,9 +25,10 @@ pub struct KafkaExportArgs {
     /// Kafka bootstrap servers, HOST:PORT[,HOST:PORT...].
     #[arg(long, env = "MODSYNCLOG_KAFKA_BROKERS")]
     pub brokers: String,
-    /// Topic to export into. It must exist; each record goes to partition
-    /// (record type mod partition count), with its date, id, type and time as headers
-    /// (msl-date, msl-id, msl-type, msl-time).
+    /// Topic to export into; create it first with the partition count you want (a broker
+    /// that auto-creates topics would give it its default count), and never change that
+    /// count afterwards. Each record goes to partition (record type mod partition count),
+    /// with its date, id, type and time as headers (msl-date, msl-id, msl-type, msl-time).
     #[arg(long)]
     pub topic: String,
     /// First day to export (YYYY-MM-DD) when the topic holds nothing of this store.

@@ -10,10 +10,7 @@ use std::time::{Duration, Instant};
 use common::Proc;
 use modsynclog_core::{Date, NewRecord, Store, StoreOptions};
 use modsynclog_kafka::testing::{Broker, skipped};
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 
 const TOPIC: &str = "cli";
 const PARTITIONS: i32 = 2;
@@ -28,10 +25,8 @@ fn append(store: &mut Store, date: Date, n: usize) {
     store.append(date, &records).unwrap();
 }
 
-/// Messages in the topic (the sum of the partitions' high watermarks).
 fn held(broker: &Broker) -> i64 {
-    let c: BaseConsumer = ClientConfig::new().set("bootstrap.servers", broker.bootstrap()).create().unwrap();
-    (0..PARTITIONS).map(|p| c.fetch_watermarks(TOPIC, p, Duration::from_secs(10)).unwrap().1).sum()
+    broker.held(TOPIC, PARTITIONS)
 }
 
 fn wait_held(broker: &Broker, exporter: &mut Proc, n: i64) {
@@ -41,6 +36,15 @@ fn wait_held(broker: &Broker, exporter: &mut Proc, n: i64) {
         assert!(Instant::now() < deadline, "the topic holds {} of {n} messages after 60 s", held(broker));
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A broker with the topic, and an empty store with the day the tests write.
+fn setup() -> (Broker, tempfile::TempDir, Store, Date) {
+    let broker = Broker::start();
+    broker.topic(TOPIC, PARTITIONS);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    (broker, dir, store, Date::parse("2026-11-29").unwrap())
 }
 
 fn start_exporter(broker: &Broker, dir: &Path) -> Proc {
@@ -55,11 +59,7 @@ fn kafka_export_follows_stops_on_sigterm_and_resumes_without_doubles() {
     if skipped("the kafka-export CLI test") {
         return;
     }
-    let broker = Broker::start();
-    broker.topic(TOPIC, PARTITIONS);
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path(), StoreOptions::default()).unwrap();
-    let today = Date::parse("2026-11-29").unwrap();
+    let (broker, dir, mut store, today) = setup();
     append(&mut store, today, 1000);
 
     let mut exporter = start_exporter(&broker, dir.path());
@@ -86,11 +86,7 @@ fn kafka_export_after_kill_9_mid_export_holds_every_record_once() {
     if skipped("the kafka-export kill -9 test") {
         return;
     }
-    let broker = Broker::start();
-    broker.topic(TOPIC, PARTITIONS);
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path(), StoreOptions::default()).unwrap();
-    let today = Date::parse("2026-11-29").unwrap();
+    let (broker, dir, mut store, today) = setup();
     const TOTAL: i64 = 200_000;
     for _ in 0..(TOTAL / 1000) {
         append(&mut store, today, 1000);
@@ -115,24 +111,11 @@ fn kafka_export_after_kill_9_mid_export_holds_every_record_once() {
 /// The `msl-id` of every message in the topic (exactly `n` are expected), sorted, doubles
 /// removed.
 fn consumed_ids(broker: &Broker, n: usize) -> Vec<u64> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .set("group.id", "kill-9-check")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..PARTITIONS {
-        tpl.add_partition_offset(TOPIC, p, Offset::Beginning).unwrap();
-    }
-    c.assign(&tpl).unwrap();
-    let mut ids = Vec::with_capacity(n);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while ids.len() < n {
-        assert!(Instant::now() < deadline, "read {} of {n} messages in 60 s", ids.len());
-        let Some(m) = c.poll(Duration::from_millis(500)) else { continue };
-        let m = m.unwrap();
-        ids.push(modsynclog_kafka::headers::origin(m.headers()).unwrap().id);
-    }
+    let mut ids: Vec<u64> = broker
+        .messages(TOPIC, PARTITIONS, n)
+        .iter()
+        .map(|m| modsynclog_kafka::headers::origin(m.headers()).unwrap().id)
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     ids
