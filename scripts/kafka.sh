@@ -569,17 +569,8 @@ stop() {
 
 status() {
     local dir pid
-    if [ ! -d "$1" ]; then
-        echo "not running"
-        exit 3
-    fi
-    dir="$(abs_dir "$1")"
-    if pid="$(broker_pid "$dir")"; then
-        echo "running $pid $(cat "$dir/bootstrap" 2>/dev/null || echo starting)"
-    else
-        echo "not running"
-        exit 3
-    fi
+    [ -d "$1" ] && dir="$(abs_dir "$1")" && pid="$(broker_pid "$dir")" || { echo "not running"; exit 3; }
+    echo "running $pid $(cat "$dir/bootstrap" 2>/dev/null || echo starting)"
 }
 
 running_bootstrap() { # DIR -> bootstrap of its running broker

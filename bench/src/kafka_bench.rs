@@ -17,8 +17,6 @@ use clap::Args;
 use modsynclog_core::{Date, NewRecord, Store, StoreOptions};
 use modsynclog_kafka::export::{ExportConfig, Exporter};
 use modsynclog_kafka::testing::{Broker, script};
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 
 const PARTITIONS: i32 = 3;
 
@@ -62,29 +60,20 @@ fn export_rate(broker: &Broker, size: usize, records: u64) -> Result<f64> {
     let stopper = exporter.stopper();
     let started = Instant::now();
     let run = std::thread::spawn(move || exporter.run());
-    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", broker.bootstrap()).create()?;
-    let held = || -> Result<i64> {
-        let mut sum = 0;
-        for p in 0..PARTITIONS {
-            sum += consumer.fetch_watermarks(&topic, p, Duration::from_secs(10))?.1;
-        }
-        Ok(sum)
-    };
     let deadline = started + Duration::from_secs(600);
     loop {
-        let now = held();
-        if now.as_ref().is_ok_and(|&n| n >= total) {
+        let n = broker.held(&topic, PARTITIONS);
+        if n >= total {
             break;
         }
-        let failed = match now {
-            Err(e) => Some(e.context("reading the topic's offsets")),
-            Ok(_) if run.is_finished() => Some(anyhow::anyhow!("the exporter ended early")),
-            Ok(n) if Instant::now() > deadline => Some(anyhow::anyhow!("{n} of {total} exported after 600 s")),
-            Ok(_) => None,
+        let failed = if run.is_finished() {
+            Some("the exporter ended early".to_string())
+        } else {
+            (Instant::now() > deadline).then(|| format!("{n} of {total} exported after 600 s"))
         };
         if let Some(err) = failed {
             stopper.stop();
-            bail!("{err:#}; the exporter returned {:?}", run.join());
+            bail!("{err}; the exporter returned {:?}", run.join());
         }
         std::thread::sleep(Duration::from_millis(10));
     }

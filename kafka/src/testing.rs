@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
@@ -13,6 +14,8 @@ use rdkafka::{Offset, TopicPartitionList};
 pub struct Broker {
     dir: tempfile::TempDir,
     bootstrap: String,
+    /// For [`held`](Broker::held), made once: tests and the bench poll it every few ms.
+    offsets: OnceLock<BaseConsumer>,
 }
 
 /// `scripts/kafka.sh` of this repository.
@@ -37,7 +40,7 @@ impl Broker {
         let out = Command::new("bash").arg(script()).arg("start").arg(dir.path()).output().expect("bash");
         assert!(out.status.success(), "scripts/kafka.sh start failed:\n{}", String::from_utf8_lossy(&out.stderr));
         let bootstrap = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        Broker { dir, bootstrap }
+        Broker { dir, bootstrap, offsets: OnceLock::new() }
     }
 
     /// `host:port` for `bootstrap.servers`.
@@ -59,7 +62,7 @@ impl Broker {
 
     /// Messages in `topic` (the sum of its `partitions` partitions' high watermarks).
     pub fn held(&self, topic: &str, partitions: i32) -> i64 {
-        let c = self.consumer();
+        let c = self.offsets.get_or_init(|| self.consumer());
         (0..partitions).map(|p| c.fetch_watermarks(topic, p, Duration::from_secs(10)).expect("watermarks").1).sum()
     }
 
