@@ -6,7 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says how long the one before it took (CI must stay under 25 minutes).
+started=$SECONDS
+last=$SECONDS
+step() {
+    if ((SECONDS > started)); then printf '    (%d s)\n' $((SECONDS - last)); fi
+    last=$SECONDS
+    printf '\n==> %s\n' "$*"
+}
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -42,5 +49,5 @@ step "interop with the original Go code (go-filelog, go-socket; the original SDK
 # `cargo test` above built the debug binaries the harness runs.
 MSL_SKIP_BUILD=1 bash interop/run.sh
 
-echo
-echo "all checks passed"
+step "done"
+echo "all checks passed in $((SECONDS - started)) s"

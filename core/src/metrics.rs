@@ -1,7 +1,8 @@
 //! Prometheus metrics in the text exposition format, served over plain HTTP.
 //!
-//! The figures come from the store's [`Signal`] (appends since start, the head) and the
-//! process itself (resident memory). The endpoint answers `GET /metrics` (any path, in
+//! The figures come from the store's [`Signal`] (appends since start, the head), the
+//! process itself (resident memory), and any [`MetricSource`] the server adds (the Kafka
+//! bridge's imports and exports). The endpoint answers `GET /metrics` (any path, in
 //! fact) with one small response per connection. With a token (the server passes the read
 //! scope's when the address is not loopback) a request without
 //! `Authorization: Bearer <token>` gets `401`.
@@ -19,6 +20,12 @@ use crate::store::{Head, Signal};
 
 /// Metrics connections served at once.
 const MAX_CONNECTIONS: usize = 16;
+
+/// More metrics for the endpoint, from a part of the process outside the store.
+pub trait MetricSource: Send + Sync {
+    /// Appends complete metric families (`# HELP`, `# TYPE`, samples) to `out`.
+    fn render(&self, out: &mut String);
+}
 
 /// Renders every metric for `head`.
 pub fn render(head: &Head) -> String {
@@ -61,6 +68,7 @@ fn resident_bytes() -> Option<u64> {
 pub async fn serve(
     listener: TcpListener,
     signal: Arc<Signal>,
+    sources: Vec<Arc<dyn MetricSource>>,
     token: Option<String>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
@@ -83,7 +91,10 @@ pub async fn serve(
             drop(conn);
             continue;
         };
-        let body = render(&signal.head());
+        let mut body = render(&signal.head());
+        for source in &sources {
+            source.render(&mut body);
+        }
         let token = token.clone();
         tokio::spawn(async move {
             let _slot = slot;

@@ -8,6 +8,10 @@
 //! all; a reader of a folder another process writes ([`Reader::open`]) watches the folder
 //! with inotify (the `notify` crate) and polls only as a fallback: every second, or every
 //! [`DEFAULT_POLL`] when the folder cannot be watched, or as [`Reader::poll_interval`] says.
+//!
+//! A reader of an in-process writer's store hands out only what the writer has published
+//! (its [`Head`](crate::store::Head)): a batch whose fsync failed sits whole in the files
+//! until the writer cuts it, and its ids are later reused by other records.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -71,8 +75,13 @@ pub struct Reader {
     follow: bool,
     poll: Duration,
     stopped: Arc<AtomicBool>,
-    /// The signal is raised by a writer in this process ([`Reader::of`]).
+    /// The signal is raised by a writer in this process ([`Reader::of`]); only what it
+    /// published is read.
     signalled: bool,
+    /// The head's [`cuts`](crate::store::Head::cuts) when the cursor was made.
+    cuts: u64,
+    /// Records of the current day known published (for a signalled reader).
+    published: u64,
     /// Watches the folder for a follower without an in-process writer: every event raises
     /// the signal. `None` before the first wait, or when watching failed (then it polls).
     watcher: Option<notify::RecommendedWatcher>,
@@ -99,7 +108,12 @@ impl Reader {
     /// A reader of the store an in-process writer holds: it reads through the store's
     /// [`Vfs`] and wakes as soon as a record is appended.
     pub fn of(store: &Store) -> Reader {
-        Reader { signalled: true, ..Reader::with_parts(store.vfs(), store.root().to_path_buf(), store.signal()) }
+        Reader::signalled(store.vfs(), store.root().to_path_buf(), store.signal())
+    }
+
+    /// A reader woken by (and capped at) the in-process writer's `signal`.
+    pub(crate) fn signalled(vfs: Arc<dyn Vfs>, root: PathBuf, signal: Arc<Signal>) -> Reader {
+        Reader { signalled: true, cuts: signal.head().cuts, ..Reader::with_parts(vfs, root, signal) }
     }
 
     pub(crate) fn with_parts(vfs: Arc<dyn Vfs>, root: PathBuf, signal: Arc<Signal>) -> Reader {
@@ -111,6 +125,8 @@ impl Reader {
             poll: DEFAULT_POLL,
             stopped: Arc::default(),
             signalled: false,
+            cuts: 0,
+            published: 0,
             watcher: None,
             watch_failed: false,
             poll_set: false,
@@ -231,11 +247,24 @@ impl Reader {
                     None => return Ok(None),
                 },
             };
-            let cursor = match &mut self.cursor {
-                Some(c) if c.date == date => c,
-                slot => slot.insert(DayCursor::new(&self.root, date)),
+            let fresh = !matches!(&self.cursor, Some(c) if c.date == date);
+            let fast = !fresh && self.id < self.published.min(self.cursor.as_ref().map_or(0, DayCursor::known));
+            let head = (self.signalled && !fast).then(|| self.signal.head());
+            // Cached index entries and data past a cut may be gone or rewritten.
+            if fresh || head.is_some_and(|h| h.cuts != self.cuts) {
+                self.cuts = head.map_or(self.cuts, |h| h.cuts);
+                self.cursor = Some(DayCursor::new(&self.root, date));
+            }
+            let cursor = self.cursor.as_mut().expect("made above");
+            let available = match (fast, head) {
+                (true, _) => self.published,
+                (false, head) => {
+                    let on_disk = if self.id < cursor.known() { cursor.known() } else { cursor.refresh(vfs)? };
+                    self.published = head.map_or(on_disk, |h| h.published(date, on_disk));
+                    self.published
+                }
             };
-            if self.id < cursor.known() || self.id < cursor.refresh(vfs)? {
+            if self.id < available {
                 let loc = cursor.read(vfs, self.id)?;
                 let record = Record { date, id: self.id, time: loc.time, ty: loc.entry.data_type, data: loc.data };
                 self.id += 1;
@@ -244,8 +273,13 @@ impl Reader {
             // At the end of the day's records. A finished day is complete once its marker is
             // seen (re-count after seeing it: records may have landed just before it).
             let finished = day::is_finished(vfs, &self.root, date);
-            if finished && self.id < cursor.refresh(vfs)? {
-                continue;
+            if finished {
+                // Whole: the writer cuts a failed batch before it writes the marker.
+                let on_disk = cursor.refresh(vfs)?;
+                if self.id < on_disk {
+                    self.published = on_disk;
+                    continue;
+                }
             }
             let may_leave = finished || !self.follow || !day::day_exists(vfs, &self.root, date);
             if !may_leave {

@@ -21,16 +21,18 @@
 //! - **the partition count does not change** while a topic is exported into (the mapping of
 //!   types to partitions would move; a resume that finds a message in a partition its type
 //!   does not map to refuses to start);
-//! - **a folder whose records are final**: a replica's folder (it holds only what the
-//!   server synced) or a finished one. A server's own folder shows a record from its write
-//!   on, before its fsync; if that fsync fails the server cuts the record and later stores
-//!   another under the same id, which this exporter then takes for sent.
+//! - **records that are final**: a replica's folder (it holds only what the server
+//!   synced), a finished one, or, inside the server, the server's own reader
+//!   ([`Exporter::with_reader`]). An outside process reading a server's folder sees a
+//!   record from its write on, before its fsync; if that fsync fails the server cuts the
+//!   record and later stores another under the same id, which this exporter then takes for
+//!   sent.
 //!
 //! A partition that never received a record (few types, many partitions) has no last
 //! message, so a restart reads the store from `from` (or its earliest day) to find what it
 //! needs: correct, but a full scan.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,6 +43,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
+use crate::export_figures::ExportFigures;
 use crate::headers::{self, Origin};
 use crate::{kafka_error, resume};
 
@@ -50,7 +53,7 @@ use crate::{kafka_error, resume};
 pub const DEFAULT_BUFFER_BYTES: usize = 64 << 20;
 
 /// What [`Exporter`] needs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportConfig {
     /// `bootstrap.servers`: `host:port[,host:port...]`.
     pub brokers: String,
@@ -110,6 +113,7 @@ pub struct Exporter {
     config: ExportConfig,
     reader: Reader,
     stopped: Arc<AtomicBool>,
+    figures: Arc<ExportFigures>,
 }
 
 /// Stops an [`Exporter`] from another thread (see [`Exporter::stopper`]).
@@ -134,6 +138,13 @@ impl ExportStopper {
 impl Exporter {
     /// An exporter of the store folder `dir`; nothing is contacted yet.
     pub fn new(config: ExportConfig, dir: impl AsRef<std::path::Path>) -> Result<Exporter> {
+        Exporter::with_reader(config, Reader::open(dir)?)
+    }
+
+    /// An exporter of what `reader` reads: inside a server, its
+    /// [`RunningServer::readers`](modsynclog_core::server::RunningServer::readers), which
+    /// hands out only records the writer has published.
+    pub fn with_reader(config: ExportConfig, reader: Reader) -> Result<Exporter> {
         if config.topic.is_empty() || config.brokers.is_empty() {
             return Err(Error::invalid("a Kafka export needs brokers and a topic"));
         }
@@ -142,8 +153,8 @@ impl Exporter {
                 "kafka: {key} is set by the exporter (exactly once rests on it) and cannot be changed"
             )));
         }
-        let reader = Reader::open(dir)?.follow(true);
-        Ok(Exporter { config, reader, stopped: Arc::default() })
+        let figures = Arc::new(ExportFigures::new(&config.topic, None));
+        Ok(Exporter { config, reader: reader.follow(true), stopped: Arc::default(), figures })
     }
 
     /// Ends [`run`](Exporter::run) from another thread: what was read is flushed first
@@ -153,12 +164,23 @@ impl Exporter {
         ExportStopper { reader: self.reader.stopper(), stopped: self.stopped.clone() }
     }
 
+    /// Keeps this run's figures in `figures` (an export restarted after a failure shows
+    /// on the same metrics).
+    pub fn with_figures(mut self, figures: Arc<ExportFigures>) -> Exporter {
+        self.figures = figures;
+        self
+    }
+
+    pub fn figures(&self) -> Arc<ExportFigures> {
+        self.figures.clone()
+    }
+
     /// Exports until stopped (then `Ok`), or until a send fails for good.
     pub fn run(self) -> Result<ExportStats> {
-        let Exporter { config, reader, stopped } = self;
+        let Exporter { config, reader, stopped, figures } = self;
         let failed = Arc::new(Mutex::new(None));
-        let acked = Arc::new(AtomicU64::new(0));
-        let producer = producer(&config, Deliveries { failed: failed.clone(), acked: acked.clone() })?;
+        let sent_before = figures.sent.load(Ordering::Relaxed);
+        let producer = producer(&config, Deliveries { failed: failed.clone(), figures: figures.clone() })?;
         let partitions = partition_count(&producer, &config)?;
         let last = resume::last_origins(&config, partitions)?;
         let mut reader = match start(&last, config.from) {
@@ -182,12 +204,13 @@ impl Exporter {
                 continue;
             }
             send(&producer, &config.topic, p, &record, &stopped)?;
+            figures.exported(record.date, record.id);
         }
         producer.flush(config.timeout).map_err(|e| kafka_error("flushing the last messages", e))?;
         if let Some(err) = failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
             return Err(err);
         }
-        Ok(ExportStats { sent: acked.load(Ordering::Relaxed), skipped })
+        Ok(ExportStats { sent: figures.sent.load(Ordering::Relaxed) - sent_before, skipped })
     }
 }
 
@@ -263,7 +286,7 @@ fn partition_count(producer: &ThreadedProducer<Deliveries>, config: &ExportConfi
 /// Counts acknowledged messages and keeps the first failed delivery.
 struct Deliveries {
     failed: Arc<Mutex<Option<Error>>>,
-    acked: Arc<AtomicU64>,
+    figures: Arc<ExportFigures>,
 }
 
 impl ClientContext for Deliveries {}
@@ -274,7 +297,7 @@ impl ProducerContext for Deliveries {
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         match result {
             Ok(_) => {
-                self.acked.fetch_add(1, Ordering::Relaxed);
+                self.figures.sent.fetch_add(1, Ordering::Relaxed);
             }
             Err((err, _)) => {
                 let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());

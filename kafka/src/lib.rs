@@ -6,10 +6,15 @@
 //!   exporter finds where it stopped from the last message of each partition
 //!   ([`resume`]), so nothing is skipped and nothing is sent twice.
 //!
+//! - [`import`]: topics into the store through the server's writer, exactly once: each
+//!   partition's offset is journaled with its records.
+//!
 //! librdkafka does the Kafka protocol (through the `rdkafka` crate, built from source).
 
 pub mod export;
+pub mod export_figures;
 pub mod headers;
+pub mod import;
 pub mod resume;
 #[doc(hidden)]
 pub mod testing;

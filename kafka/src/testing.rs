@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::producer::BaseProducer;
 use rdkafka::{Offset, TopicPartitionList};
 
 pub struct Broker {
@@ -88,6 +89,51 @@ impl Broker {
             panic!("more than {n} messages in {topic}: partition {} offset {}", m.partition(), m.offset());
         }
         got
+    }
+
+    /// A producer to this broker (acks from all replicas, idempotent).
+    pub fn producer(&self) -> BaseProducer {
+        ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5")
+            .create()
+            .expect("a producer")
+    }
+
+    /// The offsets `group` committed for `topic`'s `partitions` partitions (`-1`: none).
+    pub fn committed(&self, group: &str, topic: &str, partitions: i32) -> Vec<i64> {
+        let c = self.member_of(group);
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition(topic, p);
+        }
+        let got = c.committed_offsets(tpl, Duration::from_secs(10)).expect("committed offsets");
+        (0..partitions)
+            .map(|p| match got.find_partition(topic, p).map(|e| e.offset()) {
+                Some(Offset::Offset(o)) => o,
+                _ => -1,
+            })
+            .collect()
+    }
+
+    /// Commits `offsets` (one per partition, from 0) for `group`, as an operator resetting
+    /// the group would; the group must have no active member.
+    pub fn commit(&self, group: &str, topic: &str, offsets: &[i64]) {
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in offsets.iter().enumerate() {
+            tpl.add_partition_offset(topic, p as i32, Offset::Offset(*o)).expect("an offset");
+        }
+        self.member_of(group).commit(&tpl, rdkafka::consumer::CommitMode::Sync).expect("offsets committed");
+    }
+
+    fn member_of(&self, group: &str) -> BaseConsumer {
+        ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("a consumer")
     }
 
     fn consumer(&self) -> BaseConsumer {

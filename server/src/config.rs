@@ -18,6 +18,8 @@ use modsynclog_core::store::Recovery;
 use modsynclog_core::tls::ServerTls;
 use serde::Deserialize;
 
+use crate::kafka_config::{self, KafkaArgs, KafkaFile, KafkaSettings};
+
 /// Flags of `modsynclog-server`. Unset options fall back to the config file, then defaults
 /// (a switch such as `--utc` can only turn an option on).
 #[derive(Debug, Default, Args)]
@@ -134,6 +136,9 @@ pub struct ServerArgs {
     /// non-loopback address requires the read scope's token (`Authorization: Bearer`).
     #[arg(long, env = "MODSYNCLOG_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+    /// The Kafka bridge (one import and one export; more in --config).
+    #[command(flatten, next_help_heading = "Kafka bridge")]
+    pub kafka: KafkaArgs,
 }
 
 /// `1048576`, `64KiB`, `64MiB`, `1GiB` (also `K`, `M`, `G`, `KB`... as powers of 1024).
@@ -215,6 +220,7 @@ struct FileConfig {
     recovery: Option<String>,
     utc: Option<bool>,
     metrics_addr: Option<SocketAddr>,
+    kafka: Option<KafkaFile>,
 }
 
 /// The settled configuration.
@@ -243,14 +249,18 @@ pub struct Settings {
     pub recovery: Recovery,
     pub utc: bool,
     pub metrics_addr: Option<SocketAddr>,
+    pub kafka: KafkaSettings,
 }
 
 impl ServerArgs {
-    pub fn settle(self) -> Result<Settings> {
-        let file = match &self.config {
+    pub fn settle(mut self) -> Result<Settings> {
+        let mut file = match &self.config {
             Some(path) => load(path)?,
             None => FileConfig::default(),
         };
+        let data_dir = self.data_dir.take().or(file.data_dir.take()).unwrap_or_else(|| PathBuf::from("./data"));
+        let kafka =
+            kafka_config::settle(std::mem::take(&mut self.kafka), file.kafka.take().unwrap_or_default(), &data_dir)?;
         let fsync = match (self.fsync, file.fsync) {
             (Some(d), _) => d,
             (None, Some(s)) => s.parse().context("config file: fsync")?,
@@ -342,7 +352,7 @@ impl ServerArgs {
                 "stream_inflight_bytes",
                 limits_default.stream_inflight_bytes,
             )?,
-            data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data")),
+            data_dir,
             grpc_addr: self.grpc_addr.or(file.grpc_addr).unwrap_or_else(|| ([127, 0, 0, 1], 1235).into()),
             sync_addr,
             send_flag: self.send_flag.or(file.send_flag).unwrap_or(398_359_203),
@@ -350,6 +360,7 @@ impl ServerArgs {
             fsync,
             utc: self.utc || file.utc.unwrap_or(false),
             metrics_addr: self.metrics_addr.or(file.metrics_addr),
+            kafka,
         };
         settings.check()?;
         Ok(settings)

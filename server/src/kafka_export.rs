@@ -8,12 +8,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use clap::Args;
 use modsynclog_core::Date;
 use modsynclog_kafka::export::{DEFAULT_BUFFER_BYTES, ExportConfig, Exporter};
 
 use crate::config::parse_bytes;
+use crate::kafka_config::key_value;
 
 #[derive(Debug, Args)]
 pub struct KafkaExportArgs {
@@ -45,11 +46,6 @@ pub struct KafkaExportArgs {
     /// message.timeout.ms, ...) are refused.
     #[arg(long = "producer-config", value_parser = key_value)]
     pub producer: Vec<(String, String)>,
-}
-
-fn key_value(s: &str) -> Result<(String, String)> {
-    let (k, v) = s.split_once('=').ok_or_else(|| anyhow!("expected KEY=VALUE, got {s:?}"))?;
-    Ok((k.trim().to_string(), v.trim().to_string()))
 }
 
 pub fn run(args: KafkaExportArgs) -> Result<()> {

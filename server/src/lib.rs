@@ -6,11 +6,14 @@
 
 pub mod client_auth;
 pub mod config;
+pub mod kafka_bridge;
+pub mod kafka_config;
 pub mod kafka_export;
 pub mod logging;
 pub mod read;
 pub mod send;
 pub mod serve;
 pub mod status;
+pub mod status_kafka;
 pub mod sync;
 pub mod verify;

@@ -8,6 +8,7 @@ use modsynclog_core::legacy::LegacyServerConfig;
 use modsynclog_core::server::{self, Limits, ServerConfig};
 
 use crate::config::Settings;
+use crate::kafka_bridge::Bridge;
 
 pub async fn run(settings: Settings) -> Result<()> {
     tracing::info!(
@@ -67,6 +68,13 @@ pub async fn run(settings: Settings) -> Result<()> {
     let descriptors = config.net.max_connections + config.legacy_sync.max_connections + RESERVED_FDS;
     raise_fd_limit(descriptors as u64);
     let running = server::start(config).await.context("start server")?;
+    let bridge = match Bridge::start(&settings.kafka, &running) {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = running.shutdown().await;
+            return Err(e);
+        }
+    };
     let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
     if let Some(addr) = settings.metrics_addr {
         let listener =
@@ -74,7 +82,8 @@ pub async fn run(settings: Settings) -> Result<()> {
         tracing::info!(metrics_addr = %listener.local_addr()?, "metrics listening");
         // On loopback the metrics stay open to local scrapers; elsewhere they need the read token.
         let token = if addr.ip().is_loopback() { None } else { read_token };
-        tokio::spawn(modsynclog_core::metrics::serve(listener, running.signal(), token, metrics_stopped));
+        let sources = bridge.metric_sources();
+        tokio::spawn(modsynclog_core::metrics::serve(listener, running.signal(), sources, token, metrics_stopped));
     }
     let stop = shutdown_signal();
     tokio::pin!(stop);
@@ -90,6 +99,8 @@ pub async fn run(settings: Settings) -> Result<()> {
     }
     tracing::info!("stopping: finishing in-flight records");
     let _ = stop_metrics.send(true);
+    // Imports put their last batches into the store before it closes.
+    tokio::task::spawn_blocking(move || bridge.stop()).await.context("stop the kafka bridge")?;
     running.shutdown().await.context("stop server")?;
     Ok(())
 }

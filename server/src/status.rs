@@ -2,7 +2,9 @@
 //!
 //! `--dir` alone reads a local store folder (a replica's or a server's). `--server` asks a
 //! server's native sync service; with `--dir` too, each day shows both sides and the
-//! replica's lag in records.
+//! replica's lag in records. `--metrics` reads a server's metrics endpoint and shows its
+//! Kafka imports (per partition: stored and committed offsets, high watermark, lag) and
+//! exports (last record exported, lag); see [`crate::status_kafka`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -20,11 +22,15 @@ use crate::client_auth::ClientAuthArgs;
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Local store folder (a replica's or a server's).
-    #[arg(long, env = "MODSYNCLOG_DIR", required_unless_present = "server")]
+    #[arg(long, env = "MODSYNCLOG_DIR", required_unless_present_any = ["server", "metrics"])]
     pub dir: Option<PathBuf>,
     /// A server to ask: its gRPC port as HOST:PORT or https://HOST:PORT (native sync service).
     #[arg(long)]
     pub server: Option<String>,
+    /// A server's metrics endpoint, HOST:PORT (its --metrics-addr): show its Kafka imports
+    /// and exports.
+    #[arg(long)]
+    pub metrics: Option<String>,
     /// Token and TLS (read scope).
     #[command(flatten)]
     pub auth: ClientAuthArgs,
@@ -35,9 +41,10 @@ pub fn run(args: StatusArgs) -> Result<()> {
         Some(dir) => Some(local_days(dir)?),
         None => None,
     };
-    let text = match &args.server {
-        None => local_table(local.as_deref().unwrap_or_default()),
-        Some(server) => {
+    let mut text = match (&args.server, &local) {
+        (None, None) => String::new(),
+        (None, Some(local)) => local_table(local),
+        (Some(server), _) => {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let remote = rt
                 .block_on(replica::server_status(server, args.auth.token()?.as_deref(), &args.auth.tls()))
@@ -45,6 +52,10 @@ pub fn run(args: StatusArgs) -> Result<()> {
             server_table(&remote, local.as_deref())
         }
     };
+    if let Some(addr) = &args.metrics {
+        let metrics = crate::status_kafka::scrape(addr, args.auth.token()?.as_deref())?;
+        text.push_str(&crate::status_kafka::tables(&metrics));
+    }
     print!("{text}");
     Ok(())
 }

@@ -110,16 +110,7 @@ impl Feeder {
     /// `on_disk` records of the day, less any the writer had not published at `head`
     /// (the same snapshot the caches were checked against).
     fn published(&self, on_disk: u64, head: Option<&Head>) -> u64 {
-        let Some(head) = head else { return on_disk };
-        match head.date {
-            Some(date) if date == self.date => on_disk.min(head.count),
-            // Appends have moved on to a later day: this one is whole.
-            Some(date) if date > self.date => on_disk,
-            // A day after the head has nothing published yet.
-            Some(_) => 0,
-            // No day was there when the store opened, and nothing is appended yet.
-            None => 0,
-        }
+        head.map_or(on_disk, |head| head.published(self.date, on_disk))
     }
 
     /// Whether the day being fed exists on disk. After [`Feed::DayFinished`] this tells a

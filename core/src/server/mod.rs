@@ -144,6 +144,7 @@ pub struct RunningServer {
     sync_addr: Option<SocketAddr>,
     legacy_sync: Option<JoinHandle<Result<()>>>,
     root: PathBuf,
+    vfs: Arc<dyn Vfs>,
     signal: Arc<Signal>,
     writer_handle: WriterHandle,
     stop: watch::Sender<bool>,
@@ -185,10 +186,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         deferred_appends: config.legacy_ack == AckWhen::Written,
         vfs: config.vfs.clone(),
     };
-    let (control, signal, root) = tokio::task::spawn_blocking(move || {
+    let (control, signal, root, vfs) = tokio::task::spawn_blocking(move || {
         let store = Store::open(&data_dir, store_opts)?;
-        let (signal, root) = (store.signal(), store.root().to_path_buf());
-        Ok::<_, Error>((WriterControl::spawn(store, clock, limits, WRITER_QUEUE)?, signal, root))
+        let (signal, root, vfs) = (store.signal(), store.root().to_path_buf(), store.vfs());
+        Ok::<_, Error>((WriterControl::spawn(store, clock, limits, WRITER_QUEUE)?, signal, root, vfs))
     })
     .await
     .map_err(|e| Error::new(ErrorKind::Io, format!("store open task failed: {e}")))??;
@@ -270,6 +271,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         sync_addr,
         legacy_sync,
         root,
+        vfs,
         signal,
         writer_handle,
         stop,
@@ -298,6 +300,14 @@ impl RunningServer {
 
     pub fn store_root(&self) -> &Path {
         &self.root
+    }
+
+    /// Makes readers of the store that wake on every append and hand out only what the
+    /// writer has published (never a batch whose fsync failed): what an in-process
+    /// consumer of the log, such as a Kafka export, reads.
+    pub fn readers(&self) -> Arc<dyn Fn() -> crate::Reader + Send + Sync> {
+        let (vfs, root, signal) = (self.vfs.clone(), self.root.clone(), self.signal.clone());
+        Arc::new(move || crate::Reader::signalled(vfs.clone(), root.clone(), signal.clone()))
     }
 
     /// The store's change signal (head publication), for replica feeders.

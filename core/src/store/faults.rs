@@ -29,6 +29,8 @@ struct Budget {
     fail_reads: AtomicBool,
     /// File syncs that succeeded.
     syncs: AtomicU64,
+    /// Microseconds each file sync takes at least (a slow disk).
+    sync_delay_us: AtomicU64,
     /// Steps (operations changing the disk) so far.
     steps: AtomicU64,
     /// The step to fail, and how.
@@ -111,6 +113,12 @@ impl FaultyVfs {
 
     pub fn fail_syncs(&self, on: bool) {
         self.budget.fail_sync.store(on, Ordering::SeqCst);
+    }
+
+    /// Makes every file sync take at least `delay` (a slow disk), so that batches queue
+    /// behind each other.
+    pub fn slow_syncs(&self, delay: std::time::Duration) {
+        self.budget.sync_delay_us.store(delay.as_micros() as u64, Ordering::SeqCst);
     }
 
     /// How many file syncs (`sync_data`) have succeeded so far.
@@ -227,6 +235,10 @@ impl StoreFile for FaultyFile {
         }
         if self.budget.fail_sync.load(Ordering::SeqCst) {
             return Err(injected());
+        }
+        let delay = self.budget.sync_delay_us.load(Ordering::SeqCst);
+        if delay > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(delay));
         }
         self.inner.sync_data()?;
         self.unsynced.lock().unwrap().clear();

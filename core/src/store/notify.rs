@@ -29,6 +29,22 @@ pub struct Head {
     pub cuts: u64,
 }
 
+impl Head {
+    /// Of `on_disk` records of `date`, those the writer had published at this head: a
+    /// batch that failed may sit in the files, whole, until the writer cuts it, and no
+    /// reader in the process may hand it out.
+    pub fn published(&self, date: Date, on_disk: u64) -> u64 {
+        match self.date {
+            Some(head) if head == date => on_disk.min(self.count),
+            // Appends have moved on to a later day: this one is whole.
+            Some(head) if head > date => on_disk,
+            // A day after the head has nothing published yet; with no head, no day was
+            // there when the store opened and nothing is appended yet.
+            Some(_) | None => 0,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Signal {
     state: Mutex<Head>,

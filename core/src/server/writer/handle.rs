@@ -91,6 +91,16 @@ impl PendingAck {
     pub async fn wait_ack(self) -> Result<Ack> {
         self.0.await.unwrap_or_else(|_| Err(closed()))
     }
+
+    /// The acknowledgement if it has come, without waiting: `None` while the batch is
+    /// still queued or being written.
+    pub fn try_ack(&mut self) -> Option<Result<Ack>> {
+        match self.0.try_recv() {
+            Ok(ack) => Some(ack),
+            Err(oneshot::error::TryRecvError::Empty) => None,
+            Err(oneshot::error::TryRecvError::Closed) => Some(Err(closed())),
+        }
+    }
 }
 
 impl WriterHandle {
@@ -169,6 +179,16 @@ impl WriterHandle {
             return Err(closed());
         }
         Ok(PendingAck(rx))
+    }
+
+    /// The seq of the last batch stored for `producer` (from the ingest journal, so it
+    /// survives restarts), `None` when the writer does not know the producer. Waits for a
+    /// group commit in progress: call it off the async runtime's workers. Batches still
+    /// queued are not counted.
+    pub fn stored_seq(&self, producer: &str) -> Option<u64> {
+        let shared = self.shared.as_ref()?;
+        let guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref()?.journal.last(producer).map(|(seq, _)| seq)
     }
 
     pub fn limits(&self) -> &Limits {

@@ -1,0 +1,87 @@
+//! An export's figures, as the metrics endpoint and `modsynclog-client status` show them.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use modsynclog_core::Date;
+use modsynclog_core::metrics::MetricSource;
+use modsynclog_core::store::{Head, Signal};
+
+use crate::import::figures::{escape, family};
+
+/// Updated by the exporter, read by scrapes.
+#[derive(Debug, Default)]
+pub struct ExportFigures {
+    pub(crate) topic: String,
+    /// Records the broker acknowledged since start.
+    pub sent: AtomicU64,
+    /// The last record handed to the producer: `(date, id)`.
+    last: Mutex<Option<(Date, u64)>>,
+    /// The server's head, for the lag (`None` outside a server).
+    head: Option<Arc<Signal>>,
+}
+
+impl ExportFigures {
+    pub fn new(topic: &str, head: Option<Arc<Signal>>) -> ExportFigures {
+        ExportFigures { topic: topic.to_string(), head, ..ExportFigures::default() }
+    }
+
+    pub(crate) fn exported(&self, date: Date, id: u64) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((date, id));
+    }
+
+    /// The last record handed to the producer.
+    pub fn last(&self) -> Option<(Date, u64)> {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records of the store not yet exported, when the export is on the head's day (or the
+    /// store is empty); `None` while it catches up across days.
+    pub fn lag(&self, head: &Head) -> Option<u64> {
+        match (self.last(), head.date) {
+            (_, None) => Some(0),
+            (None, Some(_)) => Some(head.count),
+            (Some((date, id)), Some(day)) if date == day => Some(head.count.saturating_sub(id + 1)),
+            (Some((date, _)), Some(day)) if date > day => Some(0),
+            _ => None,
+        }
+    }
+}
+
+impl MetricSource for ExportFigures {
+    fn render(&self, out: &mut String) {
+        let topic = escape(&self.topic);
+        let name = "modsynclog_kafka_export_records_total";
+        family(out, name, "counter", "Records a Kafka export had acknowledged by the broker since start.");
+        let _ = writeln!(out, "{name}{{topic=\"{topic}\"}} {}", self.sent.load(Ordering::Relaxed));
+        if let Some((date, id)) = self.last() {
+            let name = "modsynclog_kafka_export_last_id";
+            family(out, name, "gauge", "Id of the last record exported, within its day.");
+            let _ = writeln!(out, "{name}{{topic=\"{topic}\",date=\"{date}\"}} {id}");
+        }
+        if let Some(lag) = self.head.as_ref().and_then(|s| self.lag(&s.head())) {
+            let name = "modsynclog_kafka_export_lag_records";
+            family(out, name, "gauge", "Records of the store's head day not yet exported.");
+            let _ = writeln!(out, "{name}{{topic=\"{topic}\"}} {lag}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_on_the_head_day() {
+        let d = |s| Date::parse(s).unwrap();
+        let f = ExportFigures::new("t", None);
+        let head = Head { date: Some(d("2026-11-29")), count: 10, ..Head::default() };
+        assert_eq!(f.lag(&head), Some(10));
+        f.exported(d("2026-11-29"), 6);
+        assert_eq!(f.lag(&head), Some(3));
+        f.exported(d("2026-11-28"), 6);
+        assert_eq!(f.lag(&head), None);
+        assert_eq!(f.lag(&Head::default()), Some(0));
+    }
+}

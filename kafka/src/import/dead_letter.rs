@@ -1,0 +1,118 @@
+//! The dead-letter folder: messages an import could not store, with the reason.
+//!
+//! One file per partition, `<topic>.<partition>.jsonl`, one JSON object per line:
+//!
+//! ```json
+//! {"topic":"logs","partition":0,"offset":41,"timestamp":1764000000000,
+//!  "reason":"record of 5242880 bytes exceeds the limit of 4194304",
+//!  "key":null,"payload":"<base64>","headers":{"msl-type":"<base64>"}}
+//! ```
+//!
+//! A line is written and synced before the batch whose offsets cover it is queued for the
+//! store, so a dead letter is never lost behind a stored offset. After a crash the same
+//! messages come back from Kafka; a message whose offset is not above the file's last line
+//! is not written again, so each dead letter is there once. A torn last line (a crash in
+//! the middle of a write) is cut at open.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use modsynclog_core::{Error, ErrorKind, Result};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+
+/// Dead-letter files of one import, opened as partitions send their first dead letter.
+#[derive(Debug)]
+pub(crate) struct DeadLetters {
+    dir: PathBuf,
+    files: HashMap<(String, i32), (File, Option<i64>)>,
+    /// Dead letters written since start.
+    pub(crate) written: u64,
+}
+
+impl DeadLetters {
+    pub(crate) fn new(dir: PathBuf) -> DeadLetters {
+        DeadLetters { dir, files: HashMap::new(), written: 0 }
+    }
+
+    /// Writes `message` with `reason` and syncs it, unless an earlier run wrote it already.
+    pub(crate) fn write(&mut self, message: &BorrowedMessage<'_>, reason: &str) -> Result<()> {
+        let key = (message.topic().to_string(), message.partition());
+        if !self.files.contains_key(&key) {
+            let opened = open(&self.dir, &key.0, key.1)?;
+            self.files.insert(key.clone(), opened);
+        }
+        let (file, last) = self.files.get_mut(&key).expect("just inserted");
+        if last.is_some_and(|last| message.offset() <= last) {
+            return Ok(());
+        }
+        let mut line = serde_json::to_vec(&entry(message, reason)).expect("JSON of strings and numbers");
+        line.push(b'\n');
+        let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("dead-letter file of {}/{}: {e}", key.0, key.1));
+        file.write_all(&line).map_err(io)?;
+        file.sync_data().map_err(io)?;
+        *last = Some(message.offset());
+        self.written += 1;
+        Ok(())
+    }
+}
+
+fn entry(m: &BorrowedMessage<'_>, reason: &str) -> serde_json::Value {
+    let b64 = |b: Option<&[u8]>| b.map(|b| STANDARD.encode(b));
+    let headers: serde_json::Map<String, serde_json::Value> =
+        m.headers().map(|h| h.iter().map(|h| (h.key.to_string(), b64(h.value).into())).collect()).unwrap_or_default();
+    serde_json::json!({
+        "topic": m.topic(),
+        "partition": m.partition(),
+        "offset": m.offset(),
+        "timestamp": m.timestamp().to_millis(),
+        "reason": reason,
+        "key": b64(m.key()),
+        "payload": b64(m.payload()),
+        "headers": headers,
+    })
+}
+
+/// The file of `topic`/`partition`, positioned at its end after cutting a torn last line,
+/// and the offset of its last whole line.
+fn open(dir: &Path, topic: &str, partition: i32) -> Result<(File, Option<i64>)> {
+    let path = dir.join(format!("{topic}.{partition}.jsonl"));
+    let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("dead-letter file {}: {e}", path.display()));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+    let mut text = Vec::new();
+    file.read_to_end(&mut text).map_err(io)?;
+    let whole = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    if whole < text.len() {
+        tracing::warn!(file = %path.display(), bytes = text.len() - whole, "cutting a torn dead letter");
+        file.set_len(whole as u64).map_err(io)?;
+        file.sync_data().map_err(io)?;
+    }
+    file.seek(SeekFrom::Start(whole as u64)).map_err(io)?;
+    let last = text[..whole]
+        .split(|b| *b == b'\n')
+        .rfind(|line| !line.is_empty())
+        .and_then(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
+        .and_then(|v| v["offset"].as_i64());
+    Ok((file, last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_line_is_cut_and_the_last_offset_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("logs.2.jsonl");
+        std::fs::write(&path, b"{\"offset\":7}\n{\"offset\":9}\n{\"offs").unwrap();
+        let (_, last) = open(dir.path(), "logs", 2).unwrap();
+        assert_eq!(last, Some(9));
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"offset\":7}\n{\"offset\":9}\n");
+        let (_, last) = open(dir.path(), "other", 0).unwrap();
+        assert_eq!(last, None);
+    }
+}

@@ -1,0 +1,137 @@
+//! An import's figures, as the metrics endpoint and `modsynclog-client status` show them.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use modsynclog_core::metrics::MetricSource;
+
+use super::pipeline::Key;
+
+/// One assigned partition.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartFigures {
+    /// The offset after the last message in the store (the journal's).
+    pub stored: Option<i64>,
+    /// The group's committed offset, as last committed or read.
+    pub committed: Option<i64>,
+    /// The partition's high watermark, as last fetched.
+    pub high: Option<i64>,
+}
+
+impl PartFigures {
+    /// Messages in the partition not yet in the store.
+    pub fn lag(&self) -> Option<i64> {
+        Some((self.high? - self.stored?).max(0))
+    }
+}
+
+/// Updated by the import's thread, read by scrapes.
+#[derive(Debug, Default)]
+pub struct Figures {
+    pub(crate) name: String,
+    /// Records stored since start.
+    pub records: AtomicU64,
+    /// Dead letters written since start.
+    pub dead_letters: AtomicU64,
+    /// Batches the store refused (a full or failing disk), each followed by reading the
+    /// partitions again from their stored offsets.
+    pub failed_batches: AtomicU64,
+    parts: Mutex<BTreeMap<Key, PartFigures>>,
+}
+
+impl Figures {
+    pub(crate) fn named(name: &str) -> Figures {
+        Figures { name: name.to_string(), ..Figures::default() }
+    }
+
+    pub(crate) fn set(&self, key: &Key, f: impl FnOnce(&mut PartFigures)) {
+        f(self.parts.lock().unwrap_or_else(|p| p.into_inner()).entry(key.clone()).or_default());
+    }
+
+    pub(crate) fn remove(&self, key: &Key) {
+        self.parts.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
+
+    /// Every assigned partition, by topic and partition.
+    pub fn partitions(&self) -> Vec<(String, i32, PartFigures)> {
+        let parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
+        parts.iter().map(|((t, p), f)| (t.clone(), *p, *f)).collect()
+    }
+}
+
+impl MetricSource for Figures {
+    fn render(&self, out: &mut String) {
+        let import = escape(&self.name);
+        let counters = [
+            ("modsynclog_kafka_import_records_total", "Records a Kafka import stored since start.", &self.records),
+            (
+                "modsynclog_kafka_import_dead_letters_total",
+                "Messages a Kafka import could not store.",
+                &self.dead_letters,
+            ),
+            (
+                "modsynclog_kafka_import_failed_batches_total",
+                "Batches the store refused; the import read them again.",
+                &self.failed_batches,
+            ),
+        ];
+        for (name, help, value) in counters {
+            family(out, name, "counter", help);
+            let _ = writeln!(out, "{name}{{import=\"{import}\"}} {}", value.load(Ordering::Relaxed));
+        }
+        let parts = self.partitions();
+        let gauges: [(&str, &str, Gauge); 4] = [
+            ("modsynclog_kafka_import_stored_offset", "Offset after the last message in the store.", |f| f.stored),
+            ("modsynclog_kafka_import_committed_offset", "The consumer group's committed offset.", |f| f.committed),
+            ("modsynclog_kafka_import_high_watermark", "The partition's high watermark.", |f| f.high),
+            ("modsynclog_kafka_import_lag", "Messages of the partition not yet in the store.", PartFigures::lag),
+        ];
+        for (name, help, value) in gauges {
+            family(out, name, "gauge", help);
+            for (topic, partition, f) in &parts {
+                if let Some(v) = value(f) {
+                    let topic = escape(topic);
+                    let _ =
+                        writeln!(out, "{name}{{import=\"{import}\",topic=\"{topic}\",partition=\"{partition}\"}} {v}");
+                }
+            }
+        }
+    }
+}
+
+/// The `# HELP` and `# TYPE` lines of a metric family.
+pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// One figure of a partition.
+type Gauge = fn(&PartFigures) -> Option<i64>;
+
+/// A label value as the exposition format wants it.
+pub(crate) fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_each_partition() {
+        let f = Figures::named("orders");
+        f.set(&("logs".into(), 1), |p| *p = PartFigures { stored: Some(90), committed: Some(80), high: Some(100) });
+        f.set(&("logs".into(), 0), |p| p.stored = Some(5));
+        f.records.store(95, Ordering::Relaxed);
+        let mut out = String::new();
+        f.render(&mut out);
+        assert!(out.contains("\nmodsynclog_kafka_import_records_total{import=\"orders\"} 95\n"), "{out}");
+        assert!(out.contains("modsynclog_kafka_import_lag{import=\"orders\",topic=\"logs\",partition=\"1\"} 10\n"));
+        assert!(
+            out.contains("modsynclog_kafka_import_stored_offset{import=\"orders\",topic=\"logs\",partition=\"0\"} 5\n")
+        );
+        // Unknown figures are left out rather than shown as 0.
+        assert!(!out.contains("high_watermark{import=\"orders\",topic=\"logs\",partition=\"0\"}"), "{out}");
+    }
+}

@@ -1,0 +1,321 @@
+//! Messages into per-partition batches, batches into the writer, acknowledgements into
+//! stored offsets.
+//!
+//! Each assigned partition is one producer of the writer's exactly-once table
+//! ([`producer_id`]); a batch's seq is the offset after its last message. The writer
+//! journals that seq with the records, so the journal always says up to where a
+//! partition is in the store, and a batch sent again after a crash or a rewind is
+//! recognised and not stored twice.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::Bytes;
+use modsynclog_core::server::{Batch, Origin, PendingAck, WriterHandle};
+use modsynclog_core::{Error, ErrorKind, Result};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use tokio::runtime::Handle;
+
+use super::dead_letter::DeadLetters;
+use super::{Figures, TypeFrom};
+
+/// A partition: `(topic, partition)`.
+pub(crate) type Key = (String, i32);
+
+/// Batches queued for the writer and not yet acknowledged, at most (the writer's queue is
+/// bounded in bytes too).
+const MAX_IN_FLIGHT: usize = 16;
+
+/// The writer's exactly-once key of `topic`/`partition` read by `group`. Stable across
+/// versions: the journal keeps it. Names too long for the journal are hashed (FNV-1a).
+pub fn producer_id(group: &str, topic: &str, partition: i32) -> String {
+    let id = format!("kafka:{group}:{topic}:{partition}");
+    if id.len() <= modsynclog_core::server::dedup::MAX_PRODUCER_ID_LEN {
+        return id;
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in group.bytes().chain([0]).chain(topic.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    format!("kafka:#{h:016x}:{partition}")
+}
+
+#[derive(Debug, Default)]
+struct Part {
+    producer: String,
+    batch: Batch,
+    bytes: usize,
+    /// The offset after the last message taken into a batch (or dead-lettered).
+    next: Option<i64>,
+    /// The offset after the last message queued for the writer.
+    queued: Option<i64>,
+    /// The offset after the last message in the store: where to resume.
+    stored: Option<i64>,
+    /// After a failed batch: the writer takes this partition's batches again once one
+    /// ends at or before this offset, so the next batch ends there.
+    resend_until: Option<i64>,
+}
+
+struct InFlight {
+    key: Key,
+    next: i64,
+    ack: PendingAck,
+}
+
+pub(crate) struct Pipeline {
+    writer: WriterHandle,
+    runtime: Handle,
+    group: String,
+    type_from: TypeFrom,
+    parts: BTreeMap<Key, Part>,
+    in_flight: VecDeque<InFlight>,
+    dead: DeadLetters,
+    /// The first failure since the last rewind.
+    pub(crate) failed: Option<Error>,
+    pub(crate) figures: std::sync::Arc<Figures>,
+}
+
+impl Pipeline {
+    pub(crate) fn new(
+        writer: WriterHandle,
+        runtime: Handle,
+        group: String,
+        type_from: TypeFrom,
+        dead: DeadLetters,
+        figures: std::sync::Arc<Figures>,
+    ) -> Pipeline {
+        Pipeline {
+            writer,
+            runtime,
+            group,
+            type_from,
+            parts: BTreeMap::new(),
+            in_flight: VecDeque::new(),
+            dead,
+            failed: None,
+            figures,
+        }
+    }
+
+    /// The writer's exactly-once key of a partition.
+    pub(crate) fn producer(&self, topic: &str, partition: i32) -> String {
+        producer_id(&self.group, topic, partition)
+    }
+
+    /// Where the store says `key` is: the offset after its last stored message.
+    pub(crate) fn stored_in_journal(&self, key: &Key) -> Option<i64> {
+        let seq = self.writer.stored_seq(&self.producer(&key.0, key.1))?;
+        i64::try_from(seq).ok()
+    }
+
+    /// `key` is assigned, resuming at `offset` (`None`: where the group's reset policy says).
+    pub(crate) fn assigned(&mut self, key: Key, offset: Option<i64>) {
+        let producer = self.producer(&key.0, key.1);
+        self.figures.set(&key, |f| f.stored = offset);
+        self.parts.insert(key, Part { producer, stored: offset, queued: offset, next: offset, ..Part::default() });
+    }
+
+    /// `key` is gone to another consumer (its batches were drained first).
+    pub(crate) fn revoked(&mut self, key: &Key) {
+        self.parts.remove(key);
+        self.figures.remove(key);
+    }
+
+    pub(crate) fn assignment(&self) -> Vec<Key> {
+        self.parts.keys().cloned().collect()
+    }
+
+    /// Takes one message: into its partition's batch, or into the dead-letter folder.
+    pub(crate) fn take(&mut self, m: &BorrowedMessage<'_>) -> Result<()> {
+        let key = (m.topic().to_string(), m.partition());
+        if !self.parts.contains_key(&key) {
+            // Prefetched before the partition was revoked: its next owner reads it.
+            tracing::debug!(topic = %key.0, partition = key.1, offset = m.offset(), "kafka import: message of a partition not assigned");
+            return Ok(());
+        }
+        let limits = *self.writer.limits();
+        let part = self.parts.get_mut(&key).expect("assigned");
+        part.stored.get_or_insert(m.offset());
+        part.queued.get_or_insert(m.offset());
+        // The batch after a failure must end where the failed one did (see Part::resend_until).
+        if let Some(until) = part.resend_until
+            && m.offset() >= until
+        {
+            part.next = Some(part.next.map_or(until, |n| n.max(until)));
+            self.submit(&key)?;
+        }
+        let part = self.parts.get_mut(&key).expect("assigned");
+        match record_of(m, &self.type_from, &limits) {
+            Ok((ty, data)) => {
+                part.bytes += data.len();
+                part.batch.push((ty, data));
+            }
+            Err(reason) => {
+                self.dead.write(m, &reason)?;
+                self.figures.dead_letters.store(self.dead.written, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(topic = %key.0, partition = key.1, offset = m.offset(), %reason, "kafka import: dead letter");
+            }
+        }
+        part.next = Some(m.offset() + 1);
+        let full = part.batch.len() >= limits.max_batch_records
+            || part.bytes + limits.max_record_len > limits.max_batch_bytes
+            || part.resend_until.is_some_and(|u| m.offset() + 1 >= u);
+        if full {
+            self.submit(&key)?;
+        }
+        Ok(())
+    }
+
+    /// Queues every partition's batch (and the dead letters' offsets) for the writer.
+    pub(crate) fn flush(&mut self, only: Option<&[Key]>) -> Result<()> {
+        let keys: Vec<Key> = match only {
+            Some(keys) => keys.to_vec(),
+            None => self.parts.keys().cloned().collect(),
+        };
+        for key in keys {
+            self.submit(&key)?;
+        }
+        Ok(())
+    }
+
+    /// Queues `key`'s batch, when it took anything since the last one.
+    fn submit(&mut self, key: &Key) -> Result<()> {
+        let Some(part) = self.parts.get_mut(key) else { return Ok(()) };
+        let Some(next) = part.next.filter(|n| part.queued.is_none_or(|q| *n > q)) else { return Ok(()) };
+        let batch = std::mem::take(&mut part.batch);
+        part.bytes = 0;
+        part.queued = Some(next);
+        part.resend_until = None;
+        let origin = Origin { producer: part.producer.clone(), seq: next as u64 };
+        let ack = self.runtime.block_on(self.writer.submit_from(Some(origin), batch))?;
+        self.in_flight.push_back(InFlight { key: key.clone(), next, ack });
+        while self.in_flight.len() > MAX_IN_FLIGHT {
+            self.reap_one(true);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn idle(&self) -> bool {
+        self.in_flight.is_empty() && self.parts.values().all(|p| p.batch.is_empty())
+    }
+
+    /// Collects the acknowledgements that have come (all of them with `wait`), in order.
+    /// Returns the partitions whose stored offset moved.
+    pub(crate) fn reap(&mut self, wait: bool) -> Vec<Key> {
+        let mut moved = Vec::new();
+        while let Some(key) = self.reap_one(wait) {
+            if !moved.contains(&key) {
+                moved.push(key);
+            }
+        }
+        moved
+    }
+
+    /// Waits for the oldest batch in flight, if any; returns its partition.
+    pub(crate) fn reap_first(&mut self) -> Option<Key> {
+        self.reap_one(true)
+    }
+
+    fn reap_one(&mut self, wait: bool) -> Option<Key> {
+        let front = self.in_flight.front_mut()?;
+        let ack = match front.ack.try_ack() {
+            Some(ack) => ack,
+            None if wait => {
+                let front = self.in_flight.pop_front().expect("a front");
+                let ack = self.runtime.block_on(front.ack.wait_ack());
+                return self.acked(front.key, front.next, ack);
+            }
+            None => return None,
+        };
+        let front = self.in_flight.pop_front().expect("a front");
+        self.acked(front.key, front.next, ack)
+    }
+
+    fn acked(&mut self, key: Key, next: i64, ack: Result<modsynclog_core::server::Ack>) -> Option<Key> {
+        match ack {
+            Ok(ack) => {
+                if let modsynclog_core::server::Ack::Stored(a) = ack {
+                    self.figures.records.fetch_add(a.count, std::sync::atomic::Ordering::Relaxed);
+                }
+                if let Some(part) = self.parts.get_mut(&key) {
+                    part.stored = Some(next);
+                }
+                self.figures.set(&key, |f| f.stored = Some(next));
+            }
+            Err(e) => {
+                self.figures.failed_batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if let Some(part) = self.parts.get_mut(&key) {
+                    part.resend_until = Some(part.resend_until.map_or(next, |u| u.min(next)));
+                }
+                self.failed.get_or_insert(e);
+            }
+        }
+        Some(key)
+    }
+
+    /// After a failure: forgets what was taken but not stored, and returns where each
+    /// partition resumes (its stored offset).
+    pub(crate) fn rewind(&mut self) -> Vec<(Key, i64)> {
+        self.reap(true);
+        self.failed = None;
+        let mut at = Vec::new();
+        for (key, part) in &mut self.parts {
+            part.batch.clear();
+            part.bytes = 0;
+            part.next = part.stored;
+            part.queued = part.stored;
+            if let Some(stored) = part.stored {
+                at.push((key.clone(), stored));
+            }
+        }
+        at
+    }
+
+    /// The stored offset of each of `keys` that has one.
+    pub(crate) fn stored(&self, keys: &[Key]) -> Vec<(Key, i64)> {
+        keys.iter().filter_map(|k| Some((k.clone(), self.parts.get(k)?.stored?))).collect()
+    }
+}
+
+/// A message as a record, or why it cannot be one.
+fn record_of(
+    m: &BorrowedMessage<'_>,
+    type_from: &TypeFrom,
+    limits: &modsynclog_core::server::Limits,
+) -> std::result::Result<(i16, Bytes), String> {
+    let payload = m.payload().unwrap_or_default();
+    limits.check_record(payload.len()).map_err(|e| e.message().to_string())?;
+    let ty = match type_from {
+        TypeFrom::Fixed(ty) => *ty,
+        TypeFrom::Header(name) => {
+            let value = m
+                .headers()
+                .and_then(|h| h.iter().find(|h| h.key == name.as_str()))
+                .and_then(|h| h.value)
+                .ok_or_else(|| format!("no {name} header"))?;
+            std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .ok_or_else(|| format!("the {name} header is not a record type (-32768..32767)"))?
+        }
+    };
+    Ok((ty, Bytes::copy_from_slice(payload)))
+}
+
+/// The error a closed writer gives: the server is stopping.
+pub(crate) fn is_closed(e: &Error) -> bool {
+    e.kind() == ErrorKind::Closed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn producer_ids_fit_the_journal() {
+        assert_eq!(producer_id("g", "logs", 2), "kafka:g:logs:2");
+        let long = producer_id(&"g".repeat(100), &"t".repeat(200), 7);
+        assert_eq!(long, producer_id(&"g".repeat(100), &"t".repeat(200), 7));
+        assert!(long.len() <= 128 && long.ends_with(":7"), "{long}");
+        assert_ne!(long, producer_id(&"g".repeat(101), &"t".repeat(199), 7));
+    }
+}
