@@ -1,5 +1,5 @@
-//! `modsynclog-bench kafka`: the Kafka export's rate beside Kafka's own producer tool, in
-//! the same run, against one local broker (`scripts/kafka.sh`).
+//! `modsynclog-bench kafka`: the Kafka bridge's rates beside Kafka's own tools, in the same
+//! run, against one local broker (`scripts/kafka.sh`).
 //!
 //! For each record size: a store of `--records` records is written (fsync batch), then
 //! exported into a fresh 3-partition topic by an [`Exporter`] in this process, timed from
@@ -8,6 +8,12 @@
 //! `org.apache.kafka.tools.ProducerPerformance` sends as many records of the same size
 //! into another fresh topic with the same producer settings (`acks=all`,
 //! `enable.idempotence=true`, `linger.ms=5`), and its records/s line is quoted.
+//!
+//! Then that topic is read twice: imported into an in-process server's store
+//! (`--fsync batch`: every record durable before its offset counts as stored), timed from
+//! the partitions' assignment until every record is stored; and read by
+//! `org.apache.kafka.tools.ConsumerPerformance`, whose `fetch.nMsg.sec` (the rate after
+//! joining the group) is quoted.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -17,6 +23,8 @@ use clap::Args;
 use modsynclog_core::{Date, NewRecord, Store, StoreOptions};
 use modsynclog_kafka::export::{ExportConfig, Exporter};
 use modsynclog_kafka::testing::{Broker, script};
+
+use crate::kafka_import_bench as import;
 
 const PARTITIONS: i32 = 3;
 
@@ -32,13 +40,30 @@ pub struct KafkaArgs {
 
 pub fn run(args: &KafkaArgs) -> Result<()> {
     let broker = Broker::start();
-    println!("| record size | records | kafka-export (store -> topic) | ProducerPerformance | export / tool |");
-    println!("|---:|---:|---:|---:|---:|");
+    let mut rows = Vec::new();
     for &size in &args.sizes {
         let records = if size >= 1024 { args.records / 5 } else { args.records };
         let export = export_rate(&broker, size, records)?;
         let tool = producer_tool_rate(&broker, size, records)?;
+        let import = import::import_rate(&broker, &format!("tool-{size}"), records)?;
+        let consumer = import::consumer_tool_rate(&broker, &format!("tool-{size}"), records)?;
+        rows.push((size, records, export, tool, import, consumer));
+    }
+    println!("| record size | records | kafka export (store -> topic) | ProducerPerformance | export / tool |");
+    println!("|---:|---:|---:|---:|---:|");
+    for (size, records, export, tool, _, _) in &rows {
         println!("| {size} B | {records} | {export:.0} rec/s | {tool:.0} rec/s | {:.0}% |", export / tool * 100.0);
+    }
+    println!();
+    println!(
+        "| record size | records | kafka import (topic -> store, fsync batch) | ConsumerPerformance | import / tool |"
+    );
+    println!("|---:|---:|---:|---:|---:|");
+    for (size, records, _, _, import, consumer) in &rows {
+        println!(
+            "| {size} B | {records} | {import:.0} rec/s | {consumer:.0} rec/s | {:.0}% |",
+            import / consumer * 100.0
+        );
     }
     Ok(())
 }

@@ -9,11 +9,13 @@
 //! - `lag`: commit -> readable latency with a 1 ms producer linger at 50,000 records/s, for
 //!   an in-process follower, a cross-process follower and a native replica, per fsync
 //!   policy (issue 9; `lag-follow` is its cross-process follower, not for direct use);
-//! - `kafka`: the Kafka export's rate beside Kafka's own producer tool (issue 10).
+//! - `kafka`: the Kafka bridge's export and import rates beside Kafka's own producer and
+//!   consumer tools (issue 10).
 
 mod ceiling;
 mod go_baseline;
 mod kafka_bench;
+mod kafka_import_bench;
 mod lag;
 mod procstat;
 mod recovery_bench;

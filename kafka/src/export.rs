@@ -39,12 +39,13 @@ use std::time::Duration;
 use modsynclog_core::record::Record;
 use modsynclog_core::{Date, Error, ErrorKind, Next, Reader, Result, Stopper};
 use rdkafka::ClientContext;
-use rdkafka::config::ClientConfig;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
 use crate::export_figures::ExportFigures;
 use crate::headers::{self, Origin};
+use crate::quiet::Quiet;
 use crate::{kafka_error, resume};
 
 /// Bytes of messages the producer may hold unacknowledged (librdkafka's
@@ -180,7 +181,10 @@ impl Exporter {
         let Exporter { config, reader, stopped, figures } = self;
         let failed = Arc::new(Mutex::new(None));
         let sent_before = figures.sent.load(Ordering::Relaxed);
-        let producer = producer(&config, Deliveries { failed: failed.clone(), figures: figures.clone() })?;
+        let producer = producer(
+            &config,
+            Deliveries { failed: failed.clone(), figures: figures.clone(), quiet: Quiet::default() },
+        )?;
         let partitions = partition_count(&producer, &config)?;
         let last = resume::last_origins(&config, partitions)?;
         let mut reader = match start(&last, config.from) {
@@ -287,9 +291,18 @@ fn partition_count(producer: &ThreadedProducer<Deliveries>, config: &ExportConfi
 struct Deliveries {
     failed: Arc<Mutex<Option<Error>>>,
     figures: Arc<ExportFigures>,
+    quiet: Quiet,
 }
 
-impl ClientContext for Deliveries {}
+impl ClientContext for Deliveries {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        self.quiet.log(level, fac, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.quiet.error(&error, reason);
+    }
+}
 
 impl ProducerContext for Deliveries {
     type DeliveryOpaque = ();

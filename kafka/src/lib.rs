@@ -15,6 +15,7 @@ pub mod export;
 pub mod export_figures;
 pub mod headers;
 pub mod import;
+pub mod quiet;
 pub mod resume;
 #[doc(hidden)]
 pub mod testing;

@@ -44,6 +44,36 @@ impl Broker {
         Broker { dir, bootstrap, offsets: OnceLock::new() }
     }
 
+    /// Stops the broker (its topics and messages stay in its folder).
+    pub fn stop(&self) {
+        let out = Command::new("bash").arg(script()).arg("stop").arg(self.dir.path()).output().expect("bash");
+        assert!(out.status.success(), "scripts/kafka.sh stop failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Starts the stopped broker again on the same ports, with its topics and messages, and
+    /// waits until it answers.
+    pub fn restart(&self) {
+        let port = self.bootstrap.rsplit(':').next().expect("host:port");
+        let props = std::fs::read_to_string(self.dir.path().join("server.properties")).expect("server.properties");
+        let controller = props
+            .split(['\n', ','])
+            .find_map(|l| l.trim().strip_prefix("CONTROLLER://127.0.0.1:"))
+            .expect("a controller listener");
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("start")
+            .arg(self.dir.path())
+            .env("MSL_KAFKA_PORT", port)
+            .env("MSL_KAFKA_CONTROLLER_PORT", controller.trim())
+            .output()
+            .expect("bash");
+        assert!(
+            out.status.success(),
+            "scripts/kafka.sh start (again) failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// `host:port` for `bootstrap.servers`.
     pub fn bootstrap(&self) -> &str {
         &self.bootstrap

@@ -3,7 +3,8 @@
 //! the import and again in the middle of the export, and restarted each time. At the end
 //! the store holds every message once, the second topic every record once, `status
 //! --metrics` shows no lag, and SIGTERM leaves the group's offsets at the end of what is
-//! stored. `MSL_SKIP_KAFKA=1` skips it, and says so.
+//! stored. And the broker stopped for a while and started again: the server's import and
+//! export go on by themselves. `MSL_SKIP_KAFKA=1` skips these, and says so.
 
 mod common;
 
@@ -20,6 +21,9 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer};
 
 const TOTAL: u64 = 200_000;
+/// The broker-restart test: messages before the outage, and in all.
+const BEFORE_OUTAGE: u64 = 20_000;
+const WITH_OUTAGE: u64 = 40_000;
 const PARTITIONS: i32 = 3;
 
 fn payload(i: u64) -> String {
@@ -35,9 +39,9 @@ fn in_partition(p: i32) -> u64 {
     (TOTAL + (PARTITIONS - 1 - p) as u64) / PARTITIONS as u64
 }
 
-fn produce(broker: &Broker, n: u64) {
+fn produce(broker: &Broker, range: std::ops::Range<u64>) {
     let producer = broker.producer();
-    for i in 0..n {
+    for i in range {
         let (data, t) = (payload(i), ty(i).to_string());
         let mut record = BaseRecord::<(), str>::to("in")
             .partition((i % PARTITIONS as u64) as i32)
@@ -61,6 +65,7 @@ struct Setup {
     broker: Broker,
     dir: tempfile::TempDir,
     metrics: u16,
+    grpc: u16,
 }
 
 impl Setup {
@@ -69,7 +74,7 @@ impl Setup {
     }
 
     fn start_server(&self) -> Proc {
-        let (grpc, metrics) = (free_port().to_string(), self.metrics.to_string());
+        let (grpc, metrics) = (self.grpc.to_string(), self.metrics.to_string());
         let store = self.store();
         let server = Proc::start(
             env!("CARGO_BIN_EXE_modsynclog-server"),
@@ -136,8 +141,8 @@ fn kill_9_mid_import_and_mid_export_then_every_record_once_at_both_ends() {
     let broker = Broker::start();
     broker.topic("in", PARTITIONS);
     broker.topic("out", PARTITIONS);
-    produce(&broker, TOTAL);
-    let setup = Setup { broker, dir: tempfile::tempdir().unwrap(), metrics: free_port() };
+    produce(&broker, 0..TOTAL);
+    let setup = Setup { broker, dir: tempfile::tempdir().unwrap(), metrics: free_port(), grpc: free_port() };
 
     // Killed in the middle of the import.
     let mut server = setup.start_server();
@@ -181,6 +186,58 @@ fn kill_9_mid_import_and_mid_export_then_every_record_once_at_both_ends() {
 
     check_store(&setup.store());
     check_topic(&setup.broker);
+}
+
+#[test]
+fn the_broker_goes_away_and_comes_back_and_import_and_export_go_on() {
+    if skipped("the server's kafka bridge broker-restart test") {
+        return;
+    }
+    let broker = Broker::start();
+    broker.topic("in", PARTITIONS);
+    broker.topic("out", PARTITIONS);
+    let setup = Setup { broker, dir: tempfile::tempdir().unwrap(), metrics: free_port(), grpc: free_port() };
+    let mut server = setup.start_server();
+    produce(&setup.broker, 0..BEFORE_OUTAGE);
+    setup.wait(&mut server, "the first messages through", |s| {
+        s.stored() >= BEFORE_OUTAGE && s.exported() >= BEFORE_OUTAGE as i64
+    });
+
+    // The broker goes away; meanwhile an SDK stores records the export has to send later.
+    setup.broker.stop();
+    let lines = setup.dir.path().join("lines");
+    std::fs::write(&lines, (0..500).map(|i| format!("during the outage {i}\n")).collect::<String>()).unwrap();
+    let sent = common::client()
+        .args(["send", "--server", &format!("127.0.0.1:{}", setup.grpc), "--type", "9"])
+        .arg(&lines)
+        .status()
+        .unwrap();
+    assert!(sent.success(), "send during the outage");
+    assert!(server.running(), "the server died with the broker");
+    setup.broker.restart();
+    produce(&setup.broker, BEFORE_OUTAGE..WITH_OUTAGE);
+    let total = WITH_OUTAGE + 500;
+    setup.wait(&mut server, "everything through after the restart", |s| {
+        s.stored() >= total && s.exported() >= total as i64
+    });
+    assert!(server.terminate().success(), "SIGTERM must stop the server with exit 0");
+    assert_eq!(setup.stored(), total, "records stored twice");
+    let mut seen = vec![false; WITH_OUTAGE as usize];
+    for r in modsynclog_core::Reader::open(setup.store()).unwrap() {
+        let r = r.unwrap();
+        if r.ty == 9 {
+            continue;
+        }
+        let text = std::str::from_utf8(&r.data).unwrap();
+        let i: u64 = text[1..text.find(' ').unwrap()].parse().unwrap();
+        assert!(!std::mem::replace(&mut seen[i as usize], true), "message {i} stored twice");
+    }
+    assert!(seen.iter().all(|s| *s), "messages missing");
+    let mut ids = BTreeSet::new();
+    for m in setup.broker.messages("out", PARTITIONS, total as usize) {
+        let o = headers::origin(rdkafka::Message::headers(&m)).unwrap();
+        assert!(ids.insert((o.date, o.id)), "record {} {} exported twice", o.date, o.id);
+    }
 }
 
 /// Every message once, each partition's in order, with its type and payload.

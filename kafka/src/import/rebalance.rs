@@ -16,17 +16,21 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::Figures;
 use super::pipeline::{Key, Pipeline};
+use crate::quiet::Quiet;
 
 pub(crate) struct ImportContext {
     pub(crate) pipeline: Mutex<Pipeline>,
     pub(crate) figures: Arc<Figures>,
     pub(crate) timeout: Duration,
+    pub(crate) quiet: Quiet,
 }
 
 impl ImportContext {
@@ -120,7 +124,15 @@ fn keys(tpl: &TopicPartitionList) -> Vec<Key> {
     tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect()
 }
 
-impl ClientContext for ImportContext {}
+impl ClientContext for ImportContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        self.quiet.log(level, fac, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.quiet.error(&error, reason);
+    }
+}
 
 impl ConsumerContext for ImportContext {
     fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {

@@ -17,6 +17,7 @@ use super::pipeline::{Key, Pipeline, is_closed};
 use super::rebalance::{ImportContext, commit};
 use super::{COMMIT_EVERY, Figures, ImportConfig, RESERVED};
 use crate::kafka_error;
+use crate::quiet::Quiet;
 
 /// Longest wait for a message when nothing is pending.
 const IDLE_POLL: Duration = Duration::from_millis(100);
@@ -71,7 +72,12 @@ pub fn start(config: ImportConfig, writer: WriterHandle, runtime: tokio::runtime
     let dead = DeadLetters::new(config.dead_letter_dir.clone());
     let pipeline =
         Pipeline::new(writer, runtime, config.group.clone(), config.record_type.clone(), dead, figures.clone());
-    let context = ImportContext { pipeline: pipeline.into(), figures: figures.clone(), timeout: config.timeout };
+    let context = ImportContext {
+        pipeline: pipeline.into(),
+        figures: figures.clone(),
+        timeout: config.timeout,
+        quiet: Quiet::default(),
+    };
     let consumer: BaseConsumer<ImportContext> =
         client_config(&config).create_with_context(context).map_err(|e| kafka_error("a consumer", e))?;
     let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
@@ -132,7 +138,11 @@ fn run(consumer: &BaseConsumer<ImportContext>, stop: &AtomicBool, config: &Impor
                     pipeline.failed.get_or_insert(e);
                 }
             }
-            Some(Err(e)) => tracing::warn!(import = %config.name, error = %e, "kafka import: consumer error"),
+            Some(Err(e)) => {
+                if let Some(skipped) = context.quiet.allow(&e.to_string()) {
+                    tracing::warn!(import = %config.name, error = %e, skipped, "kafka import: consumer error");
+                }
+            }
             None => {
                 if let Err(e) = pipeline.flush(None) {
                     pipeline.failed.get_or_insert(e);
