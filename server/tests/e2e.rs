@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Proc, free_port, wait_for_port};
+use common::{Proc, day_tree, free_port, tree, wait_for_port};
 
 struct Server {
     proc: Proc,
@@ -55,28 +55,6 @@ fn send_lines(server: &str, first: usize, n: usize, tmp: &Path) {
         .status()
         .unwrap();
     assert!(status.success(), "send failed: {status}");
-}
-
-/// Every file below `root`, relative path and bytes.
-fn tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            // The server's private state (the ingest journal) is not part of the store.
-            if p.file_name().is_some_and(|n| n == ".modsynclog") {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// Waits until the replica's folder equals the server's, file for file.
@@ -137,10 +115,6 @@ fn send_200k_lines_and_the_replica_becomes_byte_identical() {
 }
 
 /// The day folders of `root` (the server's `.modsynclog` state is not replicated).
-fn day_tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    tree(root).into_iter().filter(|(p, _)| !p.to_string_lossy().starts_with('.')).collect()
-}
-
 /// Waits until the replica's day folders equal the server's, file for file.
 fn wait_identical_days(master: &Path, replica: &Path, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(90);

@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -87,4 +87,31 @@ pub fn client() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_modsynclog-client"));
     c.env("RUST_LOG", "warn");
     c
+}
+
+/// Every file below `root`, relative path and bytes.
+pub fn tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            // The server's private state (the ingest journal) is not part of the store.
+            if p.file_name().is_some_and(|n| n == ".modsynclog") {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The day folders of `root`, file by file (not the server's private state).
+pub fn day_tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    tree(root).into_iter().filter(|(p, _)| !p.to_string_lossy().starts_with('.')).collect()
 }
