@@ -16,6 +16,10 @@ if [[ -z "${MODSYNCLOG_SERVER_BIN:-}" && ! -x "$repo/target/debug/modsynclog-ser
   (cd "$repo" && cargo build -p modsynclog-server)
 fi
 
+# The tests build the addon unoptimised (the install script's release build with LTO
+# takes minutes on a small CI machine); users get the release build.
+export MODSYNCLOG_NODE_DEBUG_BUILD=1
+
 echo "== npm install (builds the addon via the install script)"
 # Keep the reviewed copies to compare with what the build generates.
 for f in index.d.ts index.js; do

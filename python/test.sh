@@ -15,7 +15,9 @@ if [ -z "${MODSYNCLOG_SERVER_BIN:-}" ] && [ ! -x "$repo/target/debug/modsynclog-
     (cd "$repo" && cargo build --workspace)
 fi
 log="$repo/target/pyenv-install.log"
-if ! "$venv/bin/pip" install --quiet --disable-pip-version-check "$here" pytest mypy >"$log" 2>&1; then
+# The tests build the extension with the dev profile (shares target/debug with `cargo
+# test`; the release build with LTO takes minutes on a small CI machine); users get release.
+if ! MATURIN_PEP517_ARGS="--profile dev" "$venv/bin/pip" install --quiet --disable-pip-version-check "$here" pytest mypy >"$log" 2>&1; then
     cat "$log" >&2
     echo "pip install ./python failed" >&2
     exit 1

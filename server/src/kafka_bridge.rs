@@ -24,6 +24,9 @@ use modsynclog_kafka::import::{self, ImportHandle};
 
 use crate::kafka_config::KafkaSettings;
 
+/// Longest wait for the imports to stop gracefully.
+const STOP_WAIT: Duration = Duration::from_secs(30);
+
 /// Pause before an export that failed starts again.
 const EXPORT_RETRY: Duration = Duration::from_secs(5);
 
@@ -69,12 +72,22 @@ impl Bridge {
         out
     }
 
-    /// Stops imports, then exports, each gracefully; waits for them.
+    /// Stops imports, then exports, each gracefully; waits for them, an import at most
+    /// [`STOP_WAIT`] (librdkafka may wait long for a broker that is away to leave the
+    /// group; the store's journal already holds where each partition is).
     pub fn stop(self) {
         for i in &self.imports {
             i.stop();
         }
+        let deadline = Instant::now() + STOP_WAIT;
         for i in self.imports {
+            while !i.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if !i.is_finished() {
+                tracing::warn!(?STOP_WAIT, "kafka import: not stopped in time (a broker away?); leaving it");
+                continue;
+            }
             if let Err(e) = i.join() {
                 tracing::error!(error = %e, "kafka import ended with an error");
             }

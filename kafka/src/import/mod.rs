@@ -28,8 +28,9 @@
 //! reason ([`dead_letter`]) and counted; the import goes on.
 //!
 //! **Bounded.** librdkafka prefetches at most [`DEFAULT_PREFETCH_BYTES`] per import
-//! (`queued.max.messages.kbytes`); a batch is at most the server's batch limits; at most
-//! 16 batches wait for the writer, whose queue is bounded in bytes.
+//! (`queued.max.messages.kbytes`); the batches being filled hold at most
+//! [`MAX_PENDING_BYTES`] together, each within the server's
+//! batch limits; at most 16 batches wait for the writer, whose queue is bounded in bytes.
 
 mod dead_letter;
 pub(crate) mod figures;
@@ -41,7 +42,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use figures::{Figures, PartFigures};
-pub use pipeline::producer_id;
+pub use pipeline::{MAX_PENDING_BYTES, producer_id};
 pub use run::{ImportHandle, start};
 
 /// Bytes librdkafka may prefetch for one import (`queued.max.messages.kbytes`).

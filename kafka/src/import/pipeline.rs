@@ -25,6 +25,11 @@ pub(crate) type Key = (String, i32);
 /// bounded in bytes too).
 const MAX_IN_FLIGHT: usize = 16;
 
+/// Payload bytes taken into batches and not yet queued, all partitions together: past it
+/// every batch is queued (a batch alone is bounded by the server's batch limits, but many
+/// partitions each filling one would add up).
+pub const MAX_PENDING_BYTES: usize = 16 << 20;
+
 /// The writer's exactly-once key of `topic`/`partition` read by `group`. Stable across
 /// versions: the journal keeps it. Names too long for the journal are hashed (FNV-1a).
 pub fn producer_id(group: &str, topic: &str, partition: i32) -> String {
@@ -68,6 +73,9 @@ pub(crate) struct Pipeline {
     type_from: TypeFrom,
     parts: BTreeMap<Key, Part>,
     in_flight: VecDeque<InFlight>,
+    /// Records and payload bytes in the partitions' batches ([`MAX_PENDING_BYTES`] at most).
+    pending_records: usize,
+    pending_bytes: usize,
     dead: DeadLetters,
     /// The first failure since the last rewind.
     pub(crate) failed: Option<Error>,
@@ -90,6 +98,8 @@ impl Pipeline {
             type_from,
             parts: BTreeMap::new(),
             in_flight: VecDeque::new(),
+            pending_records: 0,
+            pending_bytes: 0,
             dead,
             failed: None,
             figures,
@@ -111,12 +121,19 @@ impl Pipeline {
     pub(crate) fn assigned(&mut self, key: Key, offset: Option<i64>) {
         let producer = self.producer(&key.0, key.1);
         self.figures.set(&key, |f| f.stored = offset);
-        self.parts.insert(key, Part { producer, stored: offset, queued: offset, next: offset, ..Part::default() });
+        let part = Part { producer, stored: offset, queued: offset, next: offset, ..Part::default() };
+        if let Some(old) = self.parts.insert(key, part) {
+            self.pending_records -= old.batch.len();
+            self.pending_bytes -= old.bytes;
+        }
     }
 
     /// `key` is gone to another consumer (its batches were drained first).
     pub(crate) fn revoked(&mut self, key: &Key) {
-        self.parts.remove(key);
+        if let Some(part) = self.parts.remove(key) {
+            self.pending_records -= part.batch.len();
+            self.pending_bytes -= part.bytes;
+        }
         self.figures.remove(key);
     }
 
@@ -147,6 +164,8 @@ impl Pipeline {
         match record_of(m, &self.type_from, &limits) {
             Ok((ty, data)) => {
                 part.bytes += data.len();
+                self.pending_records += 1;
+                self.pending_bytes += data.len();
                 part.batch.push((ty, data));
             }
             Err(reason) => {
@@ -161,6 +180,8 @@ impl Pipeline {
             || part.resend_until.is_some_and(|u| m.offset() + 1 >= u);
         if full {
             self.submit(&key)?;
+        } else if self.pending_bytes > MAX_PENDING_BYTES {
+            self.flush(None)?;
         }
         Ok(())
     }
@@ -182,7 +203,8 @@ impl Pipeline {
         let Some(part) = self.parts.get_mut(key) else { return Ok(()) };
         let Some(next) = part.next.filter(|n| part.queued.is_none_or(|q| *n > q)) else { return Ok(()) };
         let batch = std::mem::take(&mut part.batch);
-        part.bytes = 0;
+        self.pending_records -= batch.len();
+        self.pending_bytes -= std::mem::take(&mut part.bytes);
         part.queued = Some(next);
         part.resend_until = None;
         let origin = Origin { producer: part.producer.clone(), seq: next as u64 };
@@ -195,7 +217,7 @@ impl Pipeline {
     }
 
     pub(crate) fn idle(&self) -> bool {
-        self.in_flight.is_empty() && self.parts.values().all(|p| p.batch.is_empty())
+        self.in_flight.is_empty() && self.pending_records == 0
     }
 
     /// Collects the acknowledgements that have come (all of them with `wait`), in order.
@@ -258,6 +280,7 @@ impl Pipeline {
         self.reap(true);
         self.failed = None;
         let mut at = Vec::new();
+        (self.pending_records, self.pending_bytes) = (0, 0);
         for (key, part) in &mut self.parts {
             part.batch.clear();
             part.bytes = 0;

@@ -52,6 +52,11 @@ impl ImportHandle {
             .unwrap_or_else(|_| Err(Error::new(modsynclog_core::ErrorKind::Closed, "the kafka import thread panicked")))
     }
 
+    /// Whether the import's thread has ended (stopped, or failed).
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
     pub fn figures(&self) -> Arc<Figures> {
         self.figures.clone()
     }
