@@ -232,11 +232,6 @@ impl Pipeline {
         moved
     }
 
-    /// Waits for the oldest batch in flight, if any; returns its partition.
-    pub(crate) fn reap_first(&mut self) -> Option<Key> {
-        self.reap_one(true)
-    }
-
     fn reap_one(&mut self, wait: bool) -> Option<Key> {
         let front = self.in_flight.front_mut()?;
         let ack = match front.ack.try_ack() {

@@ -21,6 +21,10 @@ use crate::quiet::Quiet;
 
 /// Longest wait for a message when nothing is pending.
 const IDLE_POLL: Duration = Duration::from_millis(100);
+/// Longest wait for a message while batches are being filled or wait for the store: the
+/// batches are queued when none came within it (so an import adds at most this to a
+/// record's latency), and acknowledgements are collected at least this often.
+const BUSY_POLL: Duration = Duration::from_millis(1);
 /// How often the figures' high watermarks and committed offsets are refreshed.
 const FIGURES_EVERY: Duration = Duration::from_secs(1);
 /// Longest wait for the group's committed offsets when refreshing the figures.
@@ -111,6 +115,11 @@ pub fn start(config: ImportConfig, writer: WriterHandle, runtime: tokio::runtime
 fn client_config(config: &ImportConfig) -> ClientConfig {
     let mut client = ClientConfig::new();
     client.set("auto.offset.reset", "earliest");
+    // librdkafka stops fetching a partition for this long once its prefetch is full
+    // (default 1 s): the import drains the prefetch in milliseconds and sat idle the rest
+    // of each second (a third of the rate; BENCHMARKS.md). Larger fetches, fewer trips.
+    client.set("fetch.queue.backoff.ms", "5");
+    client.set("max.partition.fetch.bytes", "4194304");
     for (key, value) in &config.consumer {
         client.set(key, value);
     }
@@ -134,7 +143,7 @@ fn run(consumer: &BaseConsumer<ImportContext>, stop: &AtomicBool, config: &Impor
     let mut backoff = FIRST_BACKOFF;
     tracing::info!(import = %config.name, topics = ?config.topics, group = %config.group, "kafka import: started");
     while !stop.load(Ordering::SeqCst) {
-        let wait = if context.pipeline().idle() { IDLE_POLL } else { Duration::ZERO };
+        let wait = if context.pipeline().idle() { IDLE_POLL } else { BUSY_POLL };
         let polled = consumer.poll(wait);
         let mut pipeline = context.pipeline();
         match polled {
@@ -152,8 +161,6 @@ fn run(consumer: &BaseConsumer<ImportContext>, stop: &AtomicBool, config: &Impor
                 if let Err(e) = pipeline.flush(None) {
                     pipeline.failed.get_or_insert(e);
                 }
-                // Nothing more to read now: wait for the oldest batch rather than spin.
-                to_commit.extend(pipeline.reap_first());
             }
         }
         to_commit.extend(pipeline.reap(false));
