@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::ToBytes;
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::producer::BaseProducer;
+use rdkafka::producer::{BaseProducer, BaseRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
 pub struct Broker {
@@ -174,6 +176,22 @@ impl Broker {
             .create()
             .expect("a consumer")
     }
+}
+
+/// Sends `record` with `producer`, serving the producer while its queue is full; panics
+/// on any other error.
+pub fn send<K: ToBytes + ?Sized, P: ToBytes + ?Sized>(producer: &BaseProducer, mut record: BaseRecord<'_, K, P>) {
+    loop {
+        match producer.send(record) {
+            Ok(()) => break,
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                producer.poll(Duration::from_millis(10));
+                record = back;
+            }
+            Err((e, _)) => panic!("producing a test message: {e}"),
+        }
+    }
+    producer.poll(Duration::ZERO);
 }
 
 impl Drop for Broker {

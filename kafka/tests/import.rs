@@ -16,7 +16,7 @@ use modsynclog_core::server::{self, Limits, RunningServer, ServerConfig};
 use modsynclog_core::store::faults::FaultyVfs;
 use modsynclog_core::{Reader, Record};
 use modsynclog_kafka::import::{self, Figures, ImportConfig, ImportHandle, TypeFrom};
-use modsynclog_kafka::testing::{Broker, skipped};
+use modsynclog_kafka::testing::{Broker, send, skipped};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
@@ -56,16 +56,7 @@ fn produce_with(producer: &BaseProducer, topic: &str, partitions: i32, from: u64
         if i % 1000 != 999 {
             record = record.headers(OwnedHeaders::new().insert(Header { key: "t", value: Some(ty.as_bytes()) }));
         }
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    producer.poll(Duration::from_millis(10));
-                    record = back;
-                }
-            }
-        }
-        producer.poll(Duration::ZERO);
+        send(producer, record);
     }
     producer.flush(Duration::from_secs(30)).expect("flushed");
 }

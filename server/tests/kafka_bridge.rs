@@ -16,7 +16,7 @@ use common::{Proc, free_port, wait_for_port};
 use modsynclog_core::store::day;
 use modsynclog_core::store::io::StdVfs;
 use modsynclog_kafka::headers;
-use modsynclog_kafka::testing::{Broker, skipped};
+use modsynclog_kafka::testing::{Broker, send, skipped};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer};
 
@@ -43,20 +43,11 @@ fn produce(broker: &Broker, range: std::ops::Range<u64>) {
     let producer = broker.producer();
     for i in range {
         let (data, t) = (payload(i), ty(i).to_string());
-        let mut record = BaseRecord::<(), str>::to("in")
+        let record = BaseRecord::<(), str>::to("in")
             .partition((i % PARTITIONS as u64) as i32)
             .payload(&data)
             .headers(OwnedHeaders::new().insert(Header { key: "t", value: Some(t.as_bytes()) }));
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    producer.poll(Duration::from_millis(10));
-                    record = back;
-                }
-            }
-        }
-        producer.poll(Duration::ZERO);
+        send(&producer, record);
     }
     producer.flush(Duration::from_secs(60)).unwrap();
 }

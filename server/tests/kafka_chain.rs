@@ -19,7 +19,7 @@ use modsynclog_core::store::day;
 use modsynclog_core::store::io::StdVfs;
 use modsynclog_core::{Date, Reader};
 use modsynclog_kafka::export::partition_of;
-use modsynclog_kafka::testing::{Broker, skipped};
+use modsynclog_kafka::testing::{Broker, send, skipped};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer};
 
@@ -42,20 +42,11 @@ fn produce(broker: &Broker, n: u64) {
     let producer = broker.producer();
     for i in 0..n {
         let (data, t) = (payload(i), ty(i).to_string());
-        let mut record = BaseRecord::<(), str>::to("source")
+        let record = BaseRecord::<(), str>::to("source")
             .partition((i % PARTITIONS as u64) as i32)
             .payload(&data)
             .headers(OwnedHeaders::new().insert(Header { key: "t", value: Some(t.as_bytes()) }));
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    producer.poll(Duration::from_millis(10));
-                    record = back;
-                }
-            }
-        }
-        producer.poll(Duration::ZERO);
+        send(&producer, record);
     }
     producer.flush(Duration::from_secs(120)).unwrap();
 }
