@@ -149,11 +149,7 @@ impl Exporter {
         if config.topic.is_empty() || config.brokers.is_empty() {
             return Err(Error::invalid("a Kafka export needs brokers and a topic"));
         }
-        if let Some((key, _)) = config.producer.iter().find(|(k, _)| RESERVED.contains(&k.as_str())) {
-            return Err(Error::invalid(format!(
-                "kafka: {key} is set by the exporter (exactly once rests on it) and cannot be changed"
-            )));
-        }
+        crate::refuse_reserved(&config.producer, &RESERVED, "kafka export")?;
         let figures = Arc::new(ExportFigures::new(&config.topic, None));
         Ok(Exporter { config, reader: reader.follow(true), stopped: Arc::default(), figures })
     }

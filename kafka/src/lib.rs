@@ -24,6 +24,21 @@ use modsynclog_core::{Error, ErrorKind};
 
 /// A Kafka client error as the core's [`Error`]: `Unavailable` (the broker may come back;
 /// callers retry), with what librdkafka said.
+/// Refuses a caller's librdkafka setting of one of the `reserved` keys (`what` names the
+/// import or export in the error): the bridge sets them itself, and exactly once rests on them.
+pub(crate) fn refuse_reserved(
+    settings: &[(String, String)],
+    reserved: &[&str],
+    what: &str,
+) -> modsynclog_core::Result<()> {
+    match settings.iter().find(|(k, _)| reserved.contains(&k.as_str())) {
+        Some((key, _)) => Err(Error::invalid(format!(
+            "{what}: {key} is set by the bridge itself (exactly once rests on it) and cannot be changed"
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn kafka_error(what: &str, err: rdkafka::error::KafkaError) -> Error {
     Error::new(ErrorKind::Unavailable, format!("kafka: {what}: {err}"))
 }

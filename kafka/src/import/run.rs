@@ -71,12 +71,7 @@ pub fn start(config: ImportConfig, writer: WriterHandle, runtime: tokio::runtime
     if config.brokers.is_empty() || config.topics.is_empty() || config.group.is_empty() {
         return Err(Error::invalid("a Kafka import needs brokers, topics and a consumer group"));
     }
-    if let Some((key, _)) = config.consumer.iter().find(|(k, _)| RESERVED.contains(&k.as_str())) {
-        return Err(Error::invalid(format!(
-            "kafka import {}: {key} is set by the importer (exactly once rests on it) and cannot be changed",
-            config.name
-        )));
-    }
+    crate::refuse_reserved(&config.consumer, &RESERVED, &format!("kafka import {}", config.name))?;
     let figures = Arc::new(Figures::named(&config.name));
     let dead = DeadLetters::new(config.dead_letter_dir.clone());
     let pipeline =
