@@ -15,8 +15,13 @@ use crate::date::Date;
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Seconds since the Unix epoch.
     fn unix_seconds(&self) -> i64;
+    /// The calendar day the instant `unix_seconds` belongs to, in this clock's calendar
+    /// (where a record stamped then is filed).
+    fn date_at(&self, unix_seconds: i64) -> Date;
     /// The calendar day the current instant belongs to.
-    fn today(&self) -> Date;
+    fn today(&self) -> Date {
+        self.date_at(self.unix_seconds())
+    }
 }
 
 pub type SharedClock = Arc<dyn Clock>;
@@ -30,6 +35,9 @@ pub struct SystemClock {
 impl Clock for SystemClock {
     fn unix_seconds(&self) -> i64 {
         Utc::now().timestamp()
+    }
+    fn date_at(&self, unix_seconds: i64) -> Date {
+        if self.utc { utc_date_of(unix_seconds) } else { local_date_of(unix_seconds) }
     }
     fn today(&self) -> Date {
         if self.utc { Date::today_utc() } else { Date::today_local() }
@@ -60,10 +68,15 @@ impl Clock for ManualClock {
     fn unix_seconds(&self) -> i64 {
         self.secs.load(Ordering::SeqCst)
     }
-    fn today(&self) -> Date {
-        let t = DateTime::<Utc>::from_timestamp(self.unix_seconds(), 0).unwrap_or_default();
-        Date::from_naive(t.date_naive())
+    fn date_at(&self, unix_seconds: i64) -> Date {
+        utc_date_of(unix_seconds)
     }
+}
+
+/// The UTC calendar day of `unix_seconds`.
+pub fn utc_date_of(unix_seconds: i64) -> Date {
+    let t = DateTime::<Utc>::from_timestamp(unix_seconds, 0).unwrap_or_default();
+    Date::from_naive(t.date_naive())
 }
 
 /// Today in the machine's local calendar at `unix_seconds` (used by tools that print times).

@@ -16,7 +16,7 @@ use modsynclog_core::proto::v1::sync_client::SyncClient;
 use modsynclog_core::proto::v1::sync_event::Event;
 use modsynclog_core::proto::v1::{StatusRequest, SubscribeRequest};
 use modsynclog_core::replica::{self, Progress, ReplicaConfig};
-use modsynclog_core::server::{self, RunningServer, ServerConfig};
+use modsynclog_core::server::{self, Batch, RunningServer, ServerConfig};
 use modsynclog_core::{Date, Durability, ErrorKind, NewRecord, Store, StoreOptions};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -282,6 +282,46 @@ async fn the_replica_follows_a_day_rollover_without_resubscribing() {
     eventually("lag zero in the new day", || rep.last().is_some_and(|p| p.date == d("2026-11-22") && p.lag == Some(0)))
         .await;
 
+    rep.stop().await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
+/// (b2) With a finish grace, late records of the previous day reach the replica after
+/// midnight; it stays on that day until the server finishes it, then goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_replica_takes_late_records_and_moves_on_once_the_grace_is_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (master, copy) = (tmp.path().join("master"), tmp.path().join("replica"));
+    let clock = ManualClock::new(NOV22 - 60);
+    let server = server::start(ServerConfig {
+        data_dir: master.clone(),
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        durability: Durability::Never,
+        clock: clock.clone(),
+        finish_grace: Duration::from_secs(300),
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    let rep = Replica::start(replica_config(&server, &copy, &clock, 0));
+    write(&server, "before", 400, 50).await;
+    eventually("day one on the replica", || index_len(&copy, "20261121") == 400 * 12).await;
+
+    clock.set(NOV22 + 5);
+    write(&server, "after", 100, 50).await;
+    let late: Batch = (0..50).map(|j| (9, Bytes::from(format!("late {j}")))).collect();
+    let ack = server.writer().submit_filed(None, Some(d("2026-11-21")), late).await.unwrap().wait().await.unwrap();
+    assert_eq!((ack.date, ack.first_id, ack.count), (d("2026-11-21"), 400, 50));
+    eventually("the late records on the replica", || index_len(&copy, "20261121") == 450 * 12).await;
+    assert!(!master.join("20261121/finish").exists(), "open during the grace");
+    assert!(!copy.join("20261122").exists(), "the replica goes on only once the day is finished");
+
+    clock.set(NOV22 + 301);
+    write(&server, "after the grace", 10, 10).await;
+    assert!(master.join("20261121/finish").exists(), "finished once the grace is over");
+    wait_identical(&master, &copy, "after the grace").await;
+    assert!(copy.join("20261121/finish").exists());
+    assert_eq!(index_len(&copy, "20261122"), 110 * 12);
     rep.stop().await.unwrap();
     server.shutdown().await.unwrap();
 }

@@ -36,13 +36,18 @@ impl ExportFigures {
         *self.last.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records of the store not yet exported, when the export is on the head's day (or the
-    /// store is empty); `None` while it catches up across days.
+    /// Records of the store not yet exported, when the export is on the head's day or on
+    /// the day before it still open for late records (or the store is empty); `None` while
+    /// it catches up across days.
     pub fn lag(&self, head: &Head) -> Option<u64> {
         match (self.last(), head.date) {
             (_, None) => Some(0),
             (None, Some(_)) => Some(head.count),
             (Some((date, id)), Some(day)) if date == day => Some(head.count.saturating_sub(id + 1)),
+            (Some((date, id)), Some(_)) if head.late.is_some_and(|(late, _)| late == date) => {
+                let late = head.late.map_or(0, |(_, count)| count);
+                Some(late.saturating_sub(id + 1) + head.count)
+            }
             (Some((date, _)), Some(day)) if date > day => Some(0),
             _ => None,
         }
@@ -82,6 +87,9 @@ mod tests {
         assert_eq!(f.lag(&head), Some(3));
         f.exported(d("2026-11-28"), 6);
         assert_eq!(f.lag(&head), None);
+        // The day before, still open for late records: its rest and the head day's records.
+        let head = Head { late: Some((d("2026-11-28"), 20)), ..head };
+        assert_eq!(f.lag(&head), Some(13 + 10));
         assert_eq!(f.lag(&Head::default()), Some(0));
     }
 }

@@ -12,10 +12,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use modsynclog_core::clock::{ManualClock, utc_date_of};
 use modsynclog_core::server::{self, Limits, RunningServer, ServerConfig};
 use modsynclog_core::store::faults::FaultyVfs;
-use modsynclog_core::{Reader, Record};
-use modsynclog_kafka::import::{self, Figures, ImportConfig, ImportHandle, TypeFrom};
+use modsynclog_core::{Date, Reader, Record};
+use modsynclog_kafka::import::{self, Figures, FileBy, ImportConfig, ImportHandle, TypeFrom};
 use modsynclog_kafka::testing::{Broker, send, skipped};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -197,6 +198,80 @@ async fn every_message_once_bad_ones_in_the_dead_letter_folder_offsets_committed
         .map(|p| std::fs::read_to_string(dead.join(format!("incoming.{p}.jsonl"))).unwrap().lines().count())
         .sum();
     assert_eq!(dead_lines, 18);
+
+    // On the same broker (one start per test binary saves CI time): filing by timestamp.
+    files_each_message_under_its_timestamps_day_while_that_day_is_open(&broker).await;
+}
+
+/// A server whose clock stands 30 s after a midnight, with the previous day still open
+/// (its finish grace): messages stamped that day go there, those of the new day to it,
+/// and those of a finished or future day to the day they arrive, counted.
+async fn files_each_message_under_its_timestamps_day_while_that_day_is_open(broker: &Broker) {
+    const DAY: i64 = 86_400;
+    // Three days back in real time: the broker keeps message timestamps of the past (its
+    // retention is 7 days) but refuses any more than an hour in the future.
+    let real_now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let midnight = real_now - real_now % DAY - 2 * DAY; // the start of "today" (UTC)
+    let clock = ManualClock::new(midnight - 10);
+    let dir = tempfile::tempdir().unwrap();
+    let server = server::start(ServerConfig {
+        data_dir: dir.path().join("store"),
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        clock: clock.clone(),
+        finish_grace: Duration::from_secs(300),
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    server.writer().append(vec![(1, "before midnight".into())]).await.unwrap();
+    clock.advance(40);
+
+    broker.topic("stamped", 1);
+    let producer = broker.producer();
+    let stamped = [
+        ("late", midnight - 2),
+        ("today", midnight + 10),
+        ("late, out of order", midnight - 1),
+        ("an earlier day", midnight - DAY - 3600),
+        ("future day", midnight + DAY + 60),
+    ];
+    for (text, secs) in stamped {
+        send(&producer, BaseRecord::<(), str>::to("stamped").partition(0).payload(text).timestamp(secs * 1000));
+    }
+    producer.flush(Duration::from_secs(30)).expect("flushed");
+    let mut config = ImportConfig::new(
+        "stamped",
+        broker.bootstrap(),
+        vec!["stamped".into()],
+        "stamped",
+        TypeFrom::Fixed(5),
+        dir.path().join("dead"),
+    );
+    config.day = FileBy::Timestamp;
+    let handle = import::start(config, server.writer(), tokio::runtime::Handle::current()).unwrap();
+    let figures = handle.figures();
+    wait_stored(&[&figures], stamped.len() as u64).await;
+    assert_eq!(figures.filed_on_arrival.load(Ordering::SeqCst), 2);
+    stop_import(handle).await;
+    server.shutdown().await.unwrap();
+
+    let got: Vec<(Date, String)> = records(&dir.path().join("store"))
+        .into_iter()
+        .map(|r| (r.date, String::from_utf8(r.data.to_vec()).unwrap()))
+        .collect();
+    let (yesterday, today) = (utc_date_of(midnight - 1), utc_date_of(midnight));
+    let want: Vec<(Date, String)> = [
+        (yesterday, "before midnight"),
+        (yesterday, "late"),
+        (yesterday, "late, out of order"),
+        (today, "today"),
+        (today, "an earlier day"),
+        (today, "future day"),
+    ]
+    .into_iter()
+    .map(|(d, t)| (d, t.to_string()))
+    .collect();
+    assert_eq!(got, want);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,9 +13,10 @@ use clap::Args;
 use modsynclog_core::Durability;
 use modsynclog_core::access::AllowList;
 use modsynclog_core::legacy::LegacyServerConfig;
-use modsynclog_core::server::{AckWhen, Limits, NetLimits};
+use modsynclog_core::server::{AckWhen, Limits, MAX_FINISH_GRACE, NetLimits};
 use modsynclog_core::store::Recovery;
 use modsynclog_core::tls::ServerTls;
+use modsynclog_kafka::import::FileBy;
 use serde::Deserialize;
 
 use crate::kafka_config::{self, KafkaArgs, KafkaFile, KafkaSettings};
@@ -132,6 +133,12 @@ pub struct ServerArgs {
     /// File records under UTC days instead of the machine's local calendar.
     #[arg(long, env = "MODSYNCLOG_UTC")]
     pub utc: bool,
+    /// Seconds after midnight the previous day stays open for records filed by their own
+    /// timestamp (a Kafka import with day = timestamp); replicas and readers go on to the
+    /// new day once it is finished. At most 82800. [default: 0, or 300 when an import
+    /// files by timestamp]
+    #[arg(long, env = "MODSYNCLOG_FINISH_GRACE")]
+    pub finish_grace: Option<u64>,
     /// Address for Prometheus metrics (text format, `GET /metrics`); off unless set. A
     /// non-loopback address requires the read scope's token (`Authorization: Bearer`).
     #[arg(long, env = "MODSYNCLOG_METRICS_ADDR")]
@@ -219,6 +226,7 @@ struct FileConfig {
     fsync: Option<String>,
     recovery: Option<String>,
     utc: Option<bool>,
+    finish_grace: Option<u64>,
     metrics_addr: Option<SocketAddr>,
     kafka: Option<KafkaFile>,
 }
@@ -248,9 +256,15 @@ pub struct Settings {
     pub fsync: Durability,
     pub recovery: Recovery,
     pub utc: bool,
+    /// See [`ServerConfig::finish_grace`](modsynclog_core::server::ServerConfig::finish_grace).
+    pub finish_grace: Duration,
     pub metrics_addr: Option<SocketAddr>,
     pub kafka: KafkaSettings,
 }
+
+/// The finish grace when an import files by timestamp and none is given: long enough for
+/// an import that keeps up to file the last minutes of a day under it.
+pub const TIMESTAMP_FINISH_GRACE: Duration = Duration::from_secs(300);
 
 impl ServerArgs {
     pub fn settle(mut self) -> Result<Settings> {
@@ -359,6 +373,11 @@ impl ServerArgs {
             allow_legacy: self.allow_legacy || file.allow_legacy.unwrap_or(false),
             fsync,
             utc: self.utc || file.utc.unwrap_or(false),
+            finish_grace: match self.finish_grace.or(file.finish_grace) {
+                Some(secs) => Duration::from_secs(secs),
+                None if kafka.imports.iter().any(|i| i.day == FileBy::Timestamp) => TIMESTAMP_FINISH_GRACE,
+                None => Duration::ZERO,
+            },
             metrics_addr: self.metrics_addr.or(file.metrics_addr),
             kafka,
         };
@@ -385,6 +404,9 @@ impl Settings {
             if n == 0 || n > MAX_COUNT {
                 anyhow::bail!("{name} must be between 1 and {MAX_COUNT}, not {n}");
             }
+        }
+        if self.finish_grace > MAX_FINISH_GRACE {
+            anyhow::bail!("--finish-grace must be at most {} seconds", MAX_FINISH_GRACE.as_secs());
         }
         if self.net.handshake_timeout.is_zero() {
             anyhow::bail!("--handshake-timeout must be at least 1 second");
@@ -472,6 +494,24 @@ mod tests {
         assert!(ServerArgs { config: Some(path.clone()), ..Default::default() }.settle().is_err());
         std::fs::write(&path, "legacy_zlib_level = 12\n").unwrap();
         assert!(ServerArgs { config: Some(path), ..Default::default() }.settle().is_err());
+    }
+
+    #[test]
+    fn finish_grace_defaults_to_five_minutes_only_for_imports_by_timestamp() {
+        assert_eq!(ServerArgs::default().settle().unwrap().finish_grace, Duration::ZERO);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("msl.toml");
+        let import = "[[kafka.import]]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\nday = \"timestamp\"\n";
+        std::fs::write(&path, import).unwrap();
+        let s = ServerArgs { config: Some(path.clone()), ..Default::default() }.settle().unwrap();
+        assert_eq!(s.finish_grace, TIMESTAMP_FINISH_GRACE);
+        std::fs::write(&path, format!("finish_grace = 60\n{import}")).unwrap();
+        let s = ServerArgs { config: Some(path.clone()), ..Default::default() }.settle().unwrap();
+        assert_eq!(s.finish_grace, Duration::from_secs(60));
+        let args = ServerArgs { config: Some(path), finish_grace: Some(0), ..Default::default() };
+        assert_eq!(args.settle().unwrap().finish_grace, Duration::ZERO);
+        let err = ServerArgs { finish_grace: Some(86_400), ..Default::default() }.settle().unwrap_err();
+        assert!(format!("{err:#}").contains("at most 82800"), "{err:#}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! group = "modsynclog"            # default "modsynclog"
 //! type = 7                        # or type_header = "msl-type"; default type 0
 //! # name = "orders"               # default: the topics joined with "+"
+//! # day = "timestamp"             # file under the message timestamp's day; default "arrival"
 //! # dead_letter_dir = "/var/log/msl-dead"   # default <data_dir>/.modsynclog/kafka-dead-letter/<name>
 //! # prefetch_bytes = "64MiB"
 //! # consumer = { "security.protocol" = "ssl" }
@@ -28,7 +29,7 @@ use clap::Args;
 use modsynclog_core::Date;
 use modsynclog_core::server::dedup::STATE_DIR;
 use modsynclog_kafka::export::ExportConfig;
-use modsynclog_kafka::import::{ImportConfig, TypeFrom};
+use modsynclog_kafka::import::{FileBy, ImportConfig, TypeFrom};
 use serde::Deserialize;
 
 use crate::config::parse_bytes;
@@ -51,6 +52,11 @@ pub struct KafkaArgs {
     /// modsynclog export wrote). [default: 0]
     #[arg(long, env = "MODSYNCLOG_KAFKA_IMPORT_TYPE", value_parser = parse_type)]
     pub kafka_import_type: Option<TypeFrom>,
+    /// Day each imported record is filed under: `arrival` (when stored) or `timestamp`
+    /// (its message timestamp's day, while that day is open: see --finish-grace; a
+    /// message of a finished day is filed on arrival and counted). [default: arrival]
+    #[arg(long, env = "MODSYNCLOG_KAFKA_IMPORT_DAY", value_parser = parse_day)]
+    pub kafka_import_day: Option<FileBy>,
     /// A librdkafka consumer setting of the import, KEY=VALUE (repeatable): for example
     /// security.protocol=ssl, or group.instance.id=NAME (static membership: a restarted
     /// server takes its partitions back at once instead of after session.timeout.ms).
@@ -87,6 +93,15 @@ pub fn parse_type(s: &str) -> std::result::Result<TypeFrom, String> {
     }
 }
 
+/// `arrival` or `timestamp`.
+pub fn parse_day(s: &str) -> std::result::Result<FileBy, String> {
+    match s {
+        "arrival" => Ok(FileBy::Arrival),
+        "timestamp" => Ok(FileBy::Timestamp),
+        _ => Err(format!("{s:?}: expected `arrival` or `timestamp`")),
+    }
+}
+
 /// The `[kafka]` table of the config file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,6 +122,7 @@ struct ImportSection {
     #[serde(rename = "type")]
     record_type: Option<i16>,
     type_header: Option<String>,
+    day: Option<String>,
     dead_letter_dir: Option<PathBuf>,
     prefetch_bytes: Option<String>,
     #[serde(default)]
@@ -148,6 +164,9 @@ pub(crate) fn settle(args: KafkaArgs, file: KafkaFile, data_dir: &Path) -> Resul
             (ty, None) => TypeFrom::Fixed(ty.unwrap_or(0)),
         };
         let mut c = import(s.name, s.brokers, s.topics, s.group, record_type, data_dir);
+        if let Some(day) = s.day {
+            c.day = parse_day(&day).map_err(anyhow::Error::msg).with_context(what)?;
+        }
         if let Some(dir) = s.dead_letter_dir {
             c.dead_letter_dir = dir;
         }
@@ -176,6 +195,7 @@ pub(crate) fn settle(args: KafkaArgs, file: KafkaFile, data_dir: &Path) -> Resul
         let ty = args.kafka_import_type.clone().unwrap_or(TypeFrom::Fixed(0));
         let mut c = import(None, brokers()?, topics, args.kafka_import_group.clone(), ty, data_dir);
         c.consumer = args.kafka_import_config.clone();
+        c.day = args.kafka_import_day.unwrap_or_default();
         out.imports.push(c);
     }
     if let Some(topic) = &args.kafka_export_topic {
@@ -239,6 +259,7 @@ mod tests {
             "[[kafka.import]]\nbrokers = \"b:9092\"\ntopics = [\"a\", \"b\"]\ntype_header = \"msl-type\"\n\
              consumer = { \"auto.offset.reset\" = \"latest\" }\n\
              [[kafka.import]]\nname = \"c\"\nbrokers = \"b:9092\"\ntopics = [\"c\"]\ntype = 7\ngroup = \"g\"\n\
+             day = \"timestamp\"\n\
              [[kafka.export]]\nbrokers = \"b:9092\"\ntopic = \"out\"\nfrom = \"2026-11-01\"\n",
         )
         .unwrap();
@@ -248,17 +269,19 @@ mod tests {
         assert_eq!(a.dead_letter_dir, Path::new("/srv/log/.modsynclog/kafka-dead-letter/a+b"));
         assert_eq!(a.consumer, vec![("auto.offset.reset".to_string(), "latest".to_string())]);
         assert_eq!((c.record_type.clone(), c.group.as_str()), (TypeFrom::Fixed(7), "g"));
+        assert_eq!((a.day, c.day), (FileBy::Arrival, FileBy::Timestamp));
         assert_eq!(s.exports[0].from, Some(Date::parse("2026-11-01").unwrap()));
 
         let args = KafkaArgs {
             kafka_brokers: Some("k:1".into()),
             kafka_import_topics: Some("x, y".into()),
             kafka_import_type: Some(parse_type("header:t").unwrap()),
+            kafka_import_day: Some(parse_day("timestamp").unwrap()),
             kafka_export_topic: Some("z".into()),
             ..KafkaArgs::default()
         };
         let s = settle(args, KafkaFile::default(), Path::new("d")).unwrap();
-        assert_eq!(s.imports[0].topics, ["x", "y"]);
+        assert_eq!((s.imports[0].topics.clone(), s.imports[0].day), (vec!["x".into(), "y".into()], FileBy::Timestamp));
         assert_eq!((s.exports[0].topic.as_str(), s.exports[0].brokers.as_str()), ("z", "k:1"));
     }
 

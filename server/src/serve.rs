@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use modsynclog_core::clock::SystemClock;
 use modsynclog_core::legacy::LegacyServerConfig;
 use modsynclog_core::server::{self, Limits, ServerConfig};
+use modsynclog_kafka::import::FileBy;
 
 use crate::config::Settings;
 use crate::kafka_bridge::Bridge;
@@ -16,6 +17,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         fsync = %settings.fsync,
         legacy_ack = %settings.legacy_ack,
         utc = settings.utc,
+        finish_grace_s = settings.finish_grace.as_secs(),
         tls = settings.tls.is_some(),
         "starting modsynclog-server"
     );
@@ -28,6 +30,12 @@ pub async fn run(settings: Settings) -> Result<()> {
         anyhow::bail!(
             "refusing to serve metrics on {addr} (not loopback) without the read scope's token: give --sync-token \
              (or --token), keep --metrics-addr on 127.0.0.1, or pass --insecure"
+        );
+    }
+    if settings.finish_grace.is_zero() && settings.kafka.imports.iter().any(|i| i.day == FileBy::Timestamp) {
+        tracing::warn!(
+            "a kafka import files by timestamp with --finish-grace 0: each day is finished at midnight, so \
+             messages of the previous day that arrive after it are filed under the day they arrive"
         );
     }
     let config = ServerConfig {
@@ -52,6 +60,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         durability: settings.fsync,
         recovery: settings.recovery,
         clock: Arc::new(SystemClock { utc: settings.utc }),
+        finish_grace: settings.finish_grace,
         sync_addr: settings.sync_addr,
         legacy_sync: LegacyServerConfig {
             send_flag: settings.send_flag,

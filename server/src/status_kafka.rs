@@ -101,10 +101,11 @@ pub fn tables(text: &str) -> String {
     for import in &imports {
         let _ = writeln!(
             s,
-            "kafka import {import}: {} records stored, {} dead letters, {} failed batches",
+            "kafka import {import}: {} records stored, {} dead letters, {} failed batches, {} filed on arrival",
             counter("modsynclog_kafka_import_records_total", "import", import),
             counter("modsynclog_kafka_import_dead_letters_total", "import", import),
             counter("modsynclog_kafka_import_failed_batches_total", "import", import),
+            counter("modsynclog_kafka_import_filed_on_arrival_total", "import", import),
         );
         let _ = writeln!(
             s,
@@ -150,6 +151,7 @@ mod tests {
             modsynclog_kafka_import_records_total{import=\"in\"} 95\n\
             modsynclog_kafka_import_dead_letters_total{import=\"in\"} 2\n\
             modsynclog_kafka_import_failed_batches_total{import=\"in\"} 0\n\
+            modsynclog_kafka_import_filed_on_arrival_total{import=\"in\"} 3\n\
             modsynclog_kafka_import_stored_offset{import=\"in\",topic=\"t\\\"q\",partition=\"1\"} 90\n\
             modsynclog_kafka_import_committed_offset{import=\"in\",topic=\"t\\\"q\",partition=\"1\"} 80\n\
             modsynclog_kafka_import_high_watermark{import=\"in\",topic=\"t\\\"q\",partition=\"1\"} 100\n\
@@ -159,7 +161,10 @@ mod tests {
             modsynclog_kafka_export_lag_records{topic=\"out\"} 0\n";
         let t = tables(text);
         let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines[0], "kafka import in: 95 records stored, 2 dead letters, 0 failed batches", "{t}");
+        assert_eq!(
+            lines[0], "kafka import in: 95 records stored, 2 dead letters, 0 failed batches, 3 filed on arrival",
+            "{t}"
+        );
         assert!(lines[2].split_whitespace().eq(["t\"q", "1", "90", "80", "100", "10"]), "{t}");
         assert_eq!(lines[3], "kafka export out: 7 records sent, last exported 2026-11-29 6, lag 0 records");
         assert_eq!(tables("modsynclog_appended_records_total 3\n"), "no kafka import or export on this server\n");

@@ -39,7 +39,7 @@ pub use legacy_grpc::LegacyLogService;
 pub use limits::Limits;
 pub use listener::NetLimits;
 pub use sync_service::SyncService;
-pub use writer::{Ack, Batch, Origin, PendingAck, WriterHandle};
+pub use writer::{Ack, Batch, MAX_FINISH_GRACE, Origin, PendingAck, WriterHandle};
 
 use crate::access::{AllowList, LegacyGuard, Scope};
 use crate::clock::{SharedClock, SystemClock};
@@ -98,6 +98,11 @@ pub struct ServerConfig {
     /// What opening the store does about damage in unfinished days.
     pub recovery: Recovery,
     pub clock: SharedClock,
+    /// How long after midnight the previous day stays open for batches that ask for it
+    /// (the Kafka import's `day = "timestamp"`); replicas move on once it is finished.
+    /// Zero (the default): a day is finished at midnight, as the original does. At most
+    /// [`MAX_FINISH_GRACE`].
+    pub finish_grace: Duration,
     pub limits: Limits,
     /// A timer beside the writer's signal for caught-up sync subscriptions (native and
     /// legacy). `None` (the default): none; the writer raises the signal on every change.
@@ -128,6 +133,7 @@ impl Default for ServerConfig {
             durability: Durability::Batch,
             recovery: Recovery::Tail,
             clock: Arc::new(SystemClock { utc: false }),
+            finish_grace: Duration::ZERO,
             limits: Limits::default(),
             fallback_poll: None,
             sync_addr: None,
@@ -179,7 +185,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         None => None,
     };
 
-    let (data_dir, clock, limits) = (config.data_dir.clone(), config.clock.clone(), config.limits);
+    let (data_dir, clock, limits, grace) =
+        (config.data_dir.clone(), config.clock.clone(), config.limits, config.finish_grace);
     let store_opts = StoreOptions {
         durability: config.durability,
         recovery: config.recovery,
@@ -189,7 +196,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     let (control, signal, root, vfs) = tokio::task::spawn_blocking(move || {
         let store = Store::open(&data_dir, store_opts)?;
         let (signal, root, vfs) = (store.signal(), store.root().to_path_buf(), store.vfs());
-        Ok::<_, Error>((WriterControl::spawn(store, clock, limits, WRITER_QUEUE)?, signal, root, vfs))
+        Ok::<_, Error>((WriterControl::spawn(store, clock, limits, WRITER_QUEUE, grace)?, signal, root, vfs))
     })
     .await
     .map_err(|e| Error::new(ErrorKind::Io, format!("store open task failed: {e}")))??;

@@ -121,9 +121,17 @@ impl Store {
         store.recover_open_days()?;
         // What recovery left is published: feeders serve no more than the head, and a
         // first append that fails must not show its records to them.
-        if let Some(&last) = store.days()?.last() {
+        let days = store.days()?;
+        if let Some(&last) = days.last() {
             let count = store.count(last)?;
             store.signal.publish(Some((last, count)));
+        }
+        // A day before the last one left open (the writer's finish grace) takes late records.
+        if let [.., before, _] = days[..]
+            && !store.is_finished(before)
+        {
+            let count = store.count(before)?;
+            store.signal.publish_late(before, count);
         }
         Ok(store)
     }
@@ -314,7 +322,7 @@ impl Store {
         if let Some(w) = self.current.as_mut().filter(|w| w.date == date) {
             w.finished = true;
         }
-        self.signal.publish(None);
+        self.signal.publish_finished(date);
         Ok(())
     }
 

@@ -19,6 +19,9 @@ pub struct Head {
     pub seq: u64,
     pub date: Option<Date>,
     pub count: u64,
+    /// An earlier day still open for late records (see the writer's finish grace), and
+    /// its published record count; `None` when only `date` takes records.
+    pub late: Option<(Date, u64)>,
     /// Totals since the store was opened, for metrics.
     pub appended_records: u64,
     pub appended_bytes: u64,
@@ -34,6 +37,11 @@ impl Head {
     /// batch that failed may sit in the files, whole, until the writer cuts it, and no
     /// reader in the process may hand it out.
     pub fn published(&self, date: Date, on_disk: u64) -> u64 {
+        if let Some((late, count)) = self.late
+            && late == date
+        {
+            return on_disk.min(count);
+        }
         match self.date {
             Some(head) if head == date => on_disk.min(self.count),
             // Appends have moved on to a later day: this one is whole.
@@ -81,16 +89,43 @@ impl Signal {
         });
     }
 
+    /// Says `date` is finished: whole, and no longer a late day.
+    pub fn publish_finished(&self, date: Date) {
+        self.update(|head| {
+            if head.late.is_some_and(|(late, _)| late == date) {
+                head.late = None;
+            }
+        });
+    }
+
+    /// Publishes `count` records of `date`, an open day before the head (at open).
+    pub fn publish_late(&self, date: Date, count: u64) {
+        self.update(|head| head.late = Some((date, count)));
+    }
+
     /// Says the writer may have cut bytes off a day's files (see [`Head::cuts`]).
     pub fn publish_cut(&self) {
         self.update(|head| head.cuts += 1);
     }
 
-    /// Publishes an appended batch: the new head and the totals.
+    /// Publishes an appended batch: the new head and the totals. A batch of a day before
+    /// the head's is a late one (that day is still open); moving on to a later day keeps
+    /// the old head's count as the late day's until it is finished, so that a late batch
+    /// being written is not handed out before it is published.
     pub fn publish_append(&self, date: Date, count: u64, records: u64, bytes: u64) {
         self.update(|head| {
-            head.date = Some(date);
-            head.count = count;
+            match head.date {
+                Some(h) if date < h => head.late = Some((date, count)),
+                Some(h) if date > h => {
+                    head.late = Some((h, head.count));
+                    head.date = Some(date);
+                    head.count = count;
+                }
+                _ => {
+                    head.date = Some(date);
+                    head.count = count;
+                }
+            }
             head.appended_records += records;
             head.appended_bytes += bytes;
             head.appended_batches += 1;

@@ -38,6 +38,9 @@ pub struct Figures {
     /// Batches the store refused (a full or failing disk), each followed by reading the
     /// partitions again from their stored offsets.
     pub failed_batches: AtomicU64,
+    /// Records filed by timestamp whose day was already finished (or not yet begun):
+    /// stored under the day they arrived instead.
+    pub filed_on_arrival: AtomicU64,
     parts: Mutex<BTreeMap<Key, PartFigures>>,
 }
 
@@ -75,6 +78,11 @@ impl MetricSource for Figures {
                 "modsynclog_kafka_import_failed_batches_total",
                 "Batches the store refused; the import read them again.",
                 &self.failed_batches,
+            ),
+            (
+                "modsynclog_kafka_import_filed_on_arrival_total",
+                "Records filed by timestamp whose day was finished; stored under their arrival day.",
+                &self.filed_on_arrival,
             ),
         ];
         for (name, help, value) in counters {

@@ -5,7 +5,13 @@
 //! ([`WriterHandle`]) like any ingest: the same group commit, the same fsync policy, and
 //! replicas and readers see the records at once. Each message becomes one record: its
 //! payload the record's data, its type fixed or read from a header ([`TypeFrom`]), filed
-//! under the day it arrives.
+//! under the day it arrives or under its message timestamp's day ([`FileBy`]).
+//!
+//! **Filing by timestamp.** A partition's batch holds messages of one day and asks the
+//! writer to file it there. The writer takes a past day only while it is still open: the
+//! previous day, during the server's finish grace after midnight (`finish_grace`). A
+//! message of a day already finished, or of a day to come, is filed under the day it
+//! arrives and counted (`filed_on_arrival`): finished days are final, replicas have them.
 //!
 //! **Exactly once.** Each partition is a producer of the writer's exactly-once table
 //! (the ingest journal, see `modsynclog_core::server::dedup`): a batch's seq is the offset
@@ -61,6 +67,16 @@ pub enum TypeFrom {
     Header(String),
 }
 
+/// Which day a record is filed under.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FileBy {
+    /// The day it is stored (the server's clock), like every other ingest.
+    #[default]
+    Arrival,
+    /// Its message timestamp's day, when that day is still open (see the module docs).
+    Timestamp,
+}
+
 /// What an import reads and where its dead letters go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportConfig {
@@ -72,6 +88,8 @@ pub struct ImportConfig {
     /// The consumer group (`group.id`).
     pub group: String,
     pub record_type: TypeFrom,
+    /// Which day each record is filed under.
+    pub day: FileBy,
     /// Folder of the dead-letter files.
     pub dead_letter_dir: PathBuf,
     /// Bytes librdkafka may prefetch ([`DEFAULT_PREFETCH_BYTES`]).
@@ -98,6 +116,7 @@ impl ImportConfig {
             topics,
             group: group.into(),
             record_type,
+            day: FileBy::Arrival,
             dead_letter_dir: dead_letter_dir.into(),
             prefetch_bytes: DEFAULT_PREFETCH_BYTES,
             timeout: Duration::from_secs(30),

@@ -10,13 +10,14 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
-use modsynclog_core::server::{Batch, Origin, PendingAck, WriterHandle};
-use modsynclog_core::{Error, ErrorKind, Result};
+use modsynclog_core::server::{Ack, Batch, Origin, PendingAck, WriterHandle};
+use modsynclog_core::{Date, Error, ErrorKind, Result};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use tokio::runtime::Handle;
 
 use super::dead_letter::DeadLetters;
 use super::{Figures, TypeFrom};
+use std::sync::atomic::Ordering::Relaxed;
 
 /// A partition: `(topic, partition)`.
 pub(crate) type Key = (String, i32);
@@ -49,6 +50,9 @@ struct Part {
     producer: String,
     batch: Batch,
     bytes: usize,
+    /// The day the batch asks to be filed under (filing by timestamp): a batch holds
+    /// messages of one day.
+    day: Option<Date>,
     /// The offset after the last message taken into a batch (or dead-lettered).
     next: Option<i64>,
     /// The offset after the last message queued for the writer.
@@ -63,6 +67,7 @@ struct Part {
 struct InFlight {
     key: Key,
     next: i64,
+    day: Option<Date>,
     ack: PendingAck,
 }
 
@@ -71,6 +76,11 @@ pub(crate) struct Pipeline {
     runtime: Handle,
     group: String,
     type_from: TypeFrom,
+    /// File each record under its message timestamp's day (else: its arrival day).
+    by_timestamp: bool,
+    /// The last timestamp's second and its day (most messages share a second; the local
+    /// calendar's conversion is not free).
+    last_stamp: Option<(i64, Date)>,
     parts: BTreeMap<Key, Part>,
     in_flight: VecDeque<InFlight>,
     /// Records and payload bytes in the partitions' batches ([`MAX_PENDING_BYTES`] at most).
@@ -88,6 +98,7 @@ impl Pipeline {
         runtime: Handle,
         group: String,
         type_from: TypeFrom,
+        by_timestamp: bool,
         dead: DeadLetters,
         figures: std::sync::Arc<Figures>,
     ) -> Pipeline {
@@ -96,6 +107,8 @@ impl Pipeline {
             runtime,
             group,
             type_from,
+            by_timestamp,
+            last_stamp: None,
             parts: BTreeMap::new(),
             in_flight: VecDeque::new(),
             pending_records: 0,
@@ -160,7 +173,13 @@ impl Pipeline {
             part.next = Some(part.next.map_or(until, |n| n.max(until)));
             self.submit(&key)?;
         }
+        let day = self.day_of(m);
         let part = self.parts.get_mut(&key).expect("assigned");
+        if !part.batch.is_empty() && part.day != day {
+            self.submit(&key)?;
+        }
+        let part = self.parts.get_mut(&key).expect("assigned");
+        part.day = day;
         match record_of(m, &self.type_from, &limits) {
             Ok((ty, data)) => {
                 part.bytes += data.len();
@@ -170,7 +189,7 @@ impl Pipeline {
             }
             Err(reason) => {
                 self.dead.write(m, &reason)?;
-                self.figures.dead_letters.store(self.dead.written, std::sync::atomic::Ordering::Relaxed);
+                self.figures.dead_letters.store(self.dead.written, Relaxed);
                 tracing::warn!(topic = %key.0, partition = key.1, offset = m.offset(), %reason, "kafka import: dead letter");
             }
         }
@@ -184,6 +203,23 @@ impl Pipeline {
             self.flush(None)?;
         }
         Ok(())
+    }
+
+    /// The day `m` asks to be filed under: its timestamp's, when filing by timestamp and
+    /// it has one.
+    fn day_of(&mut self, m: &BorrowedMessage<'_>) -> Option<Date> {
+        if !self.by_timestamp {
+            return None;
+        }
+        let secs = m.timestamp().to_millis()?.div_euclid(1000);
+        match self.last_stamp {
+            Some((s, day)) if s == secs => Some(day),
+            _ => {
+                let day = self.writer.date_at(secs);
+                self.last_stamp = Some((secs, day));
+                Some(day)
+            }
+        }
     }
 
     /// Queues every partition's batch (and the dead letters' offsets) for the writer.
@@ -208,8 +244,9 @@ impl Pipeline {
         part.queued = Some(next);
         part.resend_until = None;
         let origin = Origin { producer: part.producer.clone(), seq: next as u64 };
-        let ack = self.runtime.block_on(self.writer.submit_from(Some(origin), batch))?;
-        self.in_flight.push_back(InFlight { key: key.clone(), next, ack });
+        let day = part.day;
+        let ack = self.runtime.block_on(self.writer.submit_filed(Some(origin), day, batch))?;
+        self.in_flight.push_back(InFlight { key: key.clone(), next, day, ack });
         while self.in_flight.len() > MAX_IN_FLIGHT {
             self.reap_one(true);
         }
@@ -239,19 +276,27 @@ impl Pipeline {
             None if wait => {
                 let front = self.in_flight.pop_front().expect("a front");
                 let ack = self.runtime.block_on(front.ack.wait_ack());
-                return self.acked(front.key, front.next, ack);
+                return self.acked(front.key, front.next, front.day, ack);
             }
             None => return None,
         };
         let front = self.in_flight.pop_front().expect("a front");
-        self.acked(front.key, front.next, ack)
+        self.acked(front.key, front.next, front.day, ack)
     }
 
-    fn acked(&mut self, key: Key, next: i64, ack: Result<modsynclog_core::server::Ack>) -> Option<Key> {
+    fn acked(&mut self, key: Key, next: i64, asked: Option<Date>, ack: Result<Ack>) -> Option<Key> {
         match ack {
             Ok(ack) => {
-                if let modsynclog_core::server::Ack::Stored(a) = ack {
-                    self.figures.records.fetch_add(a.count, std::sync::atomic::Ordering::Relaxed);
+                if let Ack::Stored(a) = ack {
+                    self.figures.records.fetch_add(a.count, Relaxed);
+                    if let Some(asked) = asked.filter(|&d| d != a.date) {
+                        let before = self.figures.filed_on_arrival.fetch_add(a.count, Relaxed);
+                        if before == 0 {
+                            tracing::warn!(topic = %key.0, partition = key.1, %asked, filed = %a.date,
+                                "kafka import: records of a finished day are filed under the day they arrive \
+                                 (counted in modsynclog_kafka_import_filed_on_arrival_total; a longer finish grace keeps the day open longer)");
+                        }
+                    }
                 }
                 if let Some(part) = self.parts.get_mut(&key) {
                     part.stored = Some(next);
@@ -259,7 +304,7 @@ impl Pipeline {
                 self.figures.set(&key, |f| f.stored = Some(next));
             }
             Err(e) => {
-                self.figures.failed_batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.figures.failed_batches.fetch_add(1, Relaxed);
                 if let Some(part) = self.parts.get_mut(&key) {
                     part.resend_until = Some(part.resend_until.map_or(next, |u| u.min(next)));
                 }

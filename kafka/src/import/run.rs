@@ -74,8 +74,16 @@ pub fn start(config: ImportConfig, writer: WriterHandle, runtime: tokio::runtime
     crate::refuse_reserved(&config.consumer, &RESERVED, &format!("kafka import {}", config.name))?;
     let figures = Arc::new(Figures::named(&config.name));
     let dead = DeadLetters::new(config.dead_letter_dir.clone());
-    let pipeline =
-        Pipeline::new(writer, runtime, config.group.clone(), config.record_type.clone(), dead, figures.clone());
+    let by_timestamp = config.day == super::FileBy::Timestamp;
+    let pipeline = Pipeline::new(
+        writer,
+        runtime,
+        config.group.clone(),
+        config.record_type.clone(),
+        by_timestamp,
+        dead,
+        figures.clone(),
+    );
     let context = ImportContext {
         pipeline: pipeline.into(),
         figures: figures.clone(),

@@ -26,7 +26,7 @@ fn records(seq: usize, n: usize) -> Batch {
 fn spawn(dir: &std::path::Path, vfs: Arc<dyn crate::store::io::Vfs>, clock: &Arc<ManualClock>) -> WriterControl {
     let opts = StoreOptions { durability: Durability::Batch, vfs, ..Default::default() };
     let store = Store::open(dir, opts).expect("open the store");
-    WriterControl::spawn(store, clock.clone(), Limits::default(), 16).expect("spawn the writer")
+    WriterControl::spawn(store, clock.clone(), Limits::default(), 16, Duration::ZERO).expect("spawn the writer")
 }
 
 /// Runs the batches with `fault` at step `at`; returns each batch's acknowledged range,

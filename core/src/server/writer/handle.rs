@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
-use super::{Ack, Batch, Origin, Writer};
+use super::{Ack, Batch, Job, Origin, Writer};
+use crate::clock::SharedClock;
+use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
 use crate::server::ack::AckWhen;
 use crate::server::limits::Limits;
@@ -28,7 +30,7 @@ impl AckTx {
 }
 
 pub(crate) enum Msg {
-    Append(Batch, Option<Origin>, AckTx),
+    Append(Job),
     /// Look at the clock: finish the open day if the date moved on.
     Tick,
     Shutdown(oneshot::Sender<()>),
@@ -65,6 +67,8 @@ pub struct WriterHandle {
     pub(super) queued: Arc<AtomicUsize>,
     /// The store syncs every batch (`Durability::Batch`).
     pub(super) batch_sync: bool,
+    /// The writer's clock: the calendar days are filed by.
+    pub(super) clock: SharedClock,
 }
 
 /// The writer's state: the writer thread and the inline path take turns under the lock;
@@ -138,7 +142,8 @@ impl WriterHandle {
             return Err(records);
         }
         let (tx, mut rx) = oneshot::channel();
-        let mut jobs = vec![(records, None, AckTx { tx, when: self.ack, _budget: None })];
+        let ack = AckTx { tx, when: self.ack, _budget: None };
+        let mut jobs = vec![Job { batch: records, origin: None, day: None, ack }];
         writer.commit(&mut jobs, today);
         drop(guard);
         Ok(match rx.try_recv() {
@@ -157,6 +162,14 @@ impl WriterHandle {
     /// producer with a seq not above the last stored one is acknowledged as
     /// [`Ack::Duplicate`] instead of being stored again.
     pub async fn submit_from(&self, origin: Option<Origin>, records: Batch) -> Result<PendingAck> {
+        self.submit_filed(origin, None, records).await
+    }
+
+    /// [`submit_from`](WriterHandle::submit_from) asking for the batch to be filed under
+    /// `day`. Only the writer's late day (the previous day, during the finish grace) is
+    /// ever taken; any other day means the current one. The acknowledgement's
+    /// [`Appended::date`] says which day it went to.
+    pub async fn submit_filed(&self, origin: Option<Origin>, day: Option<Date>, records: Batch) -> Result<PendingAck> {
         self.limits.check_batch(&records)?;
         if let Some(o) = &origin {
             crate::server::dedup::check_producer_id(&o.producer)?;
@@ -174,7 +187,8 @@ impl WriterHandle {
         let (tx, rx) = oneshot::channel();
         let ack = AckTx { tx, when: self.ack, _budget: Some(budget) };
         self.queued.fetch_add(1, Ordering::SeqCst);
-        if self.tx.send(Msg::Append(records, origin, ack)).await.is_err() {
+        let job = Job { batch: records, origin, day, ack };
+        if self.tx.send(Msg::Append(job)).await.is_err() {
             self.queued.fetch_sub(1, Ordering::SeqCst);
             return Err(closed());
         }
@@ -189,6 +203,12 @@ impl WriterHandle {
         let shared = self.shared.as_ref()?;
         let guard = shared.lock().unwrap_or_else(|p| p.into_inner());
         guard.as_ref()?.journal.last(producer).map(|(seq, _)| seq)
+    }
+
+    /// The day the writer's calendar puts the instant `unix_seconds` in (what a batch
+    /// stamped then asks for with [`submit_filed`](WriterHandle::submit_filed)).
+    pub fn date_at(&self, unix_seconds: i64) -> Date {
+        self.clock.date_at(unix_seconds)
     }
 
     pub fn limits(&self) -> &Limits {

@@ -11,6 +11,12 @@
 //! the previous day gets its `finish` marker. At start every past day without `finish`
 //! gets one; days that never existed are never created.
 //!
+//! Late records: a batch may ask to be filed under an earlier day (the Kafka import files
+//! messages by their timestamp). With a finish grace, the previous day stays open that
+//! long after midnight and takes such batches; replicas and readers move on to the new day
+//! once it is finished. A batch asking for a day that is finished, never existed, or is in
+//! the future is filed under the current day; its acknowledgement says where it went.
+//!
 //! Exactly-once for producers: a batch queued with an [`Origin`] (producer id and seq) whose
 //! seq is not above the last one stored for that producer is not appended again; it is
 //! acknowledged as [`Ack::Duplicate`]. The table lives in the [`Journal`], whose entries
@@ -18,7 +24,6 @@
 //!
 //! The thread blocks on file I/O, so it is a plain `std::thread`, never a tokio worker.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -28,17 +33,20 @@ use bytes::Bytes;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::ack::AckWhen;
-use super::dedup::{Entry, Journal};
+use super::dedup::Journal;
 use super::limits::Limits;
 use crate::clock::SharedClock;
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
-use crate::store::{Appended, Durability, NewRecord, Store};
+use crate::store::{Appended, Durability, Store};
 
+mod commit;
 #[cfg(test)]
 mod fault_tests;
 mod gaps;
 mod handle;
+#[cfg(test)]
+mod late_tests;
 #[cfg(test)]
 mod tests;
 
@@ -47,6 +55,9 @@ pub use handle::{PendingAck, WriterHandle};
 
 /// A batch of records as queued for the writer: `(type, payload)`.
 pub type Batch = Vec<(i16, Bytes)>;
+
+/// Longest finish grace: at most one past day is ever open.
+pub const MAX_FINISH_GRACE: Duration = Duration::from_secs(23 * 3600);
 
 /// Most records and bytes appended by one `Store::append` call (larger backlogs take several).
 const GROUP_MAX_RECORDS: usize = 100_000;
@@ -81,8 +92,21 @@ pub(crate) struct WriterControl {
 }
 
 impl WriterControl {
-    /// Spawns the writer thread on an open store: finishes past days, then serves the queue.
-    pub(crate) fn spawn(mut store: Store, clock: SharedClock, limits: Limits, capacity: usize) -> Result<Self> {
+    /// Spawns the writer thread on an open store: finishes past days (but the one still in
+    /// its `finish_grace`, see the module docs), then serves the queue.
+    pub(crate) fn spawn(
+        mut store: Store,
+        clock: SharedClock,
+        limits: Limits,
+        capacity: usize,
+        finish_grace: Duration,
+    ) -> Result<Self> {
+        if finish_grace > MAX_FINISH_GRACE {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("finish grace {finish_grace:?} is longer than {MAX_FINISH_GRACE:?}"),
+            ));
+        }
         let (journal, report) = Journal::open(store.vfs(), store.root(), store.durability(), |date| store.count(date))?;
         tracing::debug!(?report, file = %journal.path().display(), "ingest journal loaded");
         // A crash can tear a group's index write: a producer's batch then ends half-stored.
@@ -92,13 +116,21 @@ impl WriterControl {
             tracing::warn!(%date, first_id, cut, "cut a batch the crash left half-stored; its producer resends it");
         }
         let today = clock.today();
-        let mut open_day = None;
+        let grace = finish_grace.as_secs() as i64;
+        let horizon = horizon(clock.as_ref(), grace, today);
+        let (mut open_day, mut late_day) = (None, None);
         for date in store.days()? {
-            if date < today && !store.is_finished(date) {
+            if store.is_finished(date) {
+                continue;
+            }
+            if date >= today {
+                open_day = Some(date);
+            } else if date >= horizon {
+                tracing::info!(%date, ?finish_grace, "a past day stays open for late records");
+                late_day = Some(date);
+            } else {
                 tracing::info!(%date, "finishing a past day left open");
                 store.finish(date)?;
-            } else if date >= today && !store.is_finished(date) {
-                open_day = Some(date);
             }
         }
         let (tx, rx) = mpsc::channel(capacity.max(1));
@@ -106,8 +138,10 @@ impl WriterControl {
         let writer = Writer {
             store,
             journal,
-            clock,
+            clock: clock.clone(),
             open_day,
+            late_day,
+            grace,
             pending_finish: Vec::new(),
             warned_backwards: false,
             deferred_since: None,
@@ -125,6 +159,7 @@ impl WriterControl {
             shared: Some(shared.clone()),
             queued: queued.clone(),
             batch_sync,
+            clock,
         };
         let thread = std::thread::Builder::new()
             .name("modsynclog-writer".into())
@@ -178,6 +213,10 @@ struct Writer {
     clock: SharedClock,
     /// The latest day that exists and is not finished.
     open_day: Option<Date>,
+    /// A past day still in its finish grace: takes batches that ask for it.
+    late_day: Option<Date>,
+    /// The finish grace, in seconds (0: a day is finished at midnight).
+    grace: i64,
     /// Past days whose `finish` could not be written yet (an I/O error); retried every loop.
     pending_finish: Vec<Date>,
     warned_backwards: bool,
@@ -194,14 +233,17 @@ impl std::fmt::Debug for Writer {
     }
 }
 
-type Job = (Batch, Option<Origin>, AckTx);
+/// A queued batch: its records, who sent it, the day it asks to be filed under.
+pub(crate) struct Job {
+    pub(crate) batch: Batch,
+    pub(crate) origin: Option<Origin>,
+    pub(crate) day: Option<Date>,
+    pub(crate) ack: AckTx,
+}
 
-/// What a job of a group comes to.
-enum Plan {
-    Store(Appended),
-    Duplicate(Option<Appended>),
-    /// An earlier batch of the same producer failed and was not resent yet.
-    Refused(Error),
+/// The earliest day that may still be open at `today`: the day `grace` seconds ago.
+fn horizon(clock: &dyn crate::clock::Clock, grace: i64, today: Date) -> Date {
+    clock.date_at(clock.unix_seconds().saturating_sub(grace)).min(today)
 }
 
 /// The writer thread: takes everything queued, then appends it as one group under the
@@ -215,10 +257,10 @@ fn run(shared: &Mutex<Option<Writer>>, queued: &AtomicUsize, mut rx: mpsc::Recei
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
-                Msg::Append(batch, origin, ack) => {
-                    records += batch.len();
-                    bytes += batch.iter().map(|(_, d)| d.len()).sum::<usize>();
-                    jobs.push((batch, origin, ack));
+                Msg::Append(job) => {
+                    records += job.batch.len();
+                    bytes += job.batch.iter().map(|(_, d)| d.len()).sum::<usize>();
+                    jobs.push(job);
                 }
                 Msg::Tick => ticked = true,
                 Msg::Shutdown(done) => shutdown = Some(done),
@@ -234,7 +276,7 @@ fn run(shared: &Mutex<Option<Writer>>, queued: &AtomicUsize, mut rx: mpsc::Recei
         // would append to the new day without finishing the old one.
         let today = w.clock.today();
         w.rollover(today);
-        w.commit(&mut jobs, today);
+        w.commit_all(&mut jobs, today);
         queued.fetch_sub(taken, Ordering::SeqCst);
         w.sync_deferred(ticked);
         if let Err(e) = w.journal.sync_if_due(false) {
@@ -246,7 +288,7 @@ fn run(shared: &Mutex<Option<Writer>>, queued: &AtomicUsize, mut rx: mpsc::Recei
             rx.close();
             while let Some(msg) = rx.blocking_recv() {
                 match msg {
-                    Msg::Append(batch, origin, ack) => jobs.push((batch, origin, ack)),
+                    Msg::Append(job) => jobs.push(job),
                     Msg::Tick => {}
                     Msg::Shutdown(other) => {
                         let _ = other.send(());
@@ -257,7 +299,7 @@ fn run(shared: &Mutex<Option<Writer>>, queued: &AtomicUsize, mut rx: mpsc::Recei
             let Some(mut w) = lock().take() else { return };
             let today = w.clock.today();
             w.rollover(today);
-            w.commit(&mut jobs, today);
+            w.commit_all(&mut jobs, today);
             if let Err(e) = w.store.sync() {
                 tracing::error!(error = %e, "final sync failed");
             }
@@ -295,171 +337,34 @@ impl Writer {
         }
     }
 
-    /// Finishes the open day when the clock has moved past it (retrying until it works).
+    /// Finishes the open day when the clock has moved past it, or keeps it open as the
+    /// late day while in its grace, and finishes the late day once the grace is over
+    /// (retrying until it works).
     fn rollover(&mut self, today: Date) {
+        let horizon = horizon(self.clock.as_ref(), self.grace, today);
         if let Some(day) = self.open_day
             && day < today
         {
-            tracing::info!(%day, %today, "day rollover: finishing the previous day");
-            self.pending_finish.push(day);
             self.open_day = None;
+            if day >= horizon {
+                tracing::info!(%day, %today, grace_s = self.grace, "day rollover: the previous day stays open for late records");
+                self.pending_finish.extend(self.late_day.replace(day));
+            } else {
+                tracing::info!(%day, %today, "day rollover: finishing the previous day");
+                self.pending_finish.push(day);
+            }
+        }
+        if let Some(day) = self.late_day
+            && day < horizon
+        {
+            tracing::info!(%day, "finish grace over: finishing the previous day");
+            self.late_day = None;
+            self.pending_finish.push(day);
         }
         for day in std::mem::take(&mut self.pending_finish) {
             if let Err(e) = self.store.finish(day) {
                 tracing::error!(%day, error = %e, "cannot mark the previous day finished; will retry");
                 self.pending_finish.push(day);
-            }
-        }
-    }
-
-    /// Appends every job with one store call and acknowledges each with its own range.
-    fn commit(&mut self, jobs: &mut Vec<Job>, today: Date) {
-        if jobs.is_empty() {
-            return;
-        }
-        let date = match self.open_day {
-            // The clock went backwards: keep filing under the newest day rather than
-            // reopening a day that may already be finished.
-            Some(day) if day > today => {
-                if !self.warned_backwards {
-                    tracing::warn!(%day, %today, "the clock is behind the open day; records go to the open day");
-                    self.warned_backwards = true;
-                }
-                day
-            }
-            _ => today,
-        };
-        let now = self.clock.unix_seconds();
-        let time = i32::try_from(now).unwrap_or(if now < 0 { i32::MIN } else { i32::MAX });
-        // Nothing of the group is stored: each batch fails, and its producer's later
-        // batches wait for it to be resent.
-        let fail = |jobs: &mut Vec<Job>, gaps: &mut gaps::Gaps, e: &Error| {
-            for (_, origin, ack) in jobs.drain(..) {
-                if let Some(o) = origin {
-                    gaps.failed(&o.producer, o.seq, e);
-                }
-                let _ = ack.send(Err(Error::new(e.kind(), e.message().to_string())));
-            }
-        };
-
-        // Where the day ends now (opening the day runs its recovery, so this is exact).
-        let needs_store = jobs.iter().any(|(_, origin, _)| match origin {
-            None => true,
-            Some(o) => self.journal.last(&o.producer).is_none_or(|(seq, _)| o.seq > seq),
-        });
-        let mut next_id = 0;
-        if needs_store {
-            match self.store.append(date, &[]) {
-                Ok(a) => next_id = a.first_id,
-                Err(e) => {
-                    tracing::error!(%date, error = %e, "cannot open the day");
-                    return fail(jobs, &mut self.gaps, &e);
-                }
-            }
-        }
-        let first_id = next_id;
-
-        // Decide, job by job (in queue order), what is stored and what is a resend.
-        let mut plans = Vec::with_capacity(jobs.len());
-        let mut entries = Vec::new();
-        let (mut dup_batches, mut dup_records) = (0u64, 0u64);
-        {
-            let mut in_group: HashMap<&str, (u64, Appended)> = HashMap::new();
-            for (batch, origin, _) in jobs.iter() {
-                let count = batch.len() as u64;
-                if let Some(o) = origin {
-                    if let Err(e) = self.gaps.check(&o.producer, o.seq) {
-                        plans.push(Plan::Refused(e));
-                        continue;
-                    }
-                    let last = in_group.get(o.producer.as_str()).copied().or_else(|| self.journal.last(&o.producer));
-                    if let Some((seq, ack)) = last
-                        && o.seq <= seq
-                    {
-                        plans.push(Plan::Duplicate((o.seq == seq).then_some(ack)));
-                        dup_batches += 1;
-                        dup_records += count;
-                        continue;
-                    }
-                    let ack = Appended { date, first_id: next_id, count };
-                    in_group.insert(o.producer.as_str(), (o.seq, ack));
-                    entries.push(Entry { producer: o.producer.clone(), seq: o.seq, date, first_id: next_id, count });
-                }
-                plans.push(Plan::Store(Appended { date, first_id: next_id, count }));
-                next_id += count;
-            }
-        }
-        if dup_batches > 0 {
-            tracing::info!(
-                dup_batches,
-                dup_records,
-                "resent batches were stored before; acknowledged, not stored again"
-            );
-        }
-
-        // The journal first, then the records.
-        if let Err(e) = self.journal.write(&entries) {
-            tracing::error!(error = %e, "cannot write the ingest journal");
-            return fail(jobs, &mut self.gaps, &e);
-        }
-        let records: Vec<NewRecord<'_>> = jobs
-            .iter()
-            .zip(&plans)
-            .filter(|(_, plan)| matches!(plan, Plan::Store(_)))
-            .flat_map(|((batch, _, _), _)| {
-                batch.iter().map(|(ty, data)| NewRecord { time, ty: *ty, data: data.as_ref() })
-            })
-            .collect();
-        // A group whose every batch may be answered once written skips the fsync (the
-        // next durable group or tick syncs it first).
-        let defer =
-            self.store.durability() == Durability::Batch && jobs.iter().all(|(_, _, ack)| ack.when == AckWhen::Written);
-        let result = if records.is_empty() {
-            Ok(Appended { date, first_id, count: 0 })
-        } else if defer {
-            self.store.append_deferred(date, &records)
-        } else {
-            self.store.append(date, &records)
-        };
-        if !records.is_empty() {
-            match (defer, &result) {
-                (true, _) => {
-                    self.deferred_since.get_or_insert_with(Instant::now);
-                }
-                // A synced append syncs every deferred record before it.
-                (false, Ok(_)) => self.deferred_since = None,
-                (false, Err(_)) => {}
-            }
-        }
-        drop(records);
-        let result = result.and_then(|a| {
-            if a.first_id == first_id {
-                Ok(a)
-            } else {
-                Err(Error::new(
-                    ErrorKind::Io,
-                    format!("day {date}: expected to append at {first_id}, got {}", a.first_id),
-                ))
-            }
-        });
-        match result {
-            Ok(_) => {
-                if needs_store {
-                    self.open_day = Some(date);
-                }
-                self.journal.confirm(entries);
-                for ((_, _, ack), plan) in jobs.drain(..).zip(plans) {
-                    let _ = ack.send(match plan {
-                        Plan::Store(a) => Ok(Ack::Stored(a)),
-                        Plan::Duplicate(a) => Ok(Ack::Duplicate(a)),
-                        Plan::Refused(e) => Err(e),
-                    });
-                }
-            }
-            Err(e) => {
-                tracing::error!(%date, error = %e, "append failed");
-                self.journal.abort();
-                fail(jobs, &mut self.gaps, &e);
             }
         }
     }

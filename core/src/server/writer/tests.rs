@@ -18,6 +18,7 @@ fn handle(queue_bytes: usize) -> (WriterHandle, mpsc::Receiver<Msg>) {
         shared: None,
         queued: Arc::default(),
         batch_sync: true,
+        clock: crate::clock::ManualClock::new(1_795_000_000),
     };
     (handle, rx)
 }
@@ -34,7 +35,7 @@ async fn the_queue_holds_at_most_its_bytes() {
     let mut c = Box::pin(writer.submit(batch(1)));
     assert!(c.as_mut().now_or_never().is_none(), "a full queue must make the sender wait");
     // The writer takes the first batch and acknowledges it: its bytes free up.
-    let Some(Msg::Append(_, _, ack)) = rx.recv().await else { panic!("the first batch was queued") };
+    let Some(Msg::Append(Job { ack, .. })) = rx.recv().await else { panic!("the first batch was queued") };
     assert!(c.as_mut().now_or_never().is_none(), "taken, not yet written: still counted");
     let _ = ack.send(Ok(Ack::Duplicate(None)));
     c.await.unwrap();
@@ -52,7 +53,7 @@ async fn written_batches_are_answered_without_the_fsync_durable_ones_are_not() {
     let opts = StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()), ..Default::default() };
     let store = Store::open(tmp.path(), opts).unwrap();
     let clock = crate::clock::ManualClock::new(1_795_000_000);
-    let control = WriterControl::spawn(store, clock, Limits::default(), 16).unwrap();
+    let control = WriterControl::spawn(store, clock, Limits::default(), 16, Duration::ZERO).unwrap();
     let durable = control.handle();
     let written = durable.acknowledging(AckWhen::Written);
     durable.append(batch(10)).await.expect("a healthy disk");
@@ -77,8 +78,14 @@ async fn a_tick_syncs_what_was_answered_before_its_fsync() {
     let vfs = FaultyVfs::new();
     let opts = StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()), ..Default::default() };
     let store = Store::open(tmp.path(), opts).unwrap();
-    let control =
-        WriterControl::spawn(store, crate::clock::ManualClock::new(1_795_000_000), Limits::default(), 16).unwrap();
+    let control = WriterControl::spawn(
+        store,
+        crate::clock::ManualClock::new(1_795_000_000),
+        Limits::default(),
+        16,
+        Duration::ZERO,
+    )
+    .unwrap();
     let durable = control.handle();
     durable.append(batch(10)).await.unwrap();
     let synced = vfs.syncs();
@@ -97,8 +104,14 @@ async fn a_tick_syncs_what_was_answered_before_its_fsync() {
 async fn after_shutdown_nothing_is_appended_inline() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(tmp.path(), Default::default()).unwrap();
-    let control =
-        WriterControl::spawn(store, crate::clock::ManualClock::new(1_795_000_000), Limits::default(), 16).unwrap();
+    let control = WriterControl::spawn(
+        store,
+        crate::clock::ManualClock::new(1_795_000_000),
+        Limits::default(),
+        16,
+        Duration::ZERO,
+    )
+    .unwrap();
     let written = control.handle().acknowledging(AckWhen::Written);
     written.append(batch(10)).await.unwrap();
     control.shutdown().await;
@@ -120,8 +133,14 @@ async fn a_half_stored_batch_is_cut_and_its_resend_stored_once() {
     let records: Batch = (0..10).map(|i| (7, Bytes::from(format!("record {i}")))).collect();
     let origin = Some(Origin { producer: "p-1".into(), seq: 1 });
 
-    let control =
-        WriterControl::spawn(Store::open(tmp.path(), opts()).unwrap(), clock.clone(), Limits::default(), 16).unwrap();
+    let control = WriterControl::spawn(
+        Store::open(tmp.path(), opts()).unwrap(),
+        clock.clone(),
+        Limits::default(),
+        16,
+        Duration::ZERO,
+    )
+    .unwrap();
     let h = control.handle();
     h.submit_from(None, vec![(1, Bytes::from_static(b"before"))]).await.unwrap().wait().await.unwrap();
     let first = h.submit_from(origin.clone(), records.clone()).await.unwrap().wait().await.unwrap();
@@ -133,7 +152,7 @@ async fn a_half_stored_batch_is_cut_and_its_resend_stored_once() {
     std::fs::OpenOptions::new().write(true).open(&index).unwrap().set_len(7 * 12).unwrap();
 
     let store = Store::open(tmp.path(), opts()).unwrap();
-    let control = WriterControl::spawn(store, clock, Limits::default(), 16).unwrap();
+    let control = WriterControl::spawn(store, clock, Limits::default(), 16, Duration::ZERO).unwrap();
     let resent = control.handle().submit_from(origin, records.clone()).await.unwrap().wait_ack().await.unwrap();
     assert_eq!(resent, Ack::Stored(Appended { date: today, first_id: 1, count: 10 }));
     control.shutdown().await;

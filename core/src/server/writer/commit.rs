@@ -1,0 +1,204 @@
+//! A group commit: the jobs taken from the queue, filed under their days, deduplicated
+//! against the ingest journal, appended with one store call per day, and acknowledged
+//! each with its own range.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use super::{Ack, Job, Writer, gaps};
+use crate::date::Date;
+use crate::error::{Error, ErrorKind};
+use crate::server::ack::AckWhen;
+use crate::server::dedup::Entry;
+use crate::store::{Appended, Durability, NewRecord};
+
+/// What a job of a group comes to.
+enum Plan {
+    Store(Appended),
+    Duplicate(Option<Appended>),
+    /// An earlier batch of the same producer failed and was not resent yet.
+    Refused(Error),
+}
+
+impl Writer {
+    /// The day a batch asking for `day` is filed under: the late day when it asks for
+    /// that, else the current day.
+    pub(super) fn file_under(&mut self, day: Option<Date>, today: Date) -> Date {
+        let current = match self.open_day {
+            // The clock went backwards: keep filing under the newest day rather than
+            // reopening a day that may already be finished.
+            Some(open) if open > today => {
+                if !self.warned_backwards {
+                    tracing::warn!(day = %open, %today, "the clock is behind the open day; records go to the open day");
+                    self.warned_backwards = true;
+                }
+                open
+            }
+            _ => today,
+        };
+        match day {
+            Some(day) if Some(day) == self.late_day && day < current => day,
+            _ => current,
+        }
+    }
+
+    /// Commits the jobs in queue order, one store call per run of jobs filed under the
+    /// same day (a producer's batches must stay in order: a later seq stored first would
+    /// make the earlier batch look like a resend).
+    pub(super) fn commit_all(&mut self, jobs: &mut Vec<Job>, today: Date) {
+        let mut run = Vec::with_capacity(jobs.len());
+        let mut run_date = None;
+        for job in jobs.drain(..) {
+            let date = self.file_under(job.day, today);
+            if let Some(prev) = run_date.filter(|&d| d != date) {
+                self.commit(&mut run, prev);
+            }
+            run_date = Some(date);
+            run.push(job);
+        }
+        if let Some(date) = run_date {
+            self.commit(&mut run, date);
+        }
+    }
+
+    /// Appends every job to `date` with one store call and acknowledges each with its own
+    /// range.
+    pub(super) fn commit(&mut self, jobs: &mut Vec<Job>, date: Date) {
+        if jobs.is_empty() {
+            return;
+        }
+        let now = self.clock.unix_seconds();
+        let time = i32::try_from(now).unwrap_or(if now < 0 { i32::MIN } else { i32::MAX });
+        // Nothing of the group is stored: each batch fails, and its producer's later
+        // batches wait for it to be resent.
+        let fail = |jobs: &mut Vec<Job>, gaps: &mut gaps::Gaps, e: &Error| {
+            for Job { origin, ack, .. } in jobs.drain(..) {
+                if let Some(o) = origin {
+                    gaps.failed(&o.producer, o.seq, e);
+                }
+                let _ = ack.send(Err(Error::new(e.kind(), e.message().to_string())));
+            }
+        };
+
+        // Where the day ends now (opening the day runs its recovery, so this is exact).
+        let needs_store = jobs.iter().any(|job| match &job.origin {
+            None => true,
+            Some(o) => self.journal.last(&o.producer).is_none_or(|(seq, _)| o.seq > seq),
+        });
+        let mut next_id = 0;
+        if needs_store {
+            match self.store.append(date, &[]) {
+                Ok(a) => next_id = a.first_id,
+                Err(e) => {
+                    tracing::error!(%date, error = %e, "cannot open the day");
+                    return fail(jobs, &mut self.gaps, &e);
+                }
+            }
+        }
+        let first_id = next_id;
+
+        // Decide, job by job (in queue order), what is stored and what is a resend.
+        let mut plans = Vec::with_capacity(jobs.len());
+        let mut entries = Vec::new();
+        let (mut dup_batches, mut dup_records) = (0u64, 0u64);
+        {
+            let mut in_group: HashMap<&str, (u64, Appended)> = HashMap::new();
+            for Job { batch, origin, .. } in jobs.iter() {
+                let count = batch.len() as u64;
+                if let Some(o) = origin {
+                    if let Err(e) = self.gaps.check(&o.producer, o.seq) {
+                        plans.push(Plan::Refused(e));
+                        continue;
+                    }
+                    let last = in_group.get(o.producer.as_str()).copied().or_else(|| self.journal.last(&o.producer));
+                    if let Some((seq, ack)) = last
+                        && o.seq <= seq
+                    {
+                        plans.push(Plan::Duplicate((o.seq == seq).then_some(ack)));
+                        dup_batches += 1;
+                        dup_records += count;
+                        continue;
+                    }
+                    let ack = Appended { date, first_id: next_id, count };
+                    in_group.insert(o.producer.as_str(), (o.seq, ack));
+                    entries.push(Entry { producer: o.producer.clone(), seq: o.seq, date, first_id: next_id, count });
+                }
+                plans.push(Plan::Store(Appended { date, first_id: next_id, count }));
+                next_id += count;
+            }
+        }
+        if dup_batches > 0 {
+            tracing::info!(
+                dup_batches,
+                dup_records,
+                "resent batches were stored before; acknowledged, not stored again"
+            );
+        }
+
+        // The journal first, then the records.
+        if let Err(e) = self.journal.write(&entries) {
+            tracing::error!(error = %e, "cannot write the ingest journal");
+            return fail(jobs, &mut self.gaps, &e);
+        }
+        let records: Vec<NewRecord<'_>> = jobs
+            .iter()
+            .zip(&plans)
+            .filter(|(_, plan)| matches!(plan, Plan::Store(_)))
+            .flat_map(|(Job { batch, .. }, _)| {
+                batch.iter().map(|(ty, data)| NewRecord { time, ty: *ty, data: data.as_ref() })
+            })
+            .collect();
+        // A group whose every batch may be answered once written skips the fsync (the
+        // next durable group or tick syncs it first).
+        let defer =
+            self.store.durability() == Durability::Batch && jobs.iter().all(|job| job.ack.when == AckWhen::Written);
+        let result = if records.is_empty() {
+            Ok(Appended { date, first_id, count: 0 })
+        } else if defer {
+            self.store.append_deferred(date, &records)
+        } else {
+            self.store.append(date, &records)
+        };
+        if !records.is_empty() {
+            match (defer, &result) {
+                (true, _) => {
+                    self.deferred_since.get_or_insert_with(Instant::now);
+                }
+                // A synced append syncs every deferred record before it.
+                (false, Ok(_)) => self.deferred_since = None,
+                (false, Err(_)) => {}
+            }
+        }
+        drop(records);
+        let result = result.and_then(|a| {
+            if a.first_id == first_id {
+                Ok(a)
+            } else {
+                Err(Error::new(
+                    ErrorKind::Io,
+                    format!("day {date}: expected to append at {first_id}, got {}", a.first_id),
+                ))
+            }
+        });
+        match result {
+            Ok(_) => {
+                if needs_store && Some(date) != self.late_day {
+                    self.open_day = Some(date);
+                }
+                self.journal.confirm(entries);
+                for (Job { ack, .. }, plan) in jobs.drain(..).zip(plans) {
+                    let _ = ack.send(match plan {
+                        Plan::Store(a) => Ok(Ack::Stored(a)),
+                        Plan::Duplicate(a) => Ok(Ack::Duplicate(a)),
+                        Plan::Refused(e) => Err(e),
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::error!(%date, error = %e, "append failed");
+                self.journal.abort();
+                fail(jobs, &mut self.gaps, &e);
+            }
+        }
+    }
+}
