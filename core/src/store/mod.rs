@@ -258,8 +258,10 @@ impl Store {
 
     fn writer(&mut self, date: Date) -> Result<&mut DayWriter> {
         if self.current.as_ref().map(|w| w.date) != Some(date) {
-            if self.opts.durability != Durability::Never
-                && let Some(old) = self.current.as_mut()
+            // Synced under every policy: the day may be finished later without its writer
+            // (see `finish`), which must find it whole on the disk. Under `never` this is
+            // once a day, or per switch while the writer files late records.
+            if let Some(old) = self.current.as_mut()
                 && let Err(e) = old.sync()
             {
                 self.retire_current(None);
@@ -312,7 +314,13 @@ impl Store {
                 }
                 w.dir().to_path_buf()
             }
-            _ => DayWriter::open(vfs.as_ref(), &self.root, date, self.opts.durability)?.dir().to_path_buf(),
+            _ => {
+                // Written by a writer since dropped (synced then, see `writer`); synced again
+                // here, which costs nothing when it was, and covers a day written before a crash.
+                let mut w = DayWriter::open(vfs.as_ref(), &self.root, date, self.opts.durability)?;
+                w.sync()?;
+                w.dir().to_path_buf()
+            }
         };
         let path = dir.join(FINISH_FILE);
         if !vfs.exists(&path) {

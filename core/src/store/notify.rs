@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use crate::date::Date;
 
-/// The writer's position: the latest day written to and its record count.
+/// The writer's position: the latest day written to and its record count, and the day
+/// before it while that one still takes late records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Head {
     /// Bumped on every change; lets waiters tell "something happened" from a spurious wake.
@@ -20,8 +21,10 @@ pub struct Head {
     pub date: Option<Date>,
     pub count: u64,
     /// An earlier day still open for late records (see the writer's finish grace), and
-    /// its published record count; `None` when only `date` takes records.
+    /// its published record count; `None` once it is finished.
     pub late: Option<(Date, u64)>,
+    /// The latest day published as finished.
+    pub finished: Option<Date>,
     /// Totals since the store was opened, for metrics.
     pub appended_records: u64,
     pub appended_bytes: u64,
@@ -95,6 +98,7 @@ impl Signal {
             if head.late.is_some_and(|(late, _)| late == date) {
                 head.late = None;
             }
+            head.finished = head.finished.max(Some(date));
         });
     }
 
@@ -117,7 +121,8 @@ impl Signal {
             match head.date {
                 Some(h) if date < h => head.late = Some((date, count)),
                 Some(h) if date > h => {
-                    head.late = Some((h, head.count));
+                    // A day finished before the head left it is whole: no late count.
+                    head.late = (head.finished != Some(h)).then_some((h, head.count));
                     head.date = Some(date);
                     head.count = count;
                 }

@@ -78,8 +78,8 @@ pub(crate) struct Pipeline {
     type_from: TypeFrom,
     /// File each record under its message timestamp's day (else: its arrival day).
     by_timestamp: bool,
-    /// The last timestamp's second and its day (most messages share a second; the local
-    /// calendar's conversion is not free).
+    /// The last timestamp's second and the day it asks for (most messages share a second;
+    /// the local calendar's conversion is not free).
     last_stamp: Option<(i64, Date)>,
     parts: BTreeMap<Key, Part>,
     in_flight: VecDeque<InFlight>,
@@ -215,7 +215,10 @@ impl Pipeline {
         match self.last_stamp {
             Some((s, day)) if s == secs => Some(day),
             _ => {
-                let day = self.writer.date_at(secs);
+                // Only yesterday can still be open: older days (and days to come) all go to
+                // the current day, so a backlog's messages do not split batches by day.
+                let today = self.writer.today();
+                let day = self.writer.date_at(secs).clamp(today.pred(), today.succ());
                 self.last_stamp = Some((secs, day));
                 Some(day)
             }
@@ -293,7 +296,7 @@ impl Pipeline {
                         let before = self.figures.filed_on_arrival.fetch_add(a.count, Relaxed);
                         if before == 0 {
                             tracing::warn!(topic = %key.0, partition = key.1, %asked, filed = %a.date,
-                                "kafka import: records of a finished day are filed under the day they arrive \
+                                "kafka import: records of a finished day (or of one to come) are filed under the day they arrive \
                                  (counted in modsynclog_kafka_import_filed_on_arrival_total; a longer finish grace keeps the day open longer)");
                         }
                     }

@@ -24,9 +24,10 @@ impl Writer {
     /// The day a batch asking for `day` is filed under: the late day when it asks for
     /// that, else the current day.
     pub(super) fn file_under(&mut self, day: Option<Date>, today: Date) -> Date {
-        let current = match self.open_day {
+        let newest = [self.open_day, self.late_day].into_iter().flatten().max();
+        let current = match newest {
             // The clock went backwards: keep filing under the newest day rather than
-            // reopening a day that may already be finished.
+            // reopening a day that may already be finished (or creating one replicas passed).
             Some(open) if open > today => {
                 if !self.warned_backwards {
                     tracing::warn!(day = %open, %today, "the clock is behind the open day; records go to the open day");

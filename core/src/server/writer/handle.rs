@@ -211,6 +211,11 @@ impl WriterHandle {
         self.clock.date_at(unix_seconds)
     }
 
+    /// Today by the writer's clock.
+    pub fn today(&self) -> Date {
+        self.clock.today()
+    }
+
     pub fn limits(&self) -> &Limits {
         &self.limits
     }

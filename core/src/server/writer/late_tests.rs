@@ -92,6 +92,30 @@ async fn without_a_grace_late_batches_go_to_the_current_day() {
     clock.advance(40);
     assert_eq!(filed(&h, Some("2026-11-21"), "late").await.date, day("2026-11-22"));
     assert!(finished(tmp.path(), "2026-11-21"));
+    assert_eq!(head_of(&h).late, None, "a day finished before the head left it is whole");
+    control.shutdown().await;
+}
+
+/// A restart during the grace with the clock a little behind (before midnight again):
+/// both days stay open, and the earlier one is finished once the grace is over.
+#[tokio::test]
+async fn a_restart_with_the_clock_behind_keeps_both_days_and_finishes_the_earlier() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(BEFORE_MIDNIGHT);
+    let control = spawn(tmp.path(), &clock, GRACE);
+    filed(&control.handle(), None, "a").await;
+    clock.advance(40);
+    filed(&control.handle(), None, "b").await;
+    control.shutdown().await;
+
+    clock.set(BEFORE_MIDNIGHT - 120); // 23:57:50: the clock stepped back
+    let control = spawn(tmp.path(), &clock, GRACE);
+    let h = control.handle();
+    assert_eq!(filed(&h, None, "c").await.date, day("2026-11-22"), "the newest day, not a reopened one");
+    assert_eq!(filed(&h, Some("2026-11-21"), "late").await.date, day("2026-11-21"));
+    clock.set(BEFORE_MIDNIGHT + 10 + 301);
+    filed(&h, None, "d").await;
+    assert!(finished(tmp.path(), "2026-11-21"), "finished once the grace is over");
     control.shutdown().await;
 }
 

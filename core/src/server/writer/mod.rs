@@ -2,14 +2,15 @@
 //!
 //! Ingest handlers (and embedders, through [`WriterHandle`]) queue batches on a bounded
 //! channel. The writer thread takes everything pending at once (group commit: all the
-//! queued batches go into one [`Store::append`] call, so one data write, one index write
-//! and, under `Durability::Batch`, one pair of `fdatasync`s), stamps the records with the
-//! clock's time and files them under the clock's day. Only after `append` returned does
-//! it acknowledge each batch with its own `(date, first_id, count)`.
+//! queued batches of a day go into one [`Store::append`] call, so one data write, one
+//! index write and, under `Durability::Batch`, one pair of `fdatasync`s), stamps the
+//! records with the clock's time and files them under the clock's day. Only after
+//! `append` returned does it acknowledge each batch with its own `(date, first_id, count)`.
 //!
 //! Day rollover: before the first append of a new day, and on a periodic tick when idle,
-//! the previous day gets its `finish` marker. At start every past day without `finish`
-//! gets one; days that never existed are never created.
+//! the previous day gets its `finish` marker (after its finish grace, below). At start
+//! every past day without `finish` gets one, but the newest and the one still in its
+//! grace; days that never existed are never created.
 //!
 //! Late records: a batch may ask to be filed under an earlier day (the Kafka import files
 //! messages by their timestamp). With a finish grace, the previous day stays open that
@@ -118,14 +119,14 @@ impl WriterControl {
         let today = clock.today();
         let grace = finish_grace.as_secs() as i64;
         let horizon = horizon(clock.as_ref(), grace, today);
+        // Newest first: the newest unfinished day stays open (today's, or a later one when
+        // the clock is behind), the one before it while in its grace; the rest is finished.
         let (mut open_day, mut late_day) = (None, None);
-        for date in store.days()? {
-            if store.is_finished(date) {
-                continue;
-            }
-            if date >= today {
+        let unfinished: Vec<Date> = store.days()?.into_iter().rev().filter(|d| !store.is_finished(*d)).collect();
+        for date in unfinished {
+            if open_day.is_none() && late_day.is_none() && date >= today {
                 open_day = Some(date);
-            } else if date >= horizon {
+            } else if late_day.is_none() && date >= horizon.min(today) {
                 tracing::info!(%date, ?finish_grace, "a past day stays open for late records");
                 late_day = Some(date);
             } else {
