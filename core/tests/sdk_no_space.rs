@@ -21,7 +21,7 @@ use modsynclog_core::proto::legacy::{
     AppLogRequest, AppLogResponse, DbLogRequest, DbLogResponse, JsonLogRequest, JsonLogResponse,
 };
 use modsynclog_core::proto::v1::ingest_server::{Ingest, IngestServer};
-use modsynclog_core::proto::v1::{AppendRequest, AppendResponse};
+use modsynclog_core::proto::v1::{AppendRequest, AppendResponse, StoredSeqRequest, StoredSeqResponse};
 use modsynclog_core::sdk::{Producer, ProducerOptions};
 use modsynclog_core::{Error, ErrorKind};
 use tokio::sync::mpsc;
@@ -60,6 +60,10 @@ type AckStream = Pin<Box<dyn Stream<Item = Result<AppendResponse, Status>> + Sen
 impl Ingest for FakeIngest {
     async fn append(&self, _: Request<AppendRequest>) -> Result<Response<AppendResponse>, Status> {
         Err(Status::unimplemented("the producer streams"))
+    }
+
+    async fn stored_seq(&self, _: Request<StoredSeqRequest>) -> Result<Response<StoredSeqResponse>, Status> {
+        Err(Status::unimplemented("the producer keeps its own seqs"))
     }
 
     type AppendStreamStream = AckStream;

@@ -4,6 +4,7 @@
 //! binaries only parse the command line, set up logging and dispatch here. All real work
 //! is in `modsynclog-core`.
 
+pub mod agent_cli;
 pub mod client_auth;
 pub mod config;
 pub mod kafka_bridge;

@@ -61,6 +61,7 @@ pub mod global;
 mod linger;
 mod producer;
 mod queue;
+pub mod sequenced;
 mod transport;
 
 use std::sync::atomic::{AtomicU32, Ordering};

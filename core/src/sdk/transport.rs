@@ -58,13 +58,13 @@ pub(crate) const NO_SPACE_MAX_DELAY: Duration = Duration::from_secs(10);
 /// Delays between attempts: the first retry is immediate, then 50 ms doubling up to 2 s;
 /// after `NoSpace` answers, 1 s doubling up to 10 s (a full disk is not freed in a moment).
 #[derive(Default)]
-struct Backoff {
+pub(crate) struct Backoff {
     attempts: u32,
     no_space: u32,
 }
 
 impl Backoff {
-    fn next(&mut self) -> Duration {
+    pub(crate) fn next(&mut self) -> Duration {
         let n = self.attempts;
         self.attempts += 1;
         if self.no_space > 0 {
@@ -75,7 +75,7 @@ impl Backoff {
     }
 
     /// The server answered `NoSpace` (`err`'s kind): later delays are the slow ones.
-    fn after(&mut self, err: &Error) {
+    pub(crate) fn after(&mut self, err: &Error) {
         if err.kind() == ErrorKind::NoSpace {
             self.no_space += 1;
         }

@@ -25,7 +25,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::writer::{Ack, Batch, Origin, WriterHandle};
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::v1::ingest_server::{Ingest, IngestServer};
-use crate::proto::v1::{AppendRequest, AppendResponse};
+use crate::proto::v1::{AppendRequest, AppendResponse, StoredSeqRequest, StoredSeqResponse};
 
 /// Most batches of one stream queued but not yet acknowledged.
 pub const MAX_IN_FLIGHT: usize = 64;
@@ -124,6 +124,17 @@ impl Ingest for IngestService {
         let pending = self.writer.submit_from(origin, batch).await.map_err(|e| status_from(&e))?;
         let ack = pending.wait_ack().await.map_err(|e| status_from(&e))?;
         Ok(Response::new(response(batch_seq, ack)))
+    }
+
+    async fn stored_seq(&self, request: Request<StoredSeqRequest>) -> Result<Response<StoredSeqResponse>, Status> {
+        let producer = request.into_inner().producer_id;
+        crate::server::dedup::check_producer_id(&producer).map_err(|e| status_from(&e))?;
+        let writer = self.writer.clone();
+        // Waits for a group commit in progress: off the runtime's workers.
+        let seq = tokio::task::spawn_blocking(move || writer.stored_seq(&producer))
+            .await
+            .map_err(|e| Status::internal(format!("stored_seq task: {e}")))?;
+        Ok(Response::new(StoredSeqResponse { known: seq.is_some(), batch_seq: seq.unwrap_or(0) }))
     }
 
     type AppendStreamStream = AckStream;

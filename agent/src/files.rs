@@ -1,0 +1,313 @@
+//! The set of files being shipped: found by the inputs' globs, resumed from checkpoints
+//! and the server's table, followed through renames, closed when done, and written back
+//! as checkpoints.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use modsynclog_core::sdk::sequenced::{Delivered, SeqAck, SeqSender};
+use modsynclog_core::{Error, ErrorKind, Result};
+
+use crate::checkpoint::{Checkpoints, Entry};
+use crate::config::{Input, StartAt};
+use crate::discover::{Found, discover, find_in_folder};
+use crate::figures::Figures;
+use crate::identity::{Inode, producer_id};
+use crate::tracked::Tracked;
+
+/// How long a file renamed away or deleted must stay quiet, read to its end, before it is
+/// closed (a writer may still append to a renamed file for a moment).
+pub const CLOSE_QUIET: Duration = Duration::from_secs(2);
+
+pub struct Files {
+    pub agent: String,
+    pub inputs: Vec<Input>,
+    pub files: BTreeMap<Inode, Tracked>,
+    /// Which file a producer id belongs to (acks name the producer).
+    producers: HashMap<String, Inode>,
+    pub checkpoints: Checkpoints,
+    pub dirty: bool,
+    pub figures: std::sync::Arc<Figures>,
+    opened: u64,
+}
+
+impl Files {
+    pub fn new(agent: &str, inputs: Vec<Input>, checkpoints: Checkpoints, figures: std::sync::Arc<Figures>) -> Files {
+        Files {
+            agent: agent.to_string(),
+            inputs,
+            files: BTreeMap::new(),
+            producers: HashMap::new(),
+            checkpoints,
+            dirty: false,
+            figures,
+            opened: 0,
+        }
+    }
+
+    /// Whether `inode`'s file is in the checkpoints as it is now (identity and generation).
+    /// A file is shipped only once it is: a crash right after would otherwise leave records
+    /// in the server under a producer id the restarted agent knows nothing of (a file
+    /// rotated away meanwhile would be lost; a generation would start again and double).
+    pub fn registered(&self, inode: Inode) -> bool {
+        let Some(t) = self.files.get(&inode) else { return false };
+        self.checkpoints
+            .files
+            .get(&inode)
+            .is_some_and(|e| Some(e.fingerprint) == t.fingerprint && e.generation == t.generation)
+    }
+
+    /// A file that has bytes and is not registered yet (the checkpoints must be written
+    /// before it is shipped).
+    pub fn unregistered(&self) -> bool {
+        self.files.iter().any(|(i, t)| t.fingerprint.is_some() && !self.registered(*i))
+    }
+
+    pub fn input(&self, name: &str) -> Option<&Input> {
+        self.inputs.iter().find(|i| i.name == name)
+    }
+
+    /// Opens the checkpointed files where they are now (resuming at the larger of the
+    /// checkpoint and what the server stored), and every other file the globs match.
+    /// Waits for the server's answers: until it answers, nothing can be read safely.
+    pub async fn start(&mut self, sender: &SeqSender) -> Result<()> {
+        let found = discover(&self.inputs);
+        let entries: Vec<(Inode, Entry)> = std::mem::take(&mut self.checkpoints.files).into_iter().collect();
+        for (inode, entry) in entries {
+            let Some(input) = self.input(&entry.input).cloned() else {
+                // Its input is gone from the configuration: kept for when it comes back.
+                self.checkpoints.files.insert(inode, entry);
+                continue;
+            };
+            // Where the file is now: at a glob's path, or renamed in its folder. The same
+            // inode at the same path with other first bytes was truncated (copy-truncate)
+            // while the agent was down: its rest is in the copy (see `Tracked`).
+            let mut rewritten = false;
+            let here = match found.get(&inode) {
+                Some(f) if entry.fingerprint.matches(&f.path) => Some((f.path.clone(), false)),
+                Some(f) if f.path == entry.path => {
+                    rewritten = true;
+                    Some((f.path.clone(), false))
+                }
+                _ => find_in_folder(&entry.path, inode)
+                    .filter(|p| entry.fingerprint.matches(p))
+                    .map(|p| (p, !found.contains_key(&inode))),
+            };
+            let Some((path, gone)) = here else {
+                let lost = entry.size.saturating_sub(entry.acked);
+                if lost > 0 {
+                    tracing::warn!(path = %entry.path.display(), lost_bytes = lost, "a file went before it was shipped");
+                    self.figures.lost_bytes.fetch_add(lost, Relaxed);
+                }
+                self.dirty = true;
+                continue;
+            };
+            let producer = producer_id(&self.agent, inode, entry.fingerprint, entry.generation);
+            let stored = stored_seq(sender, &producer).await?;
+            let offset = entry.acked.max(stored.unwrap_or(0));
+            if offset > entry.acked {
+                tracing::info!(path = %path.display(), checkpoint = entry.acked, offset, "the server stored more than the checkpoint says");
+            }
+            match Tracked::open(&path, &input, offset, Some(entry.fingerprint), entry.generation) {
+                Ok(mut t) => {
+                    if gone {
+                        // Known by the path it had: the file now there comes after it.
+                        t.path = entry.path.clone();
+                    }
+                    t.gone = gone;
+                    t.rewritten = rewritten;
+                    self.add(inode, t);
+                }
+                Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot open a checkpointed file"),
+            }
+        }
+        let first_start: Vec<String> = self
+            .inputs
+            .iter()
+            .filter(|i| !self.checkpoints.started_inputs.contains(&i.name))
+            .map(|i| i.name.clone())
+            .collect();
+        self.open_new(&found, &first_start);
+        self.checkpoints.started_inputs.extend(first_start);
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Files the globs match that are not followed yet: from their beginning (or their end,
+    /// for inputs starting for the first time with `start_at = "end"`).
+    fn open_new(&mut self, found: &BTreeMap<Inode, Found>, first_start: &[String]) {
+        for (inode, f) in found {
+            if let Some(t) = self.files.get_mut(inode) {
+                if t.path != f.path {
+                    tracing::info!(ino = inode.ino, from = %t.path.display(), to = %f.path.display(), "a followed file is at another path");
+                }
+                t.gone = false;
+                continue;
+            }
+            let Some(input) = self.input(&f.input).cloned() else { continue };
+            let at_end = input.start_at == StartAt::End && first_start.contains(&input.name);
+            let offset = if at_end { f.size } else { 0 };
+            // The file renamed away from this path (a rotation) goes first.
+            let before = self
+                .files
+                .iter()
+                .filter(|(i, t)| t.gone && t.path == f.path && *i != inode)
+                .max_by_key(|(_, t)| t.opened)
+                .map(|(i, _)| *i);
+            match Tracked::open(&f.path, &input, offset, None, 0) {
+                Ok(mut t) if t.inode == *inode => {
+                    tracing::info!(path = %f.path.display(), ino = inode.ino, input = %input.name, offset, after = ?before.map(|i| i.ino), "following a file");
+                    t.after = before;
+                    self.add(*inode, t);
+                }
+                Ok(_) => {} // replaced between the scan and the open: the next scan sees it
+                Err(e) => tracing::debug!(path = %f.path.display(), error = %e, "cannot open"),
+            }
+        }
+    }
+
+    fn add(&mut self, inode: Inode, mut t: Tracked) {
+        self.opened += 1;
+        t.opened = self.opened;
+        self.files.insert(inode, t);
+        self.dirty = true;
+    }
+
+    /// Looks at the globs again: new files are followed, files no path leads to are
+    /// marked gone (read on to their end, then closed).
+    pub fn scan(&mut self) {
+        let found = discover(&self.inputs);
+        for (inode, t) in &mut self.files {
+            let there = found.get(inode);
+            t.gone = there.is_none();
+            if let Some(f) = there {
+                t.path = f.path.clone();
+                // Truncated and written past where it was read since the last look: the
+                // size alone cannot tell.
+                if !t.restarting && t.first_bytes_changed() {
+                    t.rewritten = true;
+                }
+            }
+        }
+        self.open_new(&found, &[]);
+        self.figures.files.store(self.files.len() as u64, Relaxed);
+    }
+
+    /// The producer id of `inode`'s file, registered for its acks.
+    pub fn producer(&mut self, inode: Inode) -> Option<String> {
+        let id = self.files.get(&inode)?.producer(&self.agent)?;
+        self.producers.entry(id.clone()).or_insert(inode);
+        Some(id)
+    }
+
+    /// An acknowledgement: the file's acked offset moves on. `Err` ends the agent (the
+    /// server refused its credentials).
+    pub fn acked(&mut self, ack: SeqAck) -> Result<()> {
+        let Some(&inode) = self.producers.get(&ack.producer) else { return Ok(()) };
+        let Some(t) = self.files.get_mut(&inode) else { return Ok(()) };
+        t.in_flight = t.in_flight.saturating_sub(1);
+        match ack.result {
+            Ok(delivered) => {
+                let records = ack.records as u64;
+                self.figures.records.fetch_add(records, Relaxed);
+                if delivered == Delivered::Duplicate {
+                    self.figures.duplicates.fetch_add(records, Relaxed);
+                }
+            }
+            Err(e) if e.is_auth() => return Err(e),
+            Err(e) => {
+                tracing::error!(path = %t.path.display(), seq = ack.seq, records = ack.records, error = %e, "the server refused a batch: its records are lost");
+                self.figures.refused_records.fetch_add(ack.records as u64, Relaxed);
+            }
+        }
+        t.acked = t.acked.max(ack.seq);
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Closes files that are done, restarts truncated ones whose batches are all
+    /// acknowledged, and writes the checkpoints if anything moved.
+    pub fn settle(&mut self, state_dir: &Path) -> std::io::Result<()> {
+        let mut closed = Vec::new();
+        for (inode, t) in &mut self.files {
+            let Some(input) = self.inputs.iter().find(|i| i.name == t.input) else {
+                if t.in_flight == 0 {
+                    closed.push(*inode);
+                }
+                continue;
+            };
+            if t.restart_if_settled(input)? {
+                tracing::info!(path = %t.path.display(), generation = t.generation, "shipping the truncated file from its start");
+                self.dirty = true;
+            }
+            if t.finished(CLOSE_QUIET) {
+                tracing::info!(path = %t.path.display(), ino = inode.ino, offset = t.acked, "file done");
+                closed.push(*inode);
+            }
+        }
+        for inode in closed {
+            if let Some(t) = self.files.remove(&inode) {
+                self.producers.retain(|_, i| *i != inode);
+                // A file of a removed input keeps its checkpoint, for when the input returns.
+                if self.input(&t.input).is_some() {
+                    self.checkpoints.files.remove(&inode);
+                }
+                self.dirty = true;
+            }
+        }
+        if !self.dirty {
+            return Ok(());
+        }
+        for (inode, t) in &self.files {
+            if let Some(fingerprint) = t.fingerprint {
+                let entry = Entry {
+                    path: t.path.clone(),
+                    input: t.input.clone(),
+                    fingerprint,
+                    generation: t.generation,
+                    acked: t.acked,
+                    size: t.size.max(t.acked),
+                };
+                self.checkpoints.files.insert(*inode, entry);
+            }
+        }
+        self.checkpoints.save(state_dir)?;
+        self.dirty = false;
+        let behind: u64 = self.files.values().map(|t| t.size.saturating_sub(t.acked)).sum();
+        self.figures.behind_bytes.store(behind, Relaxed);
+        Ok(())
+    }
+
+    /// Every file read to its end and every batch acknowledged (`--once`).
+    pub fn drained(&self) -> bool {
+        self.files.values().all(|t| t.eof && t.in_flight == 0 && !t.has_ready() && !t.restarting)
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.files.values().map(|t| t.in_flight).sum()
+    }
+}
+
+/// What the server stored for `producer`; retried while the server cannot be reached.
+async fn stored_seq(sender: &SeqSender, producer: &str) -> Result<Option<u64>> {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match sender.stored_seq(producer).await {
+            Ok(seq) => return Ok(seq),
+            Err(e) if e.is_auth() || e.kind() == ErrorKind::InvalidArgument => return Err(e),
+            Err(e) if e.kind() == ErrorKind::Protocol => {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    format!("the server cannot say what it stored ({e}): the agent needs a modsynclog server"),
+                ));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?delay, "cannot ask the server where to resume; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! One file being shipped: its open handle, where it is read and acknowledged, its
+//! records waiting for a batch, and what happened to it (renamed away, truncated).
+//!
+//! A file is followed by its open handle, not its name: renamed (a rotation), it is read
+//! on to its end under its new name, and deleted, to the end of what it held. Truncated
+//! (copy-truncate rotation), the bytes from where it was read to where the copy ends are
+//! read from the copy (a file in the same folder whose first bytes are the same, at least
+//! as long as what was read), then, once every batch of it is acknowledged, the file
+//! starts again from 0 under its next generation (a new producer id: the seqs, its byte
+//! offsets, start again).
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use modsynclog_core::sdk::sequenced::SeqBatch;
+
+use crate::config::Input;
+use crate::identity::{FINGERPRINT_LEN, Fingerprint, Inode, producer_id};
+use crate::lines::{Cut, Lines};
+
+/// Bytes read from a file at once.
+const READ_CHUNK: usize = 256 << 10;
+/// Records waiting for a batch, at most, per file (reading stops there).
+const MAX_READY_BYTES: usize = 2 << 20;
+/// A batch holds at most this many records or payload bytes.
+pub const BATCH_RECORDS: usize = 10_000;
+pub const BATCH_BYTES: usize = 1 << 20;
+
+#[derive(Debug)]
+pub struct Tracked {
+    pub input: String,
+    pub path: PathBuf,
+    pub inode: Inode,
+    file: File,
+    /// `None` while the file is empty: it is taken with the first bytes.
+    pub fingerprint: Option<Fingerprint>,
+    pub generation: u32,
+    lines: Lines,
+    ready: VecDeque<Cut>,
+    ready_bytes: usize,
+    /// Offset after the last record the server acknowledged.
+    pub acked: u64,
+    /// Offset after the last record handed to the sender.
+    pub sent: u64,
+    /// Batches handed to the sender and not yet acknowledged.
+    pub in_flight: usize,
+    /// The file's size when last looked at.
+    pub size: u64,
+    /// When the file last grew (or was opened).
+    pub last_growth: Instant,
+    /// No glob path leads to this file any more (renamed away or deleted).
+    pub gone: bool,
+    /// Truncated: waiting for its batches to be acknowledged before starting again at 0.
+    pub restarting: bool,
+    /// The last read found nothing more.
+    pub eof: bool,
+    /// The file that was at this path before (renamed away by a rotation): this one is
+    /// read only once that one is read to its end, so a rotated log's lines stay in order.
+    pub after: Option<Inode>,
+    /// Its first bytes changed: it was truncated and written again (possibly past where
+    /// it was read) since it was last looked at; the next read handles it as truncated.
+    pub rewritten: bool,
+    /// Order of opening (of two files renamed away from one path, the later came later).
+    pub opened: u64,
+}
+
+impl Tracked {
+    /// Opens `path` to ship from `offset` (a record boundary) under `generation`.
+    pub fn open(
+        path: &Path,
+        input: &Input,
+        offset: u64,
+        fingerprint: Option<Fingerprint>,
+        generation: u32,
+    ) -> std::io::Result<Tracked> {
+        let mut file = File::open(path)?;
+        let meta = file.metadata()?;
+        let fingerprint = match fingerprint {
+            Some(fp) => Some(fp),
+            None if meta.len() > 0 => Some(Fingerprint::read(&mut file, FINGERPRINT_LEN)?),
+            None => None,
+        };
+        file.seek(SeekFrom::Start(offset))?;
+        Ok(Tracked {
+            input: input.name.clone(),
+            path: path.to_path_buf(),
+            inode: Inode::of(&meta),
+            file,
+            fingerprint,
+            generation,
+            lines: Lines::new(offset, input.max_record_bytes, input.multiline.clone()),
+            ready: VecDeque::new(),
+            ready_bytes: 0,
+            acked: offset,
+            sent: offset,
+            in_flight: 0,
+            size: meta.len(),
+            last_growth: Instant::now(),
+            gone: false,
+            restarting: false,
+            eof: false,
+            after: None,
+            rewritten: false,
+            opened: 0,
+        })
+    }
+
+    /// This file's producer id (`None` before it has bytes).
+    pub fn producer(&self, agent: &str) -> Option<String> {
+        Some(producer_id(agent, self.inode, self.fingerprint?, self.generation))
+    }
+
+    /// Records cut to the maximum since the file was opened.
+    pub fn truncated_records(&self) -> u64 {
+        self.lines.truncated
+    }
+
+    /// Reads what the file has now into ready records (up to a bound). Returns the bytes
+    /// read. Notices truncation: see the module docs.
+    pub fn read(&mut self) -> std::io::Result<usize> {
+        if self.restarting {
+            return Ok(0);
+        }
+        let size = self.file.metadata()?.len();
+        let rewritten = std::mem::take(&mut self.rewritten);
+        if size < self.lines.offset() || rewritten {
+            self.truncated_to(size)?;
+            return Ok(0);
+        }
+        if size > self.size {
+            self.last_growth = Instant::now();
+        }
+        self.size = size;
+        self.take_fingerprint()?;
+        let mut total = 0;
+        let mut buf = vec![0u8; READ_CHUNK];
+        self.eof = false;
+        while self.ready_bytes < MAX_READY_BYTES {
+            let n = self.file.read(&mut buf)?;
+            if n == 0 {
+                self.eof = true;
+                break;
+            }
+            total += n;
+            self.feed(&buf[..n]);
+        }
+        Ok(total)
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        let mut cuts = Vec::new();
+        self.lines.feed(bytes, &mut cuts);
+        self.take(cuts);
+    }
+
+    fn take(&mut self, cuts: Vec<Cut>) {
+        for c in cuts {
+            self.ready_bytes += c.data.len();
+            self.ready.push_back(c);
+        }
+    }
+
+    /// The last line of a file that will not grow any more (renamed away or deleted, and
+    /// quiet) is a record even without its newline.
+    pub fn end_partial_line(&mut self) {
+        if self.lines.has_partial_line() {
+            self.feed(b"\n");
+        }
+        self.flush_pending();
+    }
+
+    /// A multi-line record waiting for more lines goes as it is (the file went quiet).
+    pub fn flush_pending(&mut self) {
+        let mut cuts = Vec::new();
+        self.lines.flush_pending(&mut cuts);
+        self.take(cuts);
+    }
+
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// Whether a multi-line record is waiting for more lines.
+    pub fn has_partial(&self) -> bool {
+        self.lines.has_partial()
+    }
+
+    /// Takes the file's fingerprint once it has bytes (its identity, and its producer id's).
+    pub fn take_fingerprint(&mut self) -> std::io::Result<()> {
+        if self.fingerprint.is_none() && self.file.metadata()?.len() > 0 {
+            self.fingerprint = Some(Fingerprint::read(&mut self.file, FINGERPRINT_LEN)?);
+        }
+        Ok(())
+    }
+
+    /// Whether the file's first bytes are no longer those it was first seen with.
+    pub fn first_bytes_changed(&self) -> bool {
+        self.fingerprint.is_some_and(|fp| !fp.matches(&self.path))
+    }
+
+    /// The sizes of the records ready, in order.
+    pub fn ready_sizes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.ready.iter().map(|c| c.data.len())
+    }
+
+    /// Bytes and records of the next batch (at most `max_records`), without taking it.
+    pub fn peek(&self, max_records: usize) -> (usize, usize) {
+        let (mut records, mut bytes) = (0, 0);
+        for c in self.ready.iter().take(max_records.min(BATCH_RECORDS)) {
+            if records > 0 && bytes + c.data.len() > BATCH_BYTES {
+                break;
+            }
+            records += 1;
+            bytes += c.data.len();
+        }
+        (records, bytes)
+    }
+
+    /// Takes the next `records` ready records as a batch of `producer`, its seq the offset
+    /// after the last one.
+    pub fn batch(&mut self, producer: String, ty: i16, records: usize) -> Option<SeqBatch> {
+        let cuts: Vec<Cut> = self.ready.drain(..records.min(self.ready.len())).collect();
+        let end = cuts.last()?.end;
+        self.ready_bytes -= cuts.iter().map(|c| c.data.len()).sum::<usize>();
+        self.sent = end;
+        self.in_flight += 1;
+        Some(SeqBatch { producer, seq: end, records: cuts.into_iter().map(|c| (ty, c.data)).collect() })
+    }
+
+    /// The file shrank below what was read: finish from its copy, then start again.
+    fn truncated_to(&mut self, size: u64) -> std::io::Result<()> {
+        let from = self.lines.offset();
+        tracing::info!(path = %self.path.display(), from, size, "file truncated (copy-truncate rotation?)");
+        if let Some(copy) = self.find_copy(from) {
+            let mut f = File::open(&copy)?;
+            f.seek(SeekFrom::Start(from))?;
+            let mut rest = Vec::new();
+            f.read_to_end(&mut rest)?;
+            tracing::info!(copy = %copy.display(), bytes = rest.len(), "reading the rest from the copy");
+            self.feed(&rest);
+        } else {
+            tracing::warn!(path = %self.path.display(), "no copy of the truncated file found: what it held past {from} is not shipped");
+        }
+        self.end_partial_line();
+        self.restarting = true;
+        Ok(())
+    }
+
+    /// A file in the same folder that starts like this one and holds at least `len` bytes.
+    fn find_copy(&self, len: u64) -> Option<PathBuf> {
+        let fp = self.fingerprint?;
+        let dir = self.path.parent()?;
+        let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
+        for entry in std::fs::read_dir(dir).ok()?.flatten() {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            if !meta.is_file() || Inode::of(&meta) == self.inode || meta.len() < len || !fp.matches(&path) {
+                continue;
+            }
+            let modified = meta.modified().ok()?;
+            if best.as_ref().is_none_or(|(m, _)| modified > *m) {
+                best = Some((modified, path));
+            }
+        }
+        best.map(|(_, p)| p)
+    }
+
+    /// Once every batch of the truncated file is acknowledged: ship it again from 0 under
+    /// its next generation.
+    pub fn restart_if_settled(&mut self, input: &Input) -> std::io::Result<bool> {
+        if !self.restarting || self.in_flight > 0 || self.has_ready() {
+            return Ok(false);
+        }
+        self.file.seek(SeekFrom::Start(0))?;
+        self.generation += 1;
+        self.fingerprint = None;
+        self.lines = Lines::new(0, input.max_record_bytes, input.multiline.clone());
+        (self.acked, self.sent, self.size) = (0, 0, 0);
+        (self.restarting, self.rewritten) = (false, false);
+        Ok(true)
+    }
+
+    /// Read to its end, every record handed out, and quiet for `quiet`: the file that
+    /// took its place may be read now.
+    pub fn read_out(&self, quiet: std::time::Duration) -> bool {
+        self.eof && self.ready.is_empty() && !self.lines.has_partial() && self.last_growth.elapsed() >= quiet
+    }
+
+    /// Read to its end, every record acknowledged, and quiet for a while: a file renamed
+    /// away or deleted can be closed.
+    pub fn finished(&self, quiet: std::time::Duration) -> bool {
+        self.gone
+            && self.eof
+            && !self.restarting
+            && self.in_flight == 0
+            && self.ready.is_empty()
+            && !self.lines.has_partial()
+            && self.last_growth.elapsed() >= quiet
+            // Read to the end of what it holds now (not only of what it held when last read:
+            // a file waiting behind another is not read at all).
+            && self.file.metadata().is_ok_and(|m| m.len() <= self.lines.offset())
+    }
+}

@@ -1,0 +1,39 @@
+//! `modsynclog-agent`: ships growing log files into a modsynclog server, exactly once,
+//! through rotations and restarts.
+
+use clap::Parser;
+use modsynclog_server::agent_cli::{self, AgentArgs};
+use modsynclog_server::logging;
+
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "The modsynclog log agent: tails files (globs, rotation, multi-line, rate limits) and ships each \
+             record to a modsynclog server, exactly once across restarts of either side",
+    long_about = None
+)]
+struct Cli {
+    #[command(flatten)]
+    args: AgentArgs,
+}
+
+fn main() -> std::process::ExitCode {
+    logging::init();
+    let result = Cli::parse().args.settle().and_then(|settled| {
+        if settled.dry_run {
+            return agent_cli::dry_run(&settled);
+        }
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+            .block_on(agent_cli::run(settled))
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
