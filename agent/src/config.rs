@@ -18,6 +18,8 @@ use std::time::Duration;
 use regex::bytes::Regex;
 use serde::Deserialize;
 
+use modsynclog_core::bytesize::parse_bytes;
+
 use crate::lines::Multiline;
 
 /// Records longer than this are cut by default (the server's default record limit is 4 MiB).
@@ -114,25 +116,9 @@ impl Size {
     fn bytes(&self) -> Result<u64, String> {
         match self {
             Size::Number(n) => Ok(*n),
-            Size::Text(t) => parse_bytes(t),
+            Size::Text(t) => parse_bytes(t).map(|b| b as u64),
         }
     }
-}
-
-/// `1048576`, `64KiB`, `8MiB`, `1GiB` (`K`, `M`, `G`, `KB`... as powers of 1024).
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("{text:?}: expected a size like 65536 or 8MiB"))?;
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        _ => return Err(format!("{text:?}: unknown unit (use KiB, MiB or GiB)")),
-    };
-    n.checked_shl(shift).filter(|v| v >> shift == n).ok_or_else(|| format!("{text:?}: too large"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -226,6 +212,5 @@ mod tests {
         assert!(bad("[[input]]\npaths = [\"a\"]\nmultiline = { pattern = '(' }\n").contains("multiline pattern"));
         assert!(bad("[[input]]\npaths = [\"a\"]\n[[input]]\npaths = [\"a\"]\n").contains("distinct"));
         assert!(bad("[[input]]\npaths = [\"a\"]\ntypo = 1\n").contains("unknown field"));
-        assert_eq!(parse_bytes("8MiB"), Ok(8 << 20));
     }
 }

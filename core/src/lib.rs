@@ -25,6 +25,7 @@
 //! `fuzzing` (hidden) holds the bodies of the fuzz targets in `fuzz/`, so that the stable
 //! tests replay their corpus through the same code.
 
+pub mod bytesize;
 pub mod clock;
 pub mod date;
 pub mod error;

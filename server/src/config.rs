@@ -21,6 +21,9 @@ use serde::Deserialize;
 
 use crate::kafka_config::{self, KafkaArgs, KafkaFile, KafkaSettings};
 
+/// Byte sizes of the flags and the config file (`64MiB`).
+pub use modsynclog_core::bytesize::parse_bytes;
+
 /// Flags of `modsynclog-server`. Unset options fall back to the config file, then defaults
 /// (a switch such as `--utc` can only turn an option on).
 #[derive(Debug, Default, Args)]
@@ -146,22 +149,6 @@ pub struct ServerArgs {
     /// The Kafka bridge (one import and one export; more in --config).
     #[command(flatten, next_help_heading = "Kafka bridge")]
     pub kafka: KafkaArgs,
-}
-
-/// `1048576`, `64KiB`, `64MiB`, `1GiB` (also `K`, `M`, `G`, `KB`... as powers of 1024).
-pub fn parse_bytes(text: &str) -> std::result::Result<usize, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: usize = num.parse().map_err(|_| format!("{text:?} is not a byte size (like 64MiB)"))?;
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        _ => return Err(format!("{text:?}: unknown unit (use KiB, MiB or GiB)")),
-    };
-    n.checked_mul(1 << shift).filter(|b| *b > 0).ok_or_else(|| format!("{text:?}: out of range"))
 }
 
 fn names(list: Option<String>) -> Option<Vec<String>> {
@@ -461,11 +448,6 @@ mod tests {
 
     #[test]
     fn byte_sizes_and_token_files() {
-        assert_eq!(parse_bytes("1048576"), Ok(1 << 20));
-        assert_eq!(parse_bytes("64MiB"), Ok(64 << 20));
-        assert_eq!(parse_bytes("2k"), Ok(2048));
-        assert!(parse_bytes("0").is_err());
-        assert!(parse_bytes("12 parsecs").is_err());
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("token");
         std::fs::write(&file, "s3cret\n").unwrap();

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Proc, free_port, wait_for_port};
+use common::{Proc, free_port, stored, wait_for_port};
 use modsynclog_core::Reader;
 
 fn lines_per_file() -> u64 {
@@ -37,19 +37,22 @@ fn start_server(dir: &Path, port: u16, log: &Path) -> Proc {
     proc
 }
 
-fn start_agent(config: &Path, log: &Path) -> Proc {
-    Proc::start_logged(env!("CARGO_BIN_EXE_modsynclog-agent"), &["--config", config.to_str().unwrap()], log)
+/// The agent's config file: one input of `app.log` and `b.log` in `logs`, type 7.
+fn agent_config(dir: &Path, port: u16, state: &Path, logs: &Path) -> PathBuf {
+    let config = dir.join("agent.toml");
+    let text = format!(
+        "server = \"127.0.0.1:{port}\"\nagent_id = \"test-agent\"\nstate_dir = \"{}\"\n\
+         [[input]]\nname = \"app\"\npaths = [\"{}/app.log\", \"{}/b.log\"]\ntype = 7\n",
+        state.display(),
+        logs.display(),
+        logs.display()
+    );
+    std::fs::write(&config, text).unwrap();
+    config
 }
 
-/// Records in the store (whole index entries of every day folder).
-fn stored(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().len() == 8)
-        .filter_map(|e| std::fs::metadata(e.path().join("index")).ok())
-        .map(|m| m.len() / 12)
-        .sum()
+fn start_agent(config: &Path, log: &Path) -> Proc {
+    Proc::start_logged(env!("CARGO_BIN_EXE_modsynclog-agent"), &["--config", config.to_str().unwrap()], log)
 }
 
 /// Waits until the store holds more than `n` records (the agent and server made progress).
@@ -120,18 +123,7 @@ fn rotations_and_kill9_of_agent_and_server_lose_nothing_and_double_nothing() {
     let (data, logs, state) = (tmp.path().join("data"), tmp.path().join("logs"), tmp.path().join("state"));
     std::fs::create_dir_all(&logs).unwrap();
     let port = free_port();
-    let config = tmp.path().join("agent.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "server = \"127.0.0.1:{port}\"\nagent_id = \"test-agent\"\nstate_dir = \"{}\"\n\
-             [[input]]\nname = \"app\"\npaths = [\"{}/app.log\", \"{}/b.log\"]\ntype = 7\n",
-            state.display(),
-            logs.display(),
-            logs.display()
-        ),
-    )
-    .unwrap();
+    let config = agent_config(tmp.path(), port, &state, &logs);
     let log = |name: &str| tmp.path().join(name);
 
     let mut server = start_server(&data, port, &log("server-0.log"));
@@ -229,18 +221,7 @@ fn rotations_while_the_agent_is_down_and_kill9_resume_exactly_once() {
     let (data, logs, state) = (tmp.path().join("data"), tmp.path().join("logs"), tmp.path().join("state"));
     std::fs::create_dir_all(&logs).unwrap();
     let port = free_port();
-    let config = tmp.path().join("agent.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "server = \"127.0.0.1:{port}\"\nagent_id = \"test-agent\"\nstate_dir = \"{}\"\n\
-             [[input]]\nname = \"app\"\npaths = [\"{}/app.log\", \"{}/b.log\"]\ntype = 7\n",
-            state.display(),
-            logs.display(),
-            logs.display()
-        ),
-    )
-    .unwrap();
+    let config = agent_config(tmp.path(), port, &state, &logs);
     let log = |name: &str| tmp.path().join(name);
     let append = |name: &str, file: &str, from: u64, to: u64| {
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(logs.join(name)).unwrap();

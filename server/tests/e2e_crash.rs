@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Proc, free_port, wait_for_port};
+use common::{Proc, free_port, stored, wait_for_port};
 use modsynclog_core::Reader;
 
 const LINES: usize = 200_000;
@@ -24,17 +24,6 @@ fn start_server(dir: &Path, port: u16, fsync: &str, log: &Path) -> Proc {
     );
     wait_for_port(port);
     proc
-}
-
-/// Records in the store: whole index entries of every day folder.
-fn stored(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().len() == 8)
-        .filter_map(|e| std::fs::metadata(e.path().join("index")).ok())
-        .map(|m| m.len() / 12)
-        .sum()
 }
 
 fn line(i: usize) -> String {

@@ -19,13 +19,12 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::Request;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Endpoint;
 
 use super::error_from_status;
-use super::transport::{Backoff, MAX_IN_FLIGHT};
+use super::transport::{Backoff, MAX_IN_FLIGHT, open_stream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::v1::ingest_client::IngestClient;
 use crate::proto::v1::{AppendRequest, Record, StoredSeqRequest};
@@ -176,29 +175,14 @@ async fn run(
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        let channel = match endpoint.connect().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::debug!(error = %crate::tls::explain_transport_error(&e), "cannot connect; will retry");
-                continue;
-            }
-        };
-        let (tx, rx) = mpsc::channel::<AppendRequest>(MAX_IN_FLIGHT + 1);
-        for sent in &unacked {
-            let _ = tx.try_send(sent.request.clone());
-        }
-        let mut request = Request::new(ReceiverStream::new(rx));
-        if let Some(v) = &auth {
-            request.metadata_mut().insert("authorization", v.clone());
-        }
-        let mut client = IngestClient::new(channel);
-        let mut stream = match client.append_stream(request).await {
-            Ok(r) => r.into_inner(),
-            Err(status) => {
-                let err = error_from_status(&status);
+        let resend = unacked.iter().map(|s| s.request.clone());
+        let (tx, mut stream) = match open_stream(&endpoint, auth.as_ref(), resend).await {
+            Ok(stream) => stream,
+            Err(err) => {
                 if end_if_final(&err, &mut unacked, &acks, &ended).await {
                     return;
                 }
+                tracing::debug!(error = %err, "cannot open the stream; will retry");
                 backoff.after(&err);
                 continue;
             }

@@ -40,7 +40,7 @@ use crate::error::{Error, ErrorKind};
 use crate::proto::legacy::log_client::LogClient;
 use crate::proto::legacy::{AppLogRequest, DbLogRequest, JsonLogRequest};
 use crate::proto::v1::ingest_client::IngestClient;
-use crate::proto::v1::{AppendRequest, Record};
+use crate::proto::v1::{AppendRequest, AppendResponse, Record};
 
 /// How long the acks and the final status of a stream are awaited once the server has
 /// stopped reading it.
@@ -147,34 +147,17 @@ async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        let channel = match endpoint.connect().await {
-            Ok(c) => c,
-            Err(e) => {
-                let why = crate::tls::explain_transport_error(&e);
-                shared.failed(&Error::new(ErrorKind::Unavailable, format!("cannot connect: {why}")));
-                continue;
-            }
-        };
-        let mut client = IngestClient::new(channel).max_decoding_message_size(MAX_MESSAGE);
-        let (tx, rx) = mpsc::channel::<AppendRequest>(MAX_IN_FLIGHT + 1);
-        for sent in &unacked {
-            let _ = tx.try_send(sent.request.clone());
-        }
-        let mut request = Request::new(ReceiverStream::new(rx));
-        if let Some(v) = &auth {
-            request.metadata_mut().insert("authorization", v.clone());
-        }
-        let mut acks = match client.append_stream(request).await {
-            Ok(r) => r.into_inner(),
-            Err(status) => {
-                let err = error_from_status(&status);
-                if shared.failed(&err) {
-                    return;
+        let (tx, mut acks) =
+            match open_stream(&endpoint, auth.as_ref(), unacked.iter().map(|s| s.request.clone())).await {
+                Ok(stream) => stream,
+                Err(err) => {
+                    if shared.failed(&err) {
+                        return;
+                    }
+                    backoff.after(&err);
+                    continue;
                 }
-                backoff.after(&err);
-                continue;
-            }
-        };
+            };
         if !unacked.is_empty() {
             resent_batches += unacked.len() as u64;
             tracing::info!(
@@ -260,6 +243,29 @@ async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
             }
         }
     }
+}
+
+/// Connects and opens an ingest stream whose first batches are `resend`, in order: the
+/// sender of further batches and the acks. A connection that fails is `Unavailable`.
+pub(crate) async fn open_stream(
+    endpoint: &Endpoint,
+    auth: Option<&MetadataValue<tonic::metadata::Ascii>>,
+    resend: impl Iterator<Item = AppendRequest>,
+) -> Result<(mpsc::Sender<AppendRequest>, tonic::Streaming<AppendResponse>), Error> {
+    let channel = endpoint.connect().await.map_err(|e| {
+        Error::new(ErrorKind::Unavailable, format!("cannot connect: {}", crate::tls::explain_transport_error(&e)))
+    })?;
+    let mut client = IngestClient::new(channel).max_decoding_message_size(MAX_MESSAGE);
+    let (tx, rx) = mpsc::channel::<AppendRequest>(MAX_IN_FLIGHT + 1);
+    for request in resend {
+        let _ = tx.try_send(request);
+    }
+    let mut request = Request::new(ReceiverStream::new(rx));
+    if let Some(v) = auth {
+        request.metadata_mut().insert("authorization", v.clone());
+    }
+    let acks = client.append_stream(request).await.map_err(|s| error_from_status(&s))?.into_inner();
+    Ok((tx, acks))
 }
 
 async fn run_legacy(shared: Arc<Shared>, endpoint: Endpoint) {

@@ -83,6 +83,17 @@ pub fn wait_for_port(port: u16) {
     }
 }
 
+/// Records in the store at `dir`: whole index entries of every day folder.
+pub fn stored(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().len() == 8)
+        .filter_map(|e| std::fs::metadata(e.path().join("index")).ok())
+        .map(|m| m.len() / 12)
+        .sum()
+}
+
 pub fn client() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_modsynclog-client"));
     c.env("RUST_LOG", "warn");
