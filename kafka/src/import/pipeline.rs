@@ -216,9 +216,11 @@ impl Pipeline {
             Some((s, day)) if s == secs => Some(day),
             _ => {
                 // Only yesterday can still be open: older days (and days to come) all go to
-                // the current day, so a backlog's messages do not split batches by day.
+                // the current day, so a backlog's messages need not split batches by their
+                // own days. They ask for the day before yesterday (never open, so filed on
+                // arrival and counted), not for yesterday, which may be open.
                 let today = self.writer.today();
-                let day = self.writer.date_at(secs).clamp(today.pred(), today.succ());
+                let day = self.writer.date_at(secs).clamp(today.add_days(-2), today.succ());
                 self.last_stamp = Some((secs, day));
                 Some(day)
             }
