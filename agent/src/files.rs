@@ -73,9 +73,16 @@ impl Files {
     /// checkpoint and what the server stored), and every other file the globs match.
     /// Waits for the server's answers: until it answers, nothing can be read safely.
     pub async fn start(&mut self, sender: &SeqSender) -> Result<()> {
+        // Looked for first: a file at a glob's path now may be renamed away while the
+        // server is asked (it may be starting); it is then opened where it went.
         let found = discover(&self.inputs);
         let entries: Vec<(Inode, Entry)> = std::mem::take(&mut self.checkpoints.files).into_iter().collect();
-        for (inode, entry) in entries {
+        let mut stored = Vec::with_capacity(entries.len());
+        for (inode, entry) in &entries {
+            let producer = producer_id(&self.agent, *inode, entry.fingerprint, entry.generation);
+            stored.push(stored_seq(sender, &producer).await?);
+        }
+        for ((inode, entry), stored) in entries.into_iter().zip(stored) {
             let Some(input) = self.input(&entry.input).cloned() else {
                 // Its input is gone from the configuration: kept for when it comes back.
                 self.checkpoints.files.insert(inode, entry);
@@ -104,8 +111,6 @@ impl Files {
                 self.dirty = true;
                 continue;
             };
-            let producer = producer_id(&self.agent, inode, entry.fingerprint, entry.generation);
-            let stored = stored_seq(sender, &producer).await?;
             let offset = entry.acked.max(stored.unwrap_or(0));
             if offset > entry.acked {
                 tracing::info!(path = %path.display(), checkpoint = entry.acked, offset, "the server stored more than the checkpoint says");
@@ -156,13 +161,22 @@ impl Files {
                 .filter(|(i, t)| t.gone && t.path == f.path && *i != inode)
                 .max_by_key(|(_, t)| t.opened)
                 .map(|(i, _)| *i);
-            match Tracked::open(&f.path, &input, offset, None, 0) {
+            // Renamed away since the scan (a rotation): opened where it went, all the same;
+            // the file now at its path is found by the next scan.
+            let path = match std::fs::metadata(&f.path) {
+                Ok(m) if Inode::of(&m) == *inode => Some(f.path.clone()),
+                _ => find_in_folder(&f.path, *inode),
+            };
+            let Some(path) = path else { continue }; // deleted already
+            match Tracked::open(&path, &input, offset, None, 0) {
                 Ok(mut t) if t.inode == *inode => {
-                    tracing::info!(path = %f.path.display(), ino = inode.ino, input = %input.name, offset, after = ?before.map(|i| i.ino), "following a file");
+                    tracing::info!(path = %path.display(), ino = inode.ino, input = %input.name, offset, after = ?before.map(|i| i.ino), "following a file");
+                    t.path = f.path.clone();
+                    t.gone = path != f.path;
                     t.after = before;
                     self.add(*inode, t);
                 }
-                Ok(_) => {} // replaced between the scan and the open: the next scan sees it
+                Ok(_) => {} // replaced again in between: the next scan sees it
                 Err(e) => tracing::debug!(path = %f.path.display(), error = %e, "cannot open"),
             }
         }

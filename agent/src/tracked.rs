@@ -125,6 +125,14 @@ impl Tracked {
             return Ok(0);
         }
         let size = self.file.metadata()?.len();
+        // Truncated and written again past where it was read since the last read: the size
+        // alone cannot tell, its first bytes can (read through the open handle).
+        if size != self.size
+            && let Some(fp) = self.fingerprint
+            && Fingerprint::read(&mut self.file, fp.len)? != fp
+        {
+            self.rewritten = true;
+        }
         let rewritten = std::mem::take(&mut self.rewritten);
         if size < self.lines.offset() || rewritten {
             self.truncated_to(size)?;

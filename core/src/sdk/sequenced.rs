@@ -68,6 +68,8 @@ pub struct SeqSender {
     auth: Option<AsciiMetadataValue>,
     /// Why the sender ended (a refusal of the credentials), for later calls.
     ended: Ended,
+    /// The connection of [`stored_seq`](SeqSender::stored_seq) calls, once made.
+    queries: tokio::sync::Mutex<Option<tonic::transport::Channel>>,
 }
 
 type Ended = Arc<Mutex<Option<Error>>>;
@@ -103,7 +105,8 @@ impl SeqSender {
         let ended = Ended::default();
         tokio::spawn(run(endpoint.clone(), auth.clone(), rx, acks_tx, ended.clone()));
         let budget = Arc::new(Semaphore::new(max_bytes));
-        Ok((SeqSender { tx, budget, max_bytes, endpoint, auth, ended }, acks))
+        let queries = tokio::sync::Mutex::new(None);
+        Ok((SeqSender { tx, budget, max_bytes, endpoint, auth, ended, queries }, acks))
     }
 
     /// Room for a batch of `bytes` payload bytes, once the unacknowledged batches leave it
@@ -131,15 +134,29 @@ impl SeqSender {
 
     /// The last seq the server stored for `producer` (`None`: it has none, or forgot it).
     pub async fn stored_seq(&self, producer: &str) -> Result<Option<u64>> {
-        let channel = self.endpoint.connect().await.map_err(|e| {
-            Error::new(ErrorKind::Unavailable, format!("cannot connect: {}", crate::tls::explain_transport_error(&e)))
-        })?;
+        let mut queries = self.queries.lock().await;
+        let channel = match &*queries {
+            Some(c) => c.clone(),
+            None => {
+                let c = self.endpoint.connect().await.map_err(|e| {
+                    let why = crate::tls::explain_transport_error(&e);
+                    Error::new(ErrorKind::Unavailable, format!("cannot connect: {why}"))
+                })?;
+                queries.insert(c).clone()
+            }
+        };
         let mut request = Request::new(StoredSeqRequest { producer_id: producer.to_string() });
         if let Some(v) = &self.auth {
             request.metadata_mut().insert("authorization", v.clone());
         }
-        let resp = IngestClient::new(channel).stored_seq(request).await.map_err(|s| error_from_status(&s))?;
-        let resp = resp.into_inner();
+        let resp = match IngestClient::new(channel).stored_seq(request).await {
+            Ok(r) => r.into_inner(),
+            Err(status) => {
+                // A broken connection is made again at the next call.
+                *queries = None;
+                return Err(error_from_status(&status));
+            }
+        };
         Ok(resp.known.then_some(resp.batch_seq))
     }
 }
