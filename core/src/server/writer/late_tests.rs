@@ -29,6 +29,19 @@ fn head_of(h: &WriterHandle) -> crate::store::Head {
     h.shared.as_ref().unwrap().lock().unwrap().as_ref().unwrap().store.signal().head()
 }
 
+/// A store with one record before midnight and one after (the previous day still open,
+/// in its grace), its writer stopped; the clock at 00:00:30.
+async fn a_record_each_side_of_midnight() -> (tempfile::TempDir, Arc<ManualClock>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(BEFORE_MIDNIGHT);
+    let control = spawn(tmp.path(), &clock, GRACE);
+    filed(&control.handle(), None, "a").await;
+    clock.advance(40);
+    filed(&control.handle(), None, "b").await;
+    control.shutdown().await;
+    (tmp, clock)
+}
+
 fn finished(root: &Path, date: &str) -> bool {
     crate::store::day::is_finished(&crate::store::io::StdVfs, root, day(date))
 }
@@ -100,13 +113,7 @@ async fn without_a_grace_late_batches_go_to_the_current_day() {
 /// both days stay open, and the earlier one is finished once the grace is over.
 #[tokio::test]
 async fn a_restart_with_the_clock_behind_keeps_both_days_and_finishes_the_earlier() {
-    let tmp = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(BEFORE_MIDNIGHT);
-    let control = spawn(tmp.path(), &clock, GRACE);
-    filed(&control.handle(), None, "a").await;
-    clock.advance(40);
-    filed(&control.handle(), None, "b").await;
-    control.shutdown().await;
+    let (tmp, clock) = a_record_each_side_of_midnight().await;
 
     clock.set(BEFORE_MIDNIGHT - 120); // 23:57:50: the clock stepped back
     let control = spawn(tmp.path(), &clock, GRACE);
@@ -122,13 +129,7 @@ async fn a_restart_with_the_clock_behind_keeps_both_days_and_finishes_the_earlie
 /// A restart during the grace keeps the previous day open; one after it finishes it.
 #[tokio::test]
 async fn a_restart_keeps_the_grace() {
-    let tmp = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(BEFORE_MIDNIGHT);
-    let control = spawn(tmp.path(), &clock, GRACE);
-    filed(&control.handle(), None, "a").await;
-    clock.advance(40);
-    filed(&control.handle(), None, "b").await;
-    control.shutdown().await;
+    let (tmp, clock) = a_record_each_side_of_midnight().await;
 
     let control = spawn(tmp.path(), &clock, GRACE);
     let h = control.handle();
