@@ -43,7 +43,17 @@ finish() {
 }
 
 step "build libmodsynclog (debug) and the server"
-cargo build -p modsynclog-ffi || { fail "cargo build -p modsynclog-ffi"; finish; }
+# MSL_FFI_BUILT=1 (scripts/test.sh, right after `cargo test --workspace`): that build made
+# the library already, with the workspace's features; `cargo build -p modsynclog-ffi`
+# would compile the core again for the FFI crate's own features (about 100 s here).
+# It is put where the other scripts look for it, as cargo build would.
+if [[ -n "${MSL_FFI_BUILT:-}" && -e target/debug/deps/libmodsynclog.so && -e target/debug/deps/libmodsynclog.a ]]; then
+    cp -f target/debug/deps/libmodsynclog.so target/debug/deps/libmodsynclog.a target/debug/
+    header_test=(cargo test -q --workspace --test header)
+else
+    cargo build -p modsynclog-ffi || { fail "cargo build -p modsynclog-ffi"; finish; }
+    header_test=(cargo test -q -p modsynclog-ffi --test header)
+fi
 if [[ ! -x target/debug/modsynclog-server ]]; then
     cargo build -p modsynclog-server --bin modsynclog-server || { fail "cargo build -p modsynclog-server"; finish; }
 fi
@@ -54,7 +64,7 @@ LIBDIR="$ROOT/target/debug"
 INCDIR="$ROOT/ffi-c/include"
 
 step "the committed header is current"
-if cargo test -q -p modsynclog-ffi --test header >"$TMP/header.log" 2>&1; then
+if "${header_test[@]}" >"$TMP/header.log" 2>&1; then
     pass "ffi-c/include/modsynclog.h matches cbindgen's output"
 else
     cat "$TMP/header.log"
