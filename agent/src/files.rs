@@ -198,11 +198,6 @@ impl Files {
             t.gone = there.is_none();
             if let Some(f) = there {
                 t.path = f.path.clone();
-                // Truncated and written past where it was read since the last look: the
-                // size alone cannot tell.
-                if !t.restarting && t.first_bytes_changed() {
-                    t.rewritten = true;
-                }
             }
         }
         self.open_new(&found, &[]);

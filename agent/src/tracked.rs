@@ -43,8 +43,6 @@ pub struct Tracked {
     ready_bytes: usize,
     /// Offset after the last record the server acknowledged.
     pub acked: u64,
-    /// Offset after the last record handed to the sender.
-    pub sent: u64,
     /// Batches handed to the sender and not yet acknowledged.
     pub in_flight: usize,
     /// The file's size when last looked at.
@@ -95,7 +93,6 @@ impl Tracked {
             ready: VecDeque::new(),
             ready_bytes: 0,
             acked: offset,
-            sent: offset,
             in_flight: 0,
             size: meta.len(),
             last_growth: Instant::now(),
@@ -204,11 +201,6 @@ impl Tracked {
         Ok(())
     }
 
-    /// Whether the file's first bytes are no longer those it was first seen with.
-    pub fn first_bytes_changed(&self) -> bool {
-        self.fingerprint.is_some_and(|fp| !fp.matches(&self.path))
-    }
-
     /// The sizes of the records ready, in order.
     pub fn ready_sizes(&self) -> impl Iterator<Item = usize> + '_ {
         self.ready.iter().map(|c| c.data.len())
@@ -233,7 +225,6 @@ impl Tracked {
         let cuts: Vec<Cut> = self.ready.drain(..records.min(self.ready.len())).collect();
         let end = cuts.last()?.end;
         self.ready_bytes -= cuts.iter().map(|c| c.data.len()).sum::<usize>();
-        self.sent = end;
         self.in_flight += 1;
         Some(SeqBatch { producer, seq: end, records: cuts.into_iter().map(|c| (ty, c.data)).collect() })
     }
@@ -286,7 +277,7 @@ impl Tracked {
         self.generation += 1;
         self.fingerprint = None;
         self.lines = Lines::new(0, input.max_record_bytes, input.multiline.clone());
-        (self.acked, self.sent, self.size) = (0, 0, 0);
+        (self.acked, self.size) = (0, 0);
         (self.restarting, self.rewritten) = (false, false);
         Ok(true)
     }
