@@ -1,8 +1,8 @@
 //! Prometheus metrics in the text exposition format, served over plain HTTP.
 //!
-//! The figures come from the store's [`Signal`] (appends since start, the head), the
-//! process itself (resident memory), and any [`MetricSource`] the server adds (the Kafka
-//! bridge's imports and exports). The endpoint answers `GET /metrics` (any path, in
+//! The figures come from [`MetricSource`]s: the store's [`Signal`] (appends since start,
+//! the head), the Kafka bridge's imports and exports, the log agent's files; and from the
+//! process itself (resident memory). The endpoint answers `GET /metrics` (any path, in
 //! fact) with one small response per connection. With a token (the server passes the read
 //! scope's when the address is not loopback) a request without
 //! `Authorization: Bearer <token>` gets `401`.
@@ -52,10 +52,21 @@ pub fn render(head: &Head) -> String {
         let labels = format!("{{date=\"{date}\"}}");
         metric("modsynclog_head_records", "gauge", "Records in the day last written.", &labels, head.count);
     }
-    if let Some(rss) = resident_bytes() {
-        metric("process_resident_memory_bytes", "gauge", "Resident memory of the process.", "", rss);
-    }
     out
+}
+
+impl MetricSource for Signal {
+    fn render(&self, out: &mut String) {
+        out.push_str(&render(&self.head()));
+    }
+}
+
+/// The process's own figures.
+fn render_process(out: &mut String) {
+    if let Some(rss) = resident_bytes() {
+        let name = "process_resident_memory_bytes";
+        let _ = writeln!(out, "# HELP {name} Resident memory of the process.\n# TYPE {name} gauge\n{name} {rss}");
+    }
 }
 
 fn resident_bytes() -> Option<u64> {
@@ -64,10 +75,9 @@ fn resident_bytes() -> Option<u64> {
     Some(pages * 4096)
 }
 
-/// Serves metrics on `listener` until `shutdown` turns true.
+/// Serves the metrics of `sources` on `listener` until `shutdown` turns true.
 pub async fn serve(
     listener: TcpListener,
-    signal: Arc<Signal>,
     sources: Vec<Arc<dyn MetricSource>>,
     token: Option<String>,
     mut shutdown: watch::Receiver<bool>,
@@ -91,10 +101,11 @@ pub async fn serve(
             drop(conn);
             continue;
         };
-        let mut body = render(&signal.head());
+        let mut body = String::with_capacity(2048);
         for source in &sources {
             source.render(&mut body);
         }
+        render_process(&mut body);
         let token = token.clone();
         tokio::spawn(async move {
             let _slot = slot;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use modsynclog_core::clock::SystemClock;
 use modsynclog_core::legacy::LegacyServerConfig;
+use modsynclog_core::metrics::MetricSource;
 use modsynclog_core::server::{self, Limits, ServerConfig};
 use modsynclog_kafka::import::FileBy;
 
@@ -91,8 +92,9 @@ pub async fn run(settings: Settings) -> Result<()> {
         tracing::info!(metrics_addr = %listener.local_addr()?, "metrics listening");
         // On loopback the metrics stay open to local scrapers; elsewhere they need the read token.
         let token = if addr.ip().is_loopback() { None } else { read_token };
-        let sources = bridge.metric_sources();
-        tokio::spawn(modsynclog_core::metrics::serve(listener, running.signal(), sources, token, metrics_stopped));
+        let mut sources: Vec<Arc<dyn MetricSource>> = vec![running.signal()];
+        sources.extend(bridge.metric_sources());
+        tokio::spawn(modsynclog_core::metrics::serve(listener, sources, token, metrics_stopped));
     }
     let stop = shutdown_signal();
     tokio::pin!(stop);
