@@ -22,6 +22,8 @@ step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
+# etcd for the agent's config-centre test (Debian packages; nothing when installed).
+bash scripts/etcd.sh install
 cargo test --workspace --locked
 
 step "C: libmodsynclog tests (gcc, valgrind when installed)"

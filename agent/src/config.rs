@@ -183,6 +183,18 @@ pub fn parse_inputs(text: &str) -> Result<Vec<Input>, String> {
     Ok(inputs)
 }
 
+/// The inputs of the agent's own configuration, then those of the config centre. A name
+/// in both is refused: which of the two settings should win is not for the agent to guess.
+pub fn combine(local: &[Input], centre: &[Input]) -> Result<Vec<Input>, String> {
+    if let Some(twice) = centre.iter().find(|c| local.iter().any(|l| l.name == c.name)) {
+        return Err(format!(
+            "the config centre's input {:?} has the name of an input of the config file or --path",
+            twice.name
+        ));
+    }
+    Ok(local.iter().chain(centre).cloned().collect())
+}
+
 /// How long a file may stay quiet before a multi-line record waiting for more lines is
 /// shipped as it is.
 pub const MULTILINE_FLUSH: Duration = Duration::from_millis(500);
@@ -212,5 +224,14 @@ mod tests {
         assert!(bad("[[input]]\npaths = [\"a\"]\nmultiline = { pattern = '(' }\n").contains("multiline pattern"));
         assert!(bad("[[input]]\npaths = [\"a\"]\n[[input]]\npaths = [\"a\"]\n").contains("distinct"));
         assert!(bad("[[input]]\npaths = [\"a\"]\ntypo = 1\n").contains("unknown field"));
+    }
+
+    #[test]
+    fn centre_inputs_follow_local_ones_and_may_not_reuse_their_names() {
+        let local = parse_inputs("[[input]]\nname = \"a\"\npaths = [\"/a\"]\n").unwrap();
+        let centre = parse_inputs("[[input]]\nname = \"b\"\npaths = [\"/b\"]\n").unwrap();
+        let names: Vec<String> = combine(&local, &centre).unwrap().into_iter().map(|i| i.name).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(combine(&local, &local).unwrap_err().contains("\"a\""));
     }
 }

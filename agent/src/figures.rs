@@ -1,11 +1,15 @@
 //! The agent's figures, as its metrics endpoint shows them.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Updated by the agent's loop, read by scrapes.
 #[derive(Debug, Default)]
 pub struct Figures {
+    /// Inputs in effect now (the config file's and the config centre's).
+    pub inputs: AtomicU64,
     /// Files followed now.
     pub files: AtomicU64,
     /// Bytes read from files since start.
@@ -15,10 +19,14 @@ pub struct Figures {
     pub sent_bytes: AtomicU64,
     /// Records the server acknowledged (stored, or found stored before) since start.
     pub records: AtomicU64,
+    /// The same, per input.
+    pub input_records: Mutex<BTreeMap<String, u64>>,
     /// Of those, records the server had stored before (resent after a crash or a cut stream).
     pub duplicates: AtomicU64,
     /// Bytes of followed files not yet acknowledged.
     pub behind_bytes: AtomicU64,
+    /// The same, per file: input, path, bytes (as of the last checkpoint).
+    pub behind_files: Mutex<Vec<(String, String, u64)>>,
     /// Bytes of files that went (deleted while the agent was down) before they were shipped.
     pub lost_bytes: AtomicU64,
     /// Records cut to `max_record_bytes`.
@@ -29,7 +37,8 @@ pub struct Figures {
 
 impl Figures {
     pub fn render(&self, out: &mut String) {
-        let rows: [(&str, &str, &str, &AtomicU64); 10] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 11] = [
+            ("modsynclog_agent_inputs", "gauge", "Inputs in effect now.", &self.inputs),
             ("modsynclog_agent_files", "gauge", "Files followed now.", &self.files),
             ("modsynclog_agent_read_bytes_total", "counter", "Bytes read from files.", &self.read_bytes),
             ("modsynclog_agent_sent_records_total", "counter", "Records handed to the sender.", &self.sent_records),
@@ -70,5 +79,41 @@ impl Figures {
             let _ =
                 writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}", value.load(Ordering::Relaxed));
         }
+        let name = "modsynclog_agent_input_acked_records_total";
+        let _ = writeln!(out, "# HELP {name} Records of an input the server acknowledged.\n# TYPE {name} counter");
+        for (input, records) in self.input_records.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(out, "{name}{{input=\"{}\"}} {records}", label(input));
+        }
+        let name = "modsynclog_agent_file_behind_bytes";
+        let _ = writeln!(out, "# HELP {name} Bytes of a followed file not yet acknowledged.\n# TYPE {name} gauge");
+        for (input, path, behind) in self.behind_files.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(out, "{name}{{input=\"{}\",path=\"{}\"}} {behind}", label(input), label(path));
+        }
+    }
+}
+
+/// A label value in the text format: backslash, double quote and newline escaped.
+fn label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_file_figures_are_labelled_and_escaped() {
+        let figures = Figures::default();
+        figures.lost_bytes.store(7, Ordering::Relaxed);
+        figures.input_records.lock().unwrap().insert("app".into(), 3);
+        figures.behind_files.lock().unwrap().push(("app".into(), "/var/log/a \"b\".log".into(), 42));
+        let mut out = String::new();
+        figures.render(&mut out);
+        assert!(out.contains("\nmodsynclog_agent_lost_bytes_total 7\n"), "{out}");
+        assert!(out.contains("\nmodsynclog_agent_input_acked_records_total{input=\"app\"} 3\n"), "{out}");
+        assert!(
+            out.contains("\nmodsynclog_agent_file_behind_bytes{input=\"app\",path=\"/var/log/a \\\"b\\\".log\"} 42\n"),
+            "{out}"
+        );
     }
 }

@@ -221,6 +221,12 @@ impl Files {
             Ok(delivered) => {
                 let records = ack.records as u64;
                 self.figures.records.fetch_add(records, Relaxed);
+                let mut per_input = self.figures.input_records.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(n) = per_input.get_mut(&t.input) {
+                    *n += records;
+                } else {
+                    per_input.insert(t.input.clone(), records);
+                }
                 if delivered == Delivered::Duplicate {
                     self.figures.duplicates.fetch_add(records, Relaxed);
                 }
@@ -284,8 +290,13 @@ impl Files {
         }
         self.checkpoints.save(state_dir)?;
         self.dirty = false;
-        let behind: u64 = self.files.values().map(|t| t.size.saturating_sub(t.acked)).sum();
-        self.figures.behind_bytes.store(behind, Relaxed);
+        let per_file: Vec<(String, String, u64)> = self
+            .files
+            .values()
+            .map(|t| (t.input.clone(), t.path.display().to_string(), t.size.saturating_sub(t.acked)))
+            .collect();
+        self.figures.behind_bytes.store(per_file.iter().map(|f| f.2).sum(), Relaxed);
+        *self.figures.behind_files.lock().unwrap_or_else(|e| e.into_inner()) = per_file;
         Ok(())
     }
 

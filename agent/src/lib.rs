@@ -2,7 +2,8 @@
 //! restarts, without loss or duplicates.
 //!
 //! - [`config`]: the inputs (`[[input]]`: globs, record type, multi-line rule, maximum
-//!   record size, rate), from a TOML file (reloaded on SIGHUP).
+//!   record size, rate), from a TOML file (reloaded on SIGHUP) and from the config
+//!   [`centre`], an etcd key the agent watches.
 //! - [`lines`]: a file's bytes into records. [`tracked`]: one file being shipped (read
 //!   position, acknowledged position, rename and truncation). [`files`]: all of them,
 //!   found by [`discover`], resumed from [`checkpoint`]s.
@@ -14,6 +15,7 @@
 //!   checkpoint, when the server forgot), so a `kill -9` of the agent, the server or both
 //!   loses nothing and doubles nothing.
 
+pub mod centre;
 pub mod checkpoint;
 pub mod config;
 pub mod discover;

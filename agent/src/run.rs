@@ -74,6 +74,7 @@ pub async fn run(
     let (sender, mut acks) =
         SeqSender::connect(&config.server, config.token.as_deref(), &config.tls, config.max_in_flight_bytes)?;
     let current = inputs.borrow_and_update().clone();
+    figures.inputs.store(current.len() as u64, Relaxed);
     let mut files = Files::new(&config.agent_id, current, checkpoints, figures.clone());
     files.start(&sender).await?;
     let save = |files: &mut Files| {
@@ -157,6 +158,7 @@ pub async fn run(
                 if changed.is_ok() {
                     let new = inputs.borrow_and_update().clone();
                     tracing::info!(inputs = new.len(), "inputs changed");
+                    figures.inputs.store(new.len() as u64, Relaxed);
                     files.inputs = new;
                     watcher.watch(&files.inputs);
                     buckets.clear();
@@ -221,7 +223,8 @@ fn take_batch(
     for k in 0..inodes.len() {
         let inode = inodes[(*turn + k) % inodes.len()];
         let t = &files.files[&inode];
-        let input = files.inputs.iter().find(|i| i.name == t.input)?.clone();
+        // A removed input's file keeps what it had read, unsent; the others go on.
+        let Some(input) = files.inputs.iter().find(|i| i.name == t.input).cloned() else { continue };
         let (mut records, mut bytes) = t.peek(usize::MAX);
         if let Some(rate) = input.rate {
             let bucket = buckets.entry(input.name.clone()).or_insert_with(|| Bucket::new(rate));

@@ -1,24 +1,28 @@
-//! `modsynclog-agent`: the log agent's command line and configuration file, signals
-//! (SIGTERM/SIGINT stop, SIGHUP reloads the inputs) and `--dry-run`.
+//! `modsynclog-agent`: the log agent's command line and configuration file, and
+//! `--dry-run`. [`crate::agent_run`] runs it.
 //!
 //! ```toml
 //! server = "https://master.example:1235"
 //! agent_id = "web-01"                       # default: the host name
 //! state_dir = "/var/lib/modsynclog-agent"   # checkpoints
 //! token_file = "/etc/modsynclog/token"
+//! etcd = "http://127.0.0.1:2379"            # optional: more inputs from an etcd key
+//! metrics_addr = "127.0.0.1:9101"           # optional: Prometheus metrics
 //!
 //! [[input]]
 //! paths = ["/var/log/app/*.log"]
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
+use modsynclog_agent::centre::CentreConfig;
 use modsynclog_agent::config::{Input, parse_inputs};
-use modsynclog_agent::run::{AgentConfig, DEFAULT_IN_FLIGHT_BYTES, Ended};
+use modsynclog_agent::run::{AgentConfig, DEFAULT_IN_FLIGHT_BYTES};
+use modsynclog_core::tls::ClientTls;
 use serde::Deserialize;
-use tokio::sync::watch;
 
 use crate::client_auth::ClientAuthArgs;
 use crate::config::parse_bytes;
@@ -50,6 +54,24 @@ pub struct AgentArgs {
     /// there while the server is slow or away. [default: 16MiB]
     #[arg(long, value_parser = parse_bytes)]
     pub max_in_flight_bytes: Option<usize>,
+    /// etcd holding more inputs (the config centre): http://HOST:PORT or https://HOST:PORT.
+    /// The key is watched: a change adds or removes inputs without a restart.
+    #[arg(long, env = "MODSYNCLOG_AGENT_ETCD")]
+    pub etcd: Option<String>,
+    /// The etcd key whose value is `[[input]]` sections, as in --config.
+    /// [default: /modsynclog/agent/<agent id>]
+    #[arg(long, env = "MODSYNCLOG_AGENT_ETCD_KEY")]
+    pub etcd_key: Option<String>,
+    /// CA (PEM) that signed an https:// etcd's certificate [default: the system's roots].
+    #[arg(long, env = "MODSYNCLOG_AGENT_ETCD_CA")]
+    pub etcd_ca: Option<PathBuf>,
+    /// Address for Prometheus metrics (`GET /metrics`); off unless set. An address other
+    /// than loopback needs --metrics-token.
+    #[arg(long, env = "MODSYNCLOG_AGENT_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Bearer token scrapers must send to the metrics address.
+    #[arg(long, env = "MODSYNCLOG_AGENT_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Ship what the files hold now, then exit (batch use).
     #[arg(long)]
     pub once: bool,
@@ -69,6 +91,11 @@ struct FileConfig {
     token_file: Option<PathBuf>,
     tls_ca: Option<PathBuf>,
     max_in_flight_bytes: Option<String>,
+    etcd: Option<String>,
+    etcd_key: Option<String>,
+    etcd_ca: Option<PathBuf>,
+    metrics_addr: Option<SocketAddr>,
+    metrics_token: Option<String>,
     /// Parsed by [`parse_inputs`].
     #[serde(default)]
     #[allow(dead_code)]
@@ -78,10 +105,14 @@ struct FileConfig {
 /// The settled agent: its configuration and its inputs.
 pub struct Settled {
     pub config: AgentConfig,
+    /// The inputs of the config file and `--path` (the config centre's come later).
     pub inputs: Vec<Input>,
     pub dry_run: bool,
-    config_file: Option<PathBuf>,
-    cli_input: Option<String>,
+    pub centre: Option<CentreConfig>,
+    /// Where to serve metrics, and the token scrapers must send.
+    pub metrics: Option<(SocketAddr, Option<String>)>,
+    pub(crate) config_file: Option<PathBuf>,
+    pub(crate) cli_input: Option<String>,
 }
 
 impl AgentArgs {
@@ -97,7 +128,8 @@ impl AgentArgs {
             None => (FileConfig::default(), String::new()),
         };
         let cli_input = (!self.paths.is_empty()).then(|| cli_input(&self.paths, self.record_type));
-        let inputs = load_inputs(&text, cli_input.as_deref())?;
+        let etcd = self.etcd.or(file.etcd);
+        let inputs = load_inputs(&text, cli_input.as_deref(), etcd.is_some())?;
         let server =
             self.server.or(file.server).ok_or_else(|| anyhow!("--server is needed (or `server` in --config)"))?;
         let agent_id = match self.agent_id.or(file.agent_id) {
@@ -119,6 +151,21 @@ impl AgentArgs {
             }
             (None, None) => DEFAULT_IN_FLIGHT_BYTES,
         };
+        let centre = etcd.map(|endpoint| CentreConfig {
+            endpoint,
+            key: self.etcd_key.or(file.etcd_key).unwrap_or_else(|| format!("/modsynclog/agent/{agent_id}")),
+            tls: ClientTls { ca_file: self.etcd_ca.or(file.etcd_ca), ..ClientTls::default() },
+        });
+        if let Some(c) = &centre {
+            modsynclog_core::tls::endpoint(&c.endpoint, &c.tls).map_err(|e| anyhow!("--etcd: {}", e.message()))?;
+        }
+        let metrics_token = self.metrics_token.or(file.metrics_token).filter(|t| !t.is_empty());
+        let metrics = self.metrics_addr.or(file.metrics_addr).map(|addr| (addr, metrics_token));
+        if let Some((addr, None)) = &metrics
+            && !addr.ip().is_loopback()
+        {
+            bail!("refusing to serve metrics on {addr} (not loopback) without --metrics-token");
+        }
         let config = AgentConfig {
             server,
             token: auth.token()?,
@@ -128,7 +175,7 @@ impl AgentArgs {
             max_in_flight_bytes,
             once: self.once,
         };
-        Ok(Settled { config, inputs, dry_run: self.dry_run, config_file: self.config, cli_input })
+        Ok(Settled { config, inputs, dry_run: self.dry_run, centre, metrics, config_file: self.config, cli_input })
     }
 }
 
@@ -139,14 +186,15 @@ fn cli_input(paths: &[String], ty: Option<i16>) -> String {
     format!("[[input]]\nname = \"cli\"\npaths = [{}]\n{ty}", quoted.join(", "))
 }
 
-/// The inputs of the config file's text, then the `--path` input.
-fn load_inputs(text: &str, cli: Option<&str>) -> Result<Vec<Input>> {
+/// The inputs of the config file's text, then the `--path` input. None at all is fine
+/// only when a config centre may bring some.
+pub(crate) fn load_inputs(text: &str, cli: Option<&str>, centre: bool) -> Result<Vec<Input>> {
     let mut inputs = parse_inputs(text).map_err(anyhow::Error::msg)?;
     if let Some(cli) = cli {
         inputs.extend(parse_inputs(cli).map_err(anyhow::Error::msg)?);
     }
-    if inputs.is_empty() {
-        bail!("nothing to ship: give --path GLOB, or [[input]] sections in --config");
+    if inputs.is_empty() && !centre {
+        bail!("nothing to ship: give --path GLOB, [[input]] sections in --config, or --etcd");
     }
     Ok(inputs)
 }
@@ -157,44 +205,6 @@ fn host_name() -> Result<String> {
     let name: String =
         name.trim().chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' }).collect();
     Ok(name.chars().take(modsynclog_agent::identity::MAX_AGENT_ID_LEN).collect())
-}
-
-pub async fn run(settled: Settled) -> Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Settled { config, inputs, config_file, cli_input, .. } = settled;
-    let (inputs_tx, inputs_rx) = watch::channel(inputs);
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut term = signal(SignalKind::terminate()).context("install SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("install SIGINT handler")?;
-    let mut hup = signal(SignalKind::hangup()).context("install SIGHUP handler")?;
-    let figures = std::sync::Arc::default();
-    tracing::info!(server = %config.server, agent_id = %config.agent_id, state_dir = %config.state_dir.display(), "starting modsynclog-agent");
-    let mut agent = tokio::spawn(modsynclog_agent::run::run(config, inputs_rx, stop_rx, figures));
-    loop {
-        tokio::select! {
-            ended = &mut agent => {
-                return match ended.context("agent task")? {
-                    Ok(Ended::Drained) => { tracing::info!("everything shipped"); Ok(()) }
-                    Ok(Ended::Stopped) => { tracing::info!("stopped"); Ok(()) }
-                    Err(e) => Err(anyhow!(e)),
-                };
-            }
-            _ = term.recv() => { let _ = stop_tx.send(true); }
-            _ = int.recv() => { let _ = stop_tx.send(true); }
-            _ = hup.recv() => match reload(config_file.as_deref(), cli_input.as_deref()) {
-                Ok(inputs) => { let _ = inputs_tx.send(inputs); }
-                Err(e) => tracing::error!(error = %format!("{e:#}"), "SIGHUP: the config file is not valid; keeping the inputs as they are"),
-            },
-        }
-    }
-}
-
-fn reload(file: Option<&Path>, cli: Option<&str>) -> Result<Vec<Input>> {
-    let text = match file {
-        Some(p) => std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))?,
-        None => String::new(),
-    };
-    load_inputs(&text, cli)
 }
 
 /// `--dry-run`: what each input matches.

@@ -5,6 +5,7 @@
 //! is in `modsynclog-core`.
 
 pub mod agent_cli;
+pub mod agent_run;
 pub mod client_auth;
 pub mod config;
 pub mod kafka_bridge;

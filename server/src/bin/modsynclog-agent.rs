@@ -3,6 +3,7 @@
 
 use clap::Parser;
 use modsynclog_server::agent_cli::{self, AgentArgs};
+use modsynclog_server::agent_run;
 use modsynclog_server::logging;
 
 #[derive(Debug, Parser)]
@@ -27,7 +28,7 @@ fn main() -> std::process::ExitCode {
             .worker_threads(2)
             .enable_all()
             .build()?
-            .block_on(agent_cli::run(settled))
+            .block_on(agent_run::run(settled))
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
