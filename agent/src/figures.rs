@@ -27,7 +27,8 @@ pub struct Figures {
     pub behind_bytes: AtomicU64,
     /// The same, per file: input, path, bytes (as of the last checkpoint).
     pub behind_files: Mutex<Vec<(String, String, u64)>>,
-    /// Bytes of files that went (deleted while the agent was down) before they were shipped.
+    /// Bytes that went before they were shipped: files deleted while the agent was down,
+    /// truncated files whose copy was not found.
     pub lost_bytes: AtomicU64,
     /// Records cut to `max_record_bytes`.
     pub truncated_records: AtomicU64,
@@ -59,7 +60,7 @@ impl Figures {
             (
                 "modsynclog_agent_lost_bytes_total",
                 "counter",
-                "Bytes of files deleted before they were shipped.",
+                "Bytes of files deleted or truncated (no copy found) before they were shipped.",
                 &self.lost_bytes,
             ),
             (

@@ -82,52 +82,63 @@ impl Files {
             let producer = producer_id(&self.agent, *inode, entry.fingerprint, entry.generation);
             stored.push(stored_seq(sender, &producer).await?);
         }
+        let mut resumed: Vec<(Inode, Tracked)> = Vec::new();
         for ((inode, entry), stored) in entries.into_iter().zip(stored) {
             let Some(input) = self.input(&entry.input).cloned() else {
                 // Its input is gone from the configuration: kept for when it comes back.
                 self.checkpoints.files.insert(inode, entry);
                 continue;
             };
-            // Where the file is now: at a glob's path, or renamed in its folder. The same
-            // inode at the same path with other first bytes was truncated (copy-truncate)
-            // while the agent was down: its rest is in the copy (see `Tracked`).
-            let mut rewritten = false;
+            // Where the file is now: at a glob's path, or renamed in its folder.
             let here = match found.get(&inode) {
-                Some(f) if entry.fingerprint.matches(&f.path) => Some((f.path.clone(), false)),
-                Some(f) if f.path == entry.path => {
-                    rewritten = true;
-                    Some((f.path.clone(), false))
-                }
-                _ => find_in_folder(&entry.path, inode)
-                    .filter(|p| entry.fingerprint.matches(p))
-                    .map(|p| (p, !found.contains_key(&inode))),
-            };
-            let Some((path, gone)) = here else {
-                let lost = entry.size.saturating_sub(entry.acked);
-                if lost > 0 {
-                    tracing::warn!(path = %entry.path.display(), lost_bytes = lost, "a file went before it was shipped");
-                    self.figures.lost_bytes.fetch_add(lost, Relaxed);
-                }
-                self.dirty = true;
-                continue;
+                Some(f) => Some((f.path.clone(), false)),
+                None => find_in_folder(&entry.path, inode).map(|p| (p, true)),
             };
             let offset = entry.acked.max(stored.unwrap_or(0));
-            if offset > entry.acked {
-                tracing::info!(path = %path.display(), checkpoint = entry.acked, offset, "the server stored more than the checkpoint says");
-            }
-            match Tracked::open(&path, &input, offset, Some(entry.fingerprint), entry.generation) {
-                Ok(mut t) => {
-                    if gone {
-                        // Known by the path it had: the file now there comes after it.
-                        t.path = entry.path.clone();
+            let open = |p: &Path| Tracked::open(p, &input, offset, Some(entry.fingerprint), entry.generation);
+            let opened = here.map(|(path, gone)| {
+                open_where_it_is(&path, inode, open).map(|(t, moved)| (t, gone || moved, path == entry.path))
+            });
+            // Its first bytes, read through the open file (its path may have moved on). Other
+            // ones at the same path: truncated (copy-truncate) and written again while the
+            // agent was down, its rest is in the copy (see `Tracked`); anywhere else: another
+            // file that took the inode of one that went.
+            let (mut t, gone) = match opened {
+                Some(Ok((mut t, gone, same_path))) => match t.starts_with(entry.fingerprint) {
+                    Ok(true) => (t, gone),
+                    Ok(false) if same_path && !gone => {
+                        t.rewritten = true;
+                        (t, gone)
                     }
-                    t.gone = gone;
-                    t.rewritten = rewritten;
-                    self.add(inode, t);
+                    Ok(false) => {
+                        self.went(&entry);
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(path = %t.path.display(), error = %e, "cannot read a checkpointed file");
+                        continue;
+                    }
+                },
+                Some(Err(e)) => {
+                    tracing::warn!(path = %entry.path.display(), error = %e, "cannot open a checkpointed file");
+                    continue;
                 }
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot open a checkpointed file"),
+                None => {
+                    self.went(&entry);
+                    continue;
+                }
+            };
+            if offset > entry.acked {
+                tracing::info!(path = %t.path.display(), checkpoint = entry.acked, offset, "the server stored more than the checkpoint says");
             }
+            if gone {
+                // Known by the path it had: the file now there comes after it.
+                t.path = entry.path.clone();
+            }
+            t.gone = gone;
+            resumed.push((inode, t));
         }
+        self.resume_in_rotation_order(resumed);
         let first_start: Vec<String> = self
             .inputs
             .iter()
@@ -168,6 +179,7 @@ impl Files {
                 _ => find_in_folder(&f.path, *inode),
             };
             let Some(path) = path else { continue }; // deleted already
+            let before = before.map(|b| self.missed_rotations(&f.path, b, &input));
             match Tracked::open(&path, &input, offset, None, 0) {
                 Ok(mut t) if t.inode == *inode => {
                     tracing::info!(path = %path.display(), ino = inode.ino, input = %input.name, offset, after = ?before.map(|i| i.ino), "following a file");
@@ -179,6 +191,57 @@ impl Files {
                 Ok(_) => {} // replaced again in between: the next scan sees it
                 Err(e) => tracing::debug!(path = %f.path.display(), error = %e, "cannot open"),
             }
+        }
+    }
+
+    /// Files renamed away from `at` that the agent never saw there: created and renamed
+    /// away again between two looks (while it started, or was busy). They are named after
+    /// it and were written after `before`, the last file followed at `at`; they are
+    /// followed now, oldest first, each after the one before. Returns the last (or
+    /// `before`): the file now at `at` comes after it.
+    fn missed_rotations(&mut self, at: &Path, before: Inode, input: &Input) -> Inode {
+        let Some(since) = self.files.get(&before).and_then(|t| t.modified()) else { return before };
+        let known = |i: Inode| self.files.contains_key(&i) || self.checkpoints.files.contains_key(&i);
+        let missed = crate::copies::later_copies(at, known, since);
+        let mut last = before;
+        for m in missed {
+            match Tracked::open(&m.path, input, 0, None, 0) {
+                Ok(mut t) if t.inode == m.inode => {
+                    tracing::info!(path = %m.path.display(), ino = m.inode.ino, after = last.ino, "a file rotated away before the agent saw it at its path: following it");
+                    (t.path, t.gone, t.after) = (at.to_path_buf(), true, Some(last));
+                    self.add(m.inode, t);
+                    last = m.inode;
+                }
+                _ => {}
+            }
+        }
+        last
+    }
+
+    /// A checkpointed file that is not there any more: what it held past its checkpoint is
+    /// lost.
+    fn went(&mut self, entry: &Entry) {
+        let lost = entry.size.saturating_sub(entry.acked);
+        if lost > 0 {
+            tracing::warn!(path = %entry.path.display(), lost_bytes = lost, "a file went before it was shipped");
+            self.figures.lost_bytes.fetch_add(lost, Relaxed);
+        }
+        self.dirty = true;
+    }
+
+    /// Follows the resumed files in the order they were written: of files known by one
+    /// path (renamed away by rotations, and the file there now), each is read only once
+    /// the one before is read to its end, as before the restart. A rotation's older file
+    /// was last written before the newer one, so their modification times give the order.
+    fn resume_in_rotation_order(&mut self, mut resumed: Vec<(Inode, Tracked)>) {
+        let modified = |t: &Tracked| t.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+        resumed.sort_by_key(|(i, t)| (modified(t), i.ino));
+        let mut last_at: HashMap<std::path::PathBuf, Inode> = HashMap::new();
+        for (inode, mut t) in resumed {
+            if let Some(before) = last_at.insert(t.path.clone(), inode) {
+                t.after = Some(before);
+            }
+            self.add(inode, t);
         }
     }
 
@@ -330,4 +393,24 @@ async fn stored_seq(sender: &SeqSender, producer: &str) -> Result<Option<u64>> {
             }
         }
     }
+}
+
+/// Opens the file `inode` found at `path`, or where it went in the same folder if it was
+/// renamed away (a rotation) since it was found there. Returns it and whether it moved.
+fn open_where_it_is(
+    path: &Path,
+    inode: Inode,
+    open: impl Fn(&Path) -> std::io::Result<Tracked>,
+) -> std::io::Result<(Tracked, bool)> {
+    let t = open(path)?;
+    if t.inode == inode {
+        return Ok((t, false));
+    }
+    let moved = find_in_folder(path, inode)
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "renamed away and not found"))?;
+    let t = open(&moved)?;
+    if t.inode != inode {
+        return Err(std::io::Error::other("replaced while it was opened"));
+    }
+    Ok((t, true))
 }

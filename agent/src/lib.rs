@@ -18,6 +18,7 @@
 pub mod centre;
 pub mod checkpoint;
 pub mod config;
+pub mod copies;
 pub mod discover;
 pub mod figures;
 pub mod files;

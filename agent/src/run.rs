@@ -86,6 +86,7 @@ pub async fn run(
     watcher.watch(&files.inputs);
 
     let mut buckets: HashMap<String, Bucket> = HashMap::new();
+    let mut buf = vec![0u8; crate::tracked::READ_CHUNK];
     let mut next: Option<(Inode, SeqBatch)> = None;
     let mut turn = 0usize;
     let (mut last_scan, mut last_save) = (Instant::now(), Instant::now());
@@ -114,7 +115,7 @@ pub async fn run(
         }
         let mut busy = false;
         if stopping.is_none() && next.is_none() {
-            busy = read_some(&mut files, &figures)?;
+            busy = read_some(&mut files, &figures, &mut buf)?;
             if files.unregistered() {
                 files.dirty = true;
                 save(&mut files)?;
@@ -174,8 +175,9 @@ pub async fn run(
 /// Reads every file that may have grown; returns whether any had something. Files quiet
 /// for a while hand out a multi-line record waiting for more lines; files renamed away or
 /// deleted, their last line without its newline.
-fn read_some(files: &mut Files, figures: &Figures) -> Result<bool> {
+fn read_some(files: &mut Files, figures: &Figures, buf: &mut [u8]) -> Result<bool> {
     let mut any = false;
+    let ready_limit = crate::tracked::ready_limit(files.files.len());
     let read_out: Vec<Inode> = files.files.iter().filter(|(_, t)| t.read_out(ROTATED_QUIET)).map(|(i, _)| *i).collect();
     let followed: Vec<Inode> = files.files.keys().copied().collect();
     for t in files.files.values_mut() {
@@ -192,8 +194,9 @@ fn read_some(files: &mut Files, figures: &Figures) -> Result<bool> {
             }
             t.after = None;
         }
-        let n = t.read().map_err(|e| Error::io(&t.path, "read", e))?;
+        let n = t.read(ready_limit, buf).map_err(|e| Error::io(&t.path, "read", e))?;
         figures.read_bytes.fetch_add(n as u64, Relaxed);
+        figures.lost_bytes.fetch_add(std::mem::take(&mut t.lost), Relaxed);
         any |= n > 0 || t.has_ready();
         if n == 0 && t.has_partial() && t.last_growth.elapsed() >= MULTILINE_FLUSH {
             if t.gone && t.last_growth.elapsed() >= crate::files::CLOSE_QUIET {

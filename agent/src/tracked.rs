@@ -8,23 +8,38 @@
 //! as long as what was read), then, once every batch of it is acknowledged, the file
 //! starts again from 0 under its next generation (a new producer id: the seqs, its byte
 //! offsets, start again).
+//!
+//! A file may be truncated again before that (the agent is behind, down, or the server
+//! away): once a generation is finished from its copy, the copies made after it (see
+//! [`copies`](crate::copies)) are shipped as the generations that followed, oldest first,
+//! before the file itself.
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use modsynclog_core::sdk::sequenced::SeqBatch;
 
 use crate::config::Input;
+use crate::copies;
 use crate::identity::{FINGERPRINT_LEN, Fingerprint, Inode, producer_id};
 use crate::lines::{Cut, Lines};
 
-/// Bytes read from a file at once.
-const READ_CHUNK: usize = 256 << 10;
-/// Records waiting for a batch, at most, per file (reading stops there).
-const MAX_READY_BYTES: usize = 2 << 20;
+/// Bytes read from a file at once, at most.
+pub const READ_CHUNK: usize = 256 << 10;
+/// Records waiting for a batch, at most, over all files: each file gets its share
+/// ([`ready_limit`]), so the memory the agent reads ahead does not grow with the number of
+/// files it follows.
+pub const READY_TOTAL_BYTES: usize = 8 << 20;
+const READY_PER_FILE: std::ops::RangeInclusive<usize> = (16 << 10)..=(2 << 20);
+
+/// The ready bytes each of `files` files may hold.
+pub fn ready_limit(files: usize) -> usize {
+    (READY_TOTAL_BYTES / files.max(1)).clamp(*READY_PER_FILE.start(), *READY_PER_FILE.end())
+}
+
 /// A batch holds at most this many records or payload bytes.
 pub const BATCH_RECORDS: usize = 10_000;
 pub const BATCH_BYTES: usize = 1 << 20;
@@ -63,6 +78,13 @@ pub struct Tracked {
     pub rewritten: bool,
     /// Order of opening (of two files renamed away from one path, the later came later).
     pub opened: u64,
+    /// Bytes known to be lost since last taken (truncated, and no copy found).
+    pub lost: u64,
+    /// Truncated: the copy this generation is read from (to its end).
+    copy: Option<File>,
+    /// When the copy last read from was modified: copies made after it hold the
+    /// generations that came after.
+    copied_at: Option<SystemTime>,
 }
 
 impl Tracked {
@@ -102,7 +124,20 @@ impl Tracked {
             after: None,
             rewritten: false,
             opened: 0,
+            lost: 0,
+            copy: None,
+            copied_at: None,
         })
+    }
+
+    /// Whether the file's first bytes are `fp`'s, read through the open file.
+    pub fn starts_with(&mut self, fp: Fingerprint) -> std::io::Result<bool> {
+        Ok(Fingerprint::read(&mut self.file, fp.len)? == fp)
+    }
+
+    /// When the file was last written.
+    pub fn modified(&self) -> Option<SystemTime> {
+        self.file.metadata().and_then(|m| m.modified()).ok()
     }
 
     /// This file's producer id (`None` before it has bytes).
@@ -115,44 +150,74 @@ impl Tracked {
         self.lines.truncated
     }
 
-    /// Reads what the file has now into ready records (up to a bound). Returns the bytes
-    /// read. Notices truncation: see the module docs.
-    pub fn read(&mut self) -> std::io::Result<usize> {
-        if self.restarting {
-            return Ok(0);
-        }
+    /// Notices a truncation (see the module docs). Returns the file's size.
+    fn watch(&mut self) -> std::io::Result<u64> {
         let size = self.file.metadata()?.len();
+        if self.restarting || self.copy.is_some() {
+            // Already truncated: the next generation starts from 0 anyway.
+            return Ok(size);
+        }
         // Truncated and written again past where it was read since the last read: the size
         // alone cannot tell, its first bytes can (read through the open handle).
         if size != self.size
             && let Some(fp) = self.fingerprint
-            && Fingerprint::read(&mut self.file, fp.len)? != fp
+            && !self.starts_with(fp)?
         {
             self.rewritten = true;
         }
-        let rewritten = std::mem::take(&mut self.rewritten);
-        if size < self.lines.offset() || rewritten {
+        if size < self.lines.offset() || std::mem::take(&mut self.rewritten) {
             self.truncated_to(size)?;
+        }
+        Ok(size)
+    }
+
+    /// Reads what the file has now (or the copy of a truncated generation) into ready
+    /// records, until they hold `ready_limit` bytes, through `buf`. Returns the bytes read.
+    pub fn read(&mut self, ready_limit: usize, buf: &mut [u8]) -> std::io::Result<usize> {
+        let size = self.watch()?;
+        if self.restarting {
             return Ok(0);
+        }
+        if let Some(copy) = self.copy.take() {
+            let (n, eof) = self.fill(&copy, ready_limit, buf)?;
+            if eof {
+                // This generation is read out: the next starts once it is acknowledged.
+                self.end_partial_line();
+                self.restarting = true;
+            } else {
+                self.copy = Some(copy);
+            }
+            return Ok(n);
         }
         if size > self.size {
             self.last_growth = Instant::now();
         }
         self.size = size;
         self.take_fingerprint()?;
+        if self.copy.is_some() {
+            // A generation before this one, read from its copy first.
+            return self.read(ready_limit, buf);
+        }
+        let file = self.file.try_clone()?;
+        let (n, eof) = self.fill(&file, ready_limit, buf)?;
+        self.eof = eof;
+        Ok(n)
+    }
+
+    /// Reads `from` into ready records until they hold `ready_limit` bytes or it ends.
+    /// Returns the bytes read and whether it ended.
+    fn fill(&mut self, mut from: &File, ready_limit: usize, buf: &mut [u8]) -> std::io::Result<(usize, bool)> {
         let mut total = 0;
-        let mut buf = vec![0u8; READ_CHUNK];
-        self.eof = false;
-        while self.ready_bytes < MAX_READY_BYTES {
-            let n = self.file.read(&mut buf)?;
+        while self.ready_bytes < ready_limit {
+            let room = buf.len().min(ready_limit - self.ready_bytes);
+            let n = from.read(&mut buf[..room])?;
             if n == 0 {
-                self.eof = true;
-                break;
+                return Ok((total, true));
             }
             total += n;
             self.feed(&buf[..n]);
         }
-        Ok(total)
+        Ok((total, false))
     }
 
     fn feed(&mut self, bytes: &[u8]) {
@@ -194,11 +259,33 @@ impl Tracked {
     }
 
     /// Takes the file's fingerprint once it has bytes (its identity, and its producer id's).
+    ///
+    /// A generation after a truncation looks for copies made since the one before first:
+    /// the file may have been truncated again before anything of it was read, and what it
+    /// held then is in such a copy. (Its own first bytes are taken before: a copy is made
+    /// before its truncation, so every copy of what came before is there by then.)
     pub fn take_fingerprint(&mut self) -> std::io::Result<()> {
-        if self.fingerprint.is_none() && self.file.metadata()?.len() > 0 {
+        if self.fingerprint.is_none() && self.copy.is_none() && self.file.metadata()?.len() > 0 {
             self.fingerprint = Some(Fingerprint::read(&mut self.file, FINGERPRINT_LEN)?);
+            if !self.switch_to_later_copy()? {
+                self.copied_at = None;
+            }
         }
         Ok(())
+    }
+
+    /// When a copy was made after the one last read from (`copied_at`), this generation
+    /// (nothing of it shipped yet) is read from it instead: it held what came first.
+    fn switch_to_later_copy(&mut self) -> std::io::Result<bool> {
+        let Some(at) = self.copied_at else { return Ok(false) };
+        let Some(copy) = copies::later_copies(&self.path, |i| i == self.inode, at).into_iter().next() else {
+            return Ok(false);
+        };
+        let mut f = File::open(&copy.path)?;
+        self.fingerprint = Some(Fingerprint::read(&mut f, FINGERPRINT_LEN)?);
+        tracing::info!(path = %self.path.display(), copy = %copy.path.display(), generation = self.generation, "truncated again before the agent got back to it: shipping the copy of what it held");
+        (self.copy, self.copied_at, self.eof) = (Some(f), Some(copy.modified), false);
+        Ok(true)
     }
 
     /// The sizes of the records ready, in order.
@@ -233,38 +320,23 @@ impl Tracked {
     fn truncated_to(&mut self, size: u64) -> std::io::Result<()> {
         let from = self.lines.offset();
         tracing::info!(path = %self.path.display(), from, size, "file truncated (copy-truncate rotation?)");
-        if let Some(copy) = self.find_copy(from) {
-            let mut f = File::open(&copy)?;
-            f.seek(SeekFrom::Start(from))?;
-            let mut rest = Vec::new();
-            f.read_to_end(&mut rest)?;
-            tracing::info!(copy = %copy.display(), bytes = rest.len(), "reading the rest from the copy");
-            self.feed(&rest);
-        } else {
-            tracing::warn!(path = %self.path.display(), "no copy of the truncated file found: what it held past {from} is not shipped");
+        match self.fingerprint.and_then(|fp| copies::find_copy(&self.path, self.inode, fp, from)) {
+            Some(copy) => {
+                let mut f = File::open(&copy.path)?;
+                f.seek(SeekFrom::Start(from))?;
+                tracing::info!(copy = %copy.path.display(), from, "reading the rest from the copy");
+                (self.copy, self.copied_at, self.eof) = (Some(f), Some(copy.modified), false);
+            }
+            None => {
+                let lost = self.size.saturating_sub(from);
+                tracing::warn!(path = %self.path.display(), lost_bytes = lost, "no copy of the truncated file found: what it held past {from} is not shipped");
+                self.lost += lost;
+                self.copied_at = None;
+                self.end_partial_line();
+                self.restarting = true;
+            }
         }
-        self.end_partial_line();
-        self.restarting = true;
         Ok(())
-    }
-
-    /// A file in the same folder that starts like this one and holds at least `len` bytes.
-    fn find_copy(&self, len: u64) -> Option<PathBuf> {
-        let fp = self.fingerprint?;
-        let dir = self.path.parent()?;
-        let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
-        for entry in std::fs::read_dir(dir).ok()?.flatten() {
-            let path = entry.path();
-            let Ok(meta) = entry.metadata() else { continue };
-            if !meta.is_file() || Inode::of(&meta) == self.inode || meta.len() < len || !fp.matches(&path) {
-                continue;
-            }
-            let modified = meta.modified().ok()?;
-            if best.as_ref().is_none_or(|(m, _)| modified > *m) {
-                best = Some((modified, path));
-            }
-        }
-        best.map(|(_, p)| p)
     }
 
     /// Once every batch of the truncated file is acknowledged: ship it again from 0 under
@@ -273,12 +345,15 @@ impl Tracked {
         if !self.restarting || self.in_flight > 0 || self.has_ready() {
             return Ok(false);
         }
-        self.file.seek(SeekFrom::Start(0))?;
         self.generation += 1;
-        self.fingerprint = None;
         self.lines = Lines::new(0, input.max_record_bytes, input.multiline.clone());
         (self.acked, self.size) = (0, 0);
-        (self.restarting, self.rewritten) = (false, false);
+        (self.restarting, self.rewritten, self.eof) = (false, false, false);
+        self.fingerprint = None;
+        if !self.switch_to_later_copy()? {
+            // The file itself, once it has bytes (`take_fingerprint` looks for copies again).
+            self.file.seek(SeekFrom::Start(0))?;
+        }
         Ok(true)
     }
 
@@ -294,6 +369,7 @@ impl Tracked {
         self.gone
             && self.eof
             && !self.restarting
+            && self.copy.is_none()
             && self.in_flight == 0
             && self.ready.is_empty()
             && !self.lines.has_partial()
