@@ -10,8 +10,11 @@
 //!   an in-process follower, a cross-process follower and a native replica, per fsync
 //!   policy (issue 9; `lag-follow` is its cross-process follower, not for direct use);
 //! - `kafka`: the Kafka bridge's export and import rates beside Kafka's own producer and
-//!   consumer tools (issue 10).
+//!   consumer tools (issue 10);
+//! - `agent`: lines/s from log files to acknowledged records, the log agent beside
+//!   `modsynclog-client send`, with CPU and RSS (issue 11).
 
+mod agent_bench;
 mod ceiling;
 mod go_baseline;
 mod kafka_bench;
@@ -46,6 +49,8 @@ enum Command {
     Lag(lag::LagArgs),
     /// The Kafka export's rate beside Kafka's ProducerPerformance, against a local broker.
     Kafka(kafka_bench::KafkaArgs),
+    /// Log files into a server: the log agent beside `modsynclog-client send`.
+    Agent(agent_bench::AgentArgs),
     /// The cross-process follower of `lag` (prints its latencies on stdout).
     #[command(hide = true)]
     LagFollow(lag::FollowArgs),
@@ -59,5 +64,6 @@ fn main() -> Result<()> {
         Command::Lag(args) => lag::run(&args),
         Command::LagFollow(args) => lag::follow_main(&args),
         Command::Kafka(args) => kafka_bench::run(&args),
+        Command::Agent(args) => agent_bench::run(&args),
     }
 }
