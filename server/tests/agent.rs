@@ -22,22 +22,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Proc, free_port, stored, wait_for_port};
+use common::{Proc, free_port, start_server_logged, stored};
 use modsynclog_core::Reader;
 
 fn lines_per_file() -> u64 {
     std::env::var("MSL_AGENT_LINES").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000)
-}
-
-fn start_server(dir: &Path, port: u16, log: &Path) -> Proc {
-    let addr = format!("127.0.0.1:{port}");
-    let proc = Proc::start_logged(
-        env!("CARGO_BIN_EXE_modsynclog-server"),
-        &["--data-dir", dir.to_str().unwrap(), "--grpc-addr", &addr, "--sync-addr", "off", "--utc"],
-        log,
-    );
-    wait_for_port(port);
-    proc
 }
 
 /// The agent's config file: one input of `app.log` and `b.log` in `logs`, type 7.
@@ -131,7 +120,7 @@ fn rotations_and_kill9_of_agent_and_server_lose_nothing_and_double_nothing() {
     let config = agent_config(tmp.path(), port, &state, &logs);
     let log = |name: &str| tmp.path().join(name);
 
-    let mut server = start_server(&data, port, &log("server-0.log"));
+    let mut server = start_server_logged(&data, port, &log("server-0.log"));
     let mut agent = start_agent(&config, &log("agent-0.log"));
     // The agent is up (it wrote its first checkpoints) before the files exist: a file
     // rotated away before an agent ever ran is not one it was asked to ship.
@@ -158,7 +147,7 @@ fn rotations_and_kill9_of_agent_and_server_lose_nothing_and_double_nothing() {
         at = wait_stored_past(&data, at, &format!("before crash {k}"));
         if k == 3 || k == 6 {
             server.kill9();
-            server = start_server(&data, port, &log(&format!("server-{k}.log")));
+            server = start_server_logged(&data, port, &log(&format!("server-{k}.log")));
         } else {
             agent.kill9();
             agent = start_agent(&config, &log(&format!("agent-{k}.log")));
@@ -241,7 +230,7 @@ fn rotations_while_the_agent_is_down_and_kill9_resume_exactly_once() {
         f.write_all(text.as_bytes()).unwrap();
     };
     let chunk = 20_000;
-    let mut server = start_server(&data, port, &log("server-0.log"));
+    let mut server = start_server_logged(&data, port, &log("server-0.log"));
     append("app.log", "app", 0, chunk);
     append("b.log", "b", 0, chunk);
     let mut agent = start_agent(&config, &log("agent-0.log"));
@@ -265,7 +254,7 @@ fn rotations_while_the_agent_is_down_and_kill9_resume_exactly_once() {
     server.kill9();
     append("app.log", "app", 3 * chunk, 4 * chunk);
     append("b.log", "b", 3 * chunk, 4 * chunk);
-    server = start_server(&data, port, &log("server-1.log"));
+    server = start_server_logged(&data, port, &log("server-1.log"));
     wait_stored(&data, 8 * chunk, "after the server's restart");
     append("app.log", "app", 4 * chunk, 5 * chunk);
     append("b.log", "b", 4 * chunk, 5 * chunk);

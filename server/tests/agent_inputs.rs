@@ -11,19 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Proc, free_port, stored, wait_for_port};
+use common::{Proc, free_port, start_server_logged, stored, wait_for_port};
 use modsynclog_core::Reader;
-
-fn start_server(dir: &Path, port: u16, log: &Path) -> Proc {
-    let addr = format!("127.0.0.1:{port}");
-    let proc = Proc::start_logged(
-        env!("CARGO_BIN_EXE_modsynclog-server"),
-        &["--data-dir", dir.to_str().unwrap(), "--grpc-addr", &addr, "--sync-addr", "off", "--utc"],
-        log,
-    );
-    wait_for_port(port);
-    proc
-}
 
 /// An agent with `settings` (top-level keys) and `inputs` (`[[input]]` sections) in its
 /// config file, serving metrics on `metrics`.
@@ -131,7 +120,7 @@ fn an_etcd_key_adds_and_removes_inputs_without_a_restart() {
     std::fs::create_dir_all(&logs).unwrap();
     let etcd = Etcd::start(tmp.path());
     let (port, metrics) = (free_port(), free_port());
-    let _server = start_server(&data, port, &tmp.path().join("server.log"));
+    let _server = start_server_logged(&data, port, &tmp.path().join("server.log"));
     let key = "/modsynclog/agent/test-agent";
     let (a, c) = (logs.join("a.log"), logs.join("c.log"));
     let numbered = |file: &'static str, from: u64, to: u64| (from..to).map(move |i| format!("{file} {i:05}"));
@@ -177,7 +166,7 @@ fn a_rate_limited_input_ships_at_its_rate_beside_an_unlimited_one() {
     let (data, logs) = (tmp.path().join("data"), tmp.path().join("logs"));
     std::fs::create_dir_all(&logs).unwrap();
     let (port, metrics) = (free_port(), free_port());
-    let _server = start_server(&data, port, &tmp.path().join("server.log"));
+    let _server = start_server_logged(&data, port, &tmp.path().join("server.log"));
     let (slow, fast) = (50_000u64, 200_000u64);
     append(&logs.join("slow.log"), (0..slow).map(|i| format!("slow {i:06} {}", "s".repeat(60))));
     append(&logs.join("fast.log"), (0..fast).map(|i| format!("fast {i:06} {}", "f".repeat(60))));
@@ -209,7 +198,7 @@ fn a_java_stack_trace_becomes_one_record() {
     let (data, logs) = (tmp.path().join("data"), tmp.path().join("logs"));
     std::fs::create_dir_all(&logs).unwrap();
     let (port, metrics) = (free_port(), free_port());
-    let _server = start_server(&data, port, &tmp.path().join("server.log"));
+    let _server = start_server_logged(&data, port, &tmp.path().join("server.log"));
     let trace = "2026-11-30 10:00:01 ERROR request failed\n\
                  java.lang.IllegalStateException: order 42 is closed\n\
                  \tat com.example.orders.Order.pay(Order.java:88)\n\

@@ -83,6 +83,19 @@ pub fn wait_for_port(port: u16) {
     }
 }
 
+/// A server storing in `dir`, gRPC on `127.0.0.1:port` (no sync socket), days in UTC, its
+/// `info` logs in `log`; returns once it listens.
+pub fn start_server_logged(dir: &Path, port: u16, log: &Path) -> Proc {
+    let addr = format!("127.0.0.1:{port}");
+    let proc = Proc::start_logged(
+        env!("CARGO_BIN_EXE_modsynclog-server"),
+        &["--data-dir", dir.to_str().unwrap(), "--grpc-addr", &addr, "--sync-addr", "off", "--utc"],
+        log,
+    );
+    wait_for_port(port);
+    proc
+}
+
 /// Records in the store at `dir`: whole index entries of every day folder.
 pub fn stored(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
