@@ -43,8 +43,9 @@ pub struct CentreConfig {
 
 /// Longest wait between two attempts to reach etcd.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// How long one connection attempt may take.
+/// How long one connection attempt, and the read of the key, may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Follows the key until `stop` turns true. `out` gets the centre's inputs: `None` until
 /// the key is first read, then the inputs of its latest value that parsed.
@@ -55,7 +56,12 @@ pub async fn follow(
 ) -> Result<(), String> {
     let endpoint = modsynclog_core::tls::endpoint(&config.endpoint, &config.tls)
         .map_err(|e| format!("--etcd {}: {}", config.endpoint, e.message()))?
-        .connect_timeout(CONNECT_TIMEOUT);
+        .connect_timeout(CONNECT_TIMEOUT)
+        // A watch is quiet while the key does not change: pings notice a connection that
+        // died without a word (a host gone, a NAT forgetting it).
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .keep_alive_while_idle(true);
     let mut backoff = Duration::from_millis(250);
     loop {
         let session = session(&config, &endpoint, &out, &mut backoff);
@@ -83,14 +89,15 @@ async fn session(
 ) -> Result<(), String> {
     let channel = endpoint.connect().await.map_err(|e| modsynclog_core::tls::explain_transport_error(&e))?;
     let key = config.key.as_bytes().to_vec();
-    let range = KvClient::new(channel.clone())
-        .range(RangeRequest { key: key.clone(), ..Default::default() })
+    let mut kv = KvClient::new(channel.clone());
+    let read = kv.range(RangeRequest { key: key.clone(), ..Default::default() });
+    let range = tokio::time::timeout(READ_TIMEOUT, read)
         .await
+        .map_err(|_| format!("read the key: no answer within {READ_TIMEOUT:?}"))?
         .map_err(|s| format!("read the key: {}", s.message()))?
         .into_inner();
     let revision = range.header.map_or(0, |h| h.revision);
     apply(config, range.kvs.first().map(|kv| kv.value.as_slice()), out);
-    *backoff = Duration::from_millis(250);
 
     // The request stream stays open while the watch runs: etcd ends a watch whose client
     // closed its side.
@@ -100,16 +107,23 @@ async fn session(
         .send(WatchRequest { request_union: Some(RequestUnion::CreateRequest(create)) })
         .await
         .map_err(|_| "watch: the request stream closed".to_string())?;
+    let mut request = tonic::Request::new(ReceiverStream::new(rx));
+    // etcd then ends the watch when its member loses the cluster's leader, instead of
+    // leaving it open on a member that no longer hears of changes.
+    request.metadata_mut().insert("hasleader", tonic::metadata::MetadataValue::from_static("true"));
     let mut stream = WatchClient::new(channel)
-        .watch(ReceiverStream::new(rx))
+        .watch(request)
         .await
         .map_err(|s| format!("watch the key: {}", s.message()))?
         .into_inner();
-    tracing::info!(etcd = %config.endpoint, key = %config.key, revision, "config centre: following the key");
     loop {
         let Some(response) = stream.message().await.map_err(|s| format!("watch: {}", s.message()))? else {
             return Err("etcd ended the watch".into());
         };
+        if response.created && !response.canceled {
+            tracing::info!(etcd = %config.endpoint, key = %config.key, revision, "config centre: following the key");
+            *backoff = Duration::from_millis(250);
+        }
         if response.canceled {
             return Err(format!(
                 "etcd cancelled the watch ({}; compacted to revision {})",

@@ -36,13 +36,14 @@ pub fn find_copy(file: &Path, skip: Inode, fp: Fingerprint, len: u64) -> Option<
         .max_by_key(|c| c.modified)
 }
 
-/// Copies of `file` (named after it) modified after `after`, oldest first; not `file`
-/// itself, nor a copy still being made of what `file` holds now (its first bytes are
-/// `file`'s: `file` will be truncated and this copy found by them then).
+/// Copies of `file` (named after it) modified at `after` or later, oldest first; not the
+/// ones `skip` names (`file` itself, copies read already: two copies may share a
+/// modification time), nor a copy still being made of what `file` holds now (its first
+/// bytes are `file`'s: `file` will be truncated and this copy found by them then).
 pub fn later_copies(file: &Path, skip: impl Fn(Inode) -> bool, after: SystemTime) -> Vec<Copy> {
     let Some(name) = file.file_name().and_then(|n| n.to_str()) else { return Vec::new() };
     let mut copies: Vec<Copy> = siblings(file)
-        .filter(|c| !skip(c.inode) && c.modified > after)
+        .filter(|c| !skip(c.inode) && c.modified >= after)
         .filter(|c| {
             let n = c.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             n.len() > name.len() && n.starts_with(name) && !COMPRESSED.iter().any(|z| n.ends_with(z))
@@ -73,10 +74,11 @@ fn siblings(file: &Path) -> impl Iterator<Item = Copy> {
 mod tests {
     use super::*;
 
-    fn write(path: &Path, text: &str) -> Inode {
+    /// Writes `text` to `path`, modified `at` seconds after the epoch.
+    fn write(path: &Path, text: &str, at: u64) -> Inode {
         std::fs::write(path, text).unwrap();
-        // Distinct modification times, in the order written.
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        let file = File::options().append(true).open(path).unwrap();
+        file.set_modified(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(at)).unwrap();
         Inode::of(&std::fs::metadata(path).unwrap())
     }
 
@@ -84,20 +86,21 @@ mod tests {
     fn later_copies_are_named_after_the_file_oldest_first_and_not_its_present_content() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("b.log");
-        write(&dir.path().join("b.log.1"), "gen 1\n");
-        let first = std::fs::metadata(dir.path().join("b.log.1")).unwrap().modified().unwrap();
-        write(&dir.path().join("b.log.2"), "gen 2\n");
-        write(&dir.path().join("b.log-20261130"), "gen 3\n");
-        write(&dir.path().join("b.log.0.gz"), "\x1f\u{8b}");
-        write(&dir.path().join("other.log"), "not a copy\n");
-        let skip = write(&log, "gen 4\n");
-        write(&dir.path().join("b.log.4"), "gen 4"); // being copied now
+        let first = write(&dir.path().join("b.log.1"), "gen 1\n", 100);
+        write(&dir.path().join("b.log-20261130"), "gen 3\n", 102);
+        write(&dir.path().join("b.log.2"), "gen 2\n", 101);
+        write(&dir.path().join("b.log.0.gz"), "\x1f\u{8b}", 103);
+        write(&dir.path().join("other.log"), "not a copy\n", 103);
+        write(&dir.path().join("b.log.old"), "made with the first\n", 100);
+        let skip = write(&log, "gen 4\n", 104);
+        write(&dir.path().join("b.log.4"), "gen 4", 105); // being copied now
 
-        let found: Vec<String> = later_copies(&log, |i| i == skip, first)
+        let since = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(100);
+        let found: Vec<String> = later_copies(&log, |i| i == skip || i == first, since)
             .into_iter()
             .map(|c| c.path.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(found, ["b.log.2", "b.log-20261130"]);
+        assert_eq!(found, ["b.log.old", "b.log.2", "b.log-20261130"], "a copy as old as the last one read is taken");
 
         let fp = Fingerprint::read(&mut File::open(dir.path().join("b.log.2")).unwrap(), 256).unwrap();
         let copy = find_copy(&log, skip, fp, 3).unwrap();

@@ -25,8 +25,9 @@ pub struct Figures {
     pub duplicates: AtomicU64,
     /// Bytes of followed files not yet acknowledged.
     pub behind_bytes: AtomicU64,
-    /// The same, per file: input, path, bytes (as of the last checkpoint).
-    pub behind_files: Mutex<Vec<(String, String, u64)>>,
+    /// The same, per file: input, path (a file renamed away keeps the path it had),
+    /// inode number, bytes (as of the last checkpoint).
+    pub behind_files: Mutex<Vec<(String, String, u64, u64)>>,
     /// Bytes that went before they were shipped: files deleted while the agent was down,
     /// truncated files whose copy was not found.
     pub lost_bytes: AtomicU64,
@@ -87,8 +88,9 @@ impl Figures {
         }
         let name = "modsynclog_agent_file_behind_bytes";
         let _ = writeln!(out, "# HELP {name} Bytes of a followed file not yet acknowledged.\n# TYPE {name} gauge");
-        for (input, path, behind) in self.behind_files.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            let _ = writeln!(out, "{name}{{input=\"{}\",path=\"{}\"}} {behind}", label(input), label(path));
+        for (input, path, ino, behind) in self.behind_files.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ =
+                writeln!(out, "{name}{{input=\"{}\",path=\"{}\",ino=\"{ino}\"}} {behind}", label(input), label(path));
         }
     }
 }
@@ -107,13 +109,15 @@ mod tests {
         let figures = Figures::default();
         figures.lost_bytes.store(7, Ordering::Relaxed);
         figures.input_records.lock().unwrap().insert("app".into(), 3);
-        figures.behind_files.lock().unwrap().push(("app".into(), "/var/log/a \"b\".log".into(), 42));
+        figures.behind_files.lock().unwrap().push(("app".into(), "/var/log/a \"b\".log".into(), 7, 42));
         let mut out = String::new();
         figures.render(&mut out);
         assert!(out.contains("\nmodsynclog_agent_lost_bytes_total 7\n"), "{out}");
         assert!(out.contains("\nmodsynclog_agent_input_acked_records_total{input=\"app\"} 3\n"), "{out}");
         assert!(
-            out.contains("\nmodsynclog_agent_file_behind_bytes{input=\"app\",path=\"/var/log/a \\\"b\\\".log\"} 42\n"),
+            out.contains(
+                "\nmodsynclog_agent_file_behind_bytes{input=\"app\",path=\"/var/log/a \\\"b\\\".log\",ino=\"7\"} 42\n"
+            ),
             "{out}"
         );
     }

@@ -7,14 +7,14 @@ use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use modsynclog_core::sdk::sequenced::{Delivered, SeqAck, SeqSender};
-use modsynclog_core::{Error, ErrorKind, Result};
+use modsynclog_core::Result;
+use modsynclog_core::sdk::sequenced::{Delivered, SeqAck};
 
 use crate::checkpoint::{Checkpoints, Entry};
 use crate::config::{Input, StartAt};
 use crate::discover::{Found, discover, find_in_folder};
 use crate::figures::Figures;
-use crate::identity::{Inode, producer_id};
+use crate::identity::Inode;
 use crate::tracked::Tracked;
 
 /// How long a file renamed away or deleted must stay quiet, read to its end, before it is
@@ -69,91 +69,16 @@ impl Files {
         self.inputs.iter().find(|i| i.name == name)
     }
 
-    /// Opens the checkpointed files where they are now (resuming at the larger of the
-    /// checkpoint and what the server stored), and every other file the globs match.
-    /// Waits for the server's answers: until it answers, nothing can be read safely.
-    pub async fn start(&mut self, sender: &SeqSender) -> Result<()> {
-        // Looked for first: a file at a glob's path now may be renamed away while the
-        // server is asked (it may be starting); it is then opened where it went.
-        let found = discover(&self.inputs);
-        let entries: Vec<(Inode, Entry)> = std::mem::take(&mut self.checkpoints.files).into_iter().collect();
-        let mut stored = Vec::with_capacity(entries.len());
-        for (inode, entry) in &entries {
-            let producer = producer_id(&self.agent, *inode, entry.fingerprint, entry.generation);
-            stored.push(stored_seq(sender, &producer).await?);
-        }
-        let mut resumed: Vec<(Inode, Tracked)> = Vec::new();
-        for ((inode, entry), stored) in entries.into_iter().zip(stored) {
-            let Some(input) = self.input(&entry.input).cloned() else {
-                // Its input is gone from the configuration: kept for when it comes back.
-                self.checkpoints.files.insert(inode, entry);
-                continue;
-            };
-            // Where the file is now: at a glob's path, or renamed in its folder.
-            let here = match found.get(&inode) {
-                Some(f) => Some((f.path.clone(), false)),
-                None => find_in_folder(&entry.path, inode).map(|p| (p, true)),
-            };
-            let offset = entry.acked.max(stored.unwrap_or(0));
-            let open = |p: &Path| Tracked::open(p, &input, offset, Some(entry.fingerprint), entry.generation);
-            let opened = here.map(|(path, gone)| {
-                open_where_it_is(&path, inode, open).map(|(t, moved)| (t, gone || moved, path == entry.path))
-            });
-            // Its first bytes, read through the open file (its path may have moved on). Other
-            // ones at the same path: truncated (copy-truncate) and written again while the
-            // agent was down, its rest is in the copy (see `Tracked`); anywhere else: another
-            // file that took the inode of one that went.
-            let (mut t, gone) = match opened {
-                Some(Ok((mut t, gone, same_path))) => match t.starts_with(entry.fingerprint) {
-                    Ok(true) => (t, gone),
-                    Ok(false) if same_path && !gone => {
-                        t.rewritten = true;
-                        (t, gone)
-                    }
-                    Ok(false) => {
-                        self.went(&entry);
-                        continue;
-                    }
-                    Err(e) => {
-                        tracing::warn!(path = %t.path.display(), error = %e, "cannot read a checkpointed file");
-                        continue;
-                    }
-                },
-                Some(Err(e)) => {
-                    tracing::warn!(path = %entry.path.display(), error = %e, "cannot open a checkpointed file");
-                    continue;
-                }
-                None => {
-                    self.went(&entry);
-                    continue;
-                }
-            };
-            if offset > entry.acked {
-                tracing::info!(path = %t.path.display(), checkpoint = entry.acked, offset, "the server stored more than the checkpoint says");
-            }
-            if gone {
-                // Known by the path it had: the file now there comes after it.
-                t.path = entry.path.clone();
-            }
-            t.gone = gone;
-            resumed.push((inode, t));
-        }
-        self.resume_in_rotation_order(resumed);
+    /// Files the globs match that are not followed yet: from their beginning (or their end,
+    /// for inputs starting for the first time with `start_at = "end"`), or from their
+    /// checkpoint, kept while their input was removed.
+    pub(crate) fn open_new(&mut self, found: &BTreeMap<Inode, Found>) {
         let first_start: Vec<String> = self
             .inputs
             .iter()
             .filter(|i| !self.checkpoints.started_inputs.contains(&i.name))
             .map(|i| i.name.clone())
             .collect();
-        self.open_new(&found, &first_start);
-        self.checkpoints.started_inputs.extend(first_start);
-        self.dirty = true;
-        Ok(())
-    }
-
-    /// Files the globs match that are not followed yet: from their beginning (or their end,
-    /// for inputs starting for the first time with `start_at = "end"`).
-    fn open_new(&mut self, found: &BTreeMap<Inode, Found>, first_start: &[String]) {
         for (inode, f) in found {
             if let Some(t) = self.files.get_mut(inode) {
                 if t.path != f.path {
@@ -179,8 +104,17 @@ impl Files {
                 _ => find_in_folder(&f.path, *inode),
             };
             let Some(path) = path else { continue }; // deleted already
-            let before = before.map(|b| self.missed_rotations(&f.path, b, &input));
-            match Tracked::open(&path, &input, offset, None, 0) {
+            let before = before.map(|b| self.missed_rotations(&f.path, b, *inode, &input)).filter(|b| b != inode);
+            let open = |(offset, fp, generation)| Tracked::open(&path, &input, offset, fp, generation);
+            let kept = self.checkpoints.files.get(inode).filter(|e| e.input == input.name).cloned();
+            let mut opened =
+                open(kept.as_ref().map_or((offset, None, 0), |e| (e.acked, Some(e.fingerprint), e.generation)));
+            if let (Ok(t), Some(e)) = (&mut opened, &kept)
+                && !t.starts_with(e.fingerprint).unwrap_or(false)
+            {
+                opened = open((offset, None, 0)); // another file took the inode of one that went
+            }
+            match opened {
                 Ok(mut t) if t.inode == *inode => {
                     tracing::info!(path = %path.display(), ino = inode.ino, input = %input.name, offset, after = ?before.map(|i| i.ino), "following a file");
                     t.path = f.path.clone();
@@ -192,6 +126,10 @@ impl Files {
                 Err(e) => tracing::debug!(path = %f.path.display(), error = %e, "cannot open"),
             }
         }
+        if !first_start.is_empty() {
+            self.checkpoints.started_inputs.extend(first_start);
+            self.dirty = true;
+        }
     }
 
     /// Files renamed away from `at` that the agent never saw there: created and renamed
@@ -199,9 +137,11 @@ impl Files {
     /// it and were written after `before`, the last file followed at `at`; they are
     /// followed now, oldest first, each after the one before. Returns the last (or
     /// `before`): the file now at `at` comes after it.
-    fn missed_rotations(&mut self, at: &Path, before: Inode, input: &Input) -> Inode {
+    fn missed_rotations(&mut self, at: &Path, before: Inode, new: Inode, input: &Input) -> Inode {
         let Some(since) = self.files.get(&before).and_then(|t| t.modified()) else { return before };
-        let known = |i: Inode| self.files.contains_key(&i) || self.checkpoints.files.contains_key(&i);
+        // `new` is the file found at `at`, about to be followed (it may have been renamed
+        // away itself since).
+        let known = |i: Inode| i == new || self.files.contains_key(&i) || self.checkpoints.files.contains_key(&i);
         let missed = crate::copies::later_copies(at, known, since);
         let mut last = before;
         for m in missed {
@@ -218,34 +158,7 @@ impl Files {
         last
     }
 
-    /// A checkpointed file that is not there any more: what it held past its checkpoint is
-    /// lost.
-    fn went(&mut self, entry: &Entry) {
-        let lost = entry.size.saturating_sub(entry.acked);
-        if lost > 0 {
-            tracing::warn!(path = %entry.path.display(), lost_bytes = lost, "a file went before it was shipped");
-            self.figures.lost_bytes.fetch_add(lost, Relaxed);
-        }
-        self.dirty = true;
-    }
-
-    /// Follows the resumed files in the order they were written: of files known by one
-    /// path (renamed away by rotations, and the file there now), each is read only once
-    /// the one before is read to its end, as before the restart. A rotation's older file
-    /// was last written before the newer one, so their modification times give the order.
-    fn resume_in_rotation_order(&mut self, mut resumed: Vec<(Inode, Tracked)>) {
-        let modified = |t: &Tracked| t.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH);
-        resumed.sort_by_key(|(i, t)| (modified(t), i.ino));
-        let mut last_at: HashMap<std::path::PathBuf, Inode> = HashMap::new();
-        for (inode, mut t) in resumed {
-            if let Some(before) = last_at.insert(t.path.clone(), inode) {
-                t.after = Some(before);
-            }
-            self.add(inode, t);
-        }
-    }
-
-    fn add(&mut self, inode: Inode, mut t: Tracked) {
+    pub(crate) fn add(&mut self, inode: Inode, mut t: Tracked) {
         self.opened += 1;
         t.opened = self.opened;
         self.files.insert(inode, t);
@@ -263,7 +176,7 @@ impl Files {
                 t.path = f.path.clone();
             }
         }
-        self.open_new(&found, &[]);
+        self.open_new(&found);
         self.figures.files.store(self.files.len() as u64, Relaxed);
     }
 
@@ -353,12 +266,12 @@ impl Files {
         }
         self.checkpoints.save(state_dir)?;
         self.dirty = false;
-        let per_file: Vec<(String, String, u64)> = self
+        let per_file: Vec<(String, String, u64, u64)> = self
             .files
-            .values()
-            .map(|t| (t.input.clone(), t.path.display().to_string(), t.size.saturating_sub(t.acked)))
+            .iter()
+            .map(|(i, t)| (t.input.clone(), t.path.display().to_string(), i.ino, t.size.saturating_sub(t.acked)))
             .collect();
-        self.figures.behind_bytes.store(per_file.iter().map(|f| f.2).sum(), Relaxed);
+        self.figures.behind_bytes.store(per_file.iter().map(|f| f.3).sum(), Relaxed);
         *self.figures.behind_files.lock().unwrap_or_else(|e| e.into_inner()) = per_file;
         Ok(())
     }
@@ -371,46 +284,4 @@ impl Files {
     pub fn in_flight(&self) -> usize {
         self.files.values().map(|t| t.in_flight).sum()
     }
-}
-
-/// What the server stored for `producer`; retried while the server cannot be reached.
-async fn stored_seq(sender: &SeqSender, producer: &str) -> Result<Option<u64>> {
-    let mut delay = Duration::from_millis(100);
-    loop {
-        match sender.stored_seq(producer).await {
-            Ok(seq) => return Ok(seq),
-            Err(e) if e.is_auth() || e.kind() == ErrorKind::InvalidArgument => return Err(e),
-            Err(e) if e.kind() == ErrorKind::Protocol => {
-                return Err(Error::new(
-                    ErrorKind::Protocol,
-                    format!("the server cannot say what it stored ({e}): the agent needs a modsynclog server"),
-                ));
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?delay, "cannot ask the server where to resume; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-}
-
-/// Opens the file `inode` found at `path`, or where it went in the same folder if it was
-/// renamed away (a rotation) since it was found there. Returns it and whether it moved.
-fn open_where_it_is(
-    path: &Path,
-    inode: Inode,
-    open: impl Fn(&Path) -> std::io::Result<Tracked>,
-) -> std::io::Result<(Tracked, bool)> {
-    let t = open(path)?;
-    if t.inode == inode {
-        return Ok((t, false));
-    }
-    let moved = find_in_folder(path, inode)
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "renamed away and not found"))?;
-    let t = open(&moved)?;
-    if t.inode != inode {
-        return Err(std::io::Error::other("replaced while it was opened"));
-    }
-    Ok((t, true))
 }

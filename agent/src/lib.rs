@@ -6,7 +6,8 @@
 //!   [`centre`], an etcd key the agent watches.
 //! - [`lines`]: a file's bytes into records. [`tracked`]: one file being shipped (read
 //!   position, acknowledged position, rename and truncation). [`files`]: all of them,
-//!   found by [`discover`], resumed from [`checkpoint`]s.
+//!   found by [`discover`], resumed from [`checkpoint`]s ([`resume`]); [`copies`]: the
+//!   copies rotations leave beside a file.
 //! - [`run`]: the loop. Records go over one ingest stream
 //!   ([`SeqSender`](modsynclog_core::sdk::sequenced::SeqSender)) as batches of one file
 //!   each: the batch's producer id names the agent and the file ([`identity`]), its seq
@@ -25,6 +26,7 @@ pub mod files;
 pub mod identity;
 pub mod lines;
 pub mod rate;
+pub mod resume;
 pub mod run;
 pub mod tracked;
 mod watch;

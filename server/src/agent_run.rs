@@ -50,7 +50,12 @@ pub async fn run(settled: Settled) -> Result<()> {
     let has_centre = centre.is_some();
     if let Some(centre) = centre {
         let task = tokio::spawn(modsynclog_agent::centre::follow(centre, centre_tx.clone(), stop_rx.clone()));
-        if tokio::time::timeout(CENTRE_FIRST_WAIT, centre_rx.wait_for(Option::is_some)).await.is_err() {
+        let answered = tokio::select! {
+            first = tokio::time::timeout(CENTRE_FIRST_WAIT, centre_rx.wait_for(Option::is_some)) => first.is_ok(),
+            _ = term.recv() => return stopped_before_start(&stop_tx),
+            _ = int.recv() => return stopped_before_start(&stop_tx),
+        };
+        if !answered {
             if task.is_finished() {
                 return Err(anyhow!(task.await.context("config centre task")?.unwrap_err()));
             }
@@ -94,6 +99,13 @@ pub async fn run(settled: Settled) -> Result<()> {
             }
         }
     }
+}
+
+/// Asked to stop while waiting for the config centre: nothing was read or sent yet.
+fn stopped_before_start(stop: &watch::Sender<bool>) -> Result<()> {
+    let _ = stop.send(true);
+    tracing::info!("stopped");
+    Ok(())
 }
 
 fn reload(file: Option<&std::path::Path>, cli: Option<&str>, centre: bool) -> Result<Vec<Input>> {

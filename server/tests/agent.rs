@@ -72,13 +72,13 @@ fn line(file: &str, i: u64) -> String {
     format!("{file} {i:08} {}", "x".repeat((i % 70) as usize))
 }
 
-/// Appends `total` lines to `app.log` (renamed to `app.log.N` and created again every
+/// Appends lines `from..total` to `app.log` (renamed to `app.log.N` and created again every
 /// `rotate` lines) and to `b.log` (copied to `b.log.N` and truncated every `rotate` lines).
-fn write_logs(dir: PathBuf, total: u64, rotate: u64, written: Arc<AtomicU64>, done: Arc<AtomicBool>) {
+fn write_logs(dir: PathBuf, from: u64, total: u64, rotate: u64, written: Arc<AtomicU64>, done: Arc<AtomicBool>) {
     let open = |name: &str| std::fs::OpenOptions::new().create(true).append(true).open(dir.join(name)).unwrap();
     let (mut app, mut b) = (std::io::BufWriter::new(open("app.log")), std::io::BufWriter::new(open("b.log")));
     let (start, rate) = (Instant::now(), lines_per_second());
-    for i in 0..total {
+    for i in from..total {
         if i % 1000 == 0 {
             let due = start + Duration::from_secs_f64(i as f64 / rate);
             std::thread::sleep(due.saturating_duration_since(Instant::now()));
@@ -122,17 +122,17 @@ fn rotations_and_kill9_of_agent_and_server_lose_nothing_and_double_nothing() {
 
     let mut server = start_server_logged(&data, port, &log("server-0.log"));
     let mut agent = start_agent(&config, &log("agent-0.log"));
-    // The agent is up (it wrote its first checkpoints) before the files exist: a file
-    // rotated away before an agent ever ran is not one it was asked to ship.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !state.join("checkpoints.json").exists() {
-        assert!(Instant::now() < deadline, "the agent wrote no checkpoints within 60 s");
-        std::thread::sleep(Duration::from_millis(5));
+    // The agent follows both files (their first lines are stored) before the writer goes
+    // on: a file rotated away before the agent ever saw anything at its path is not one
+    // it was asked to ship.
+    for file in ["app", "b"] {
+        std::fs::write(logs.join(format!("{file}.log")), line(file, 0) + "\n").unwrap();
     }
-    let (written, done) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
+    wait_stored_past(&data, 1, "the first lines");
+    let (written, done) = (Arc::new(AtomicU64::new(1)), Arc::new(AtomicBool::new(false)));
     let writer = std::thread::spawn({
         let (logs, written, done) = (logs.clone(), written.clone(), done.clone());
-        move || write_logs(logs, total, rotate, written, done)
+        move || write_logs(logs, 1, total, rotate, written, done)
     });
 
     // Crash points: spread over the writer's run, each once the store grew past where the

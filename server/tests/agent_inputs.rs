@@ -143,6 +143,11 @@ fn an_etcd_key_adds_and_removes_inputs_without_a_restart() {
 
     // A value that does not parse changes nothing; the key deleted removes the input.
     etcd.ctl(&["put", key, "[[input]] = nonsense"]).unwrap();
+    let log = tmp.path().join("agent.log");
+    wait_until("the invalid value refused", || {
+        std::fs::read_to_string(&log).unwrap().contains("the key's value is not valid")
+    });
+    assert_eq!(metric(metrics, "modsynclog_agent_inputs"), 2, "an invalid value left the inputs as they were");
     etcd.ctl(&["del", key]).unwrap();
     wait_until("the centre's input removed", || metric(metrics, "modsynclog_agent_inputs") == 1);
     // c.log's new lines come first: were c.log still read, they would be stored by the

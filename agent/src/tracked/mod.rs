@@ -23,9 +23,10 @@ use std::time::{Instant, SystemTime};
 use modsynclog_core::sdk::sequenced::SeqBatch;
 
 use crate::config::Input;
-use crate::copies;
 use crate::identity::{FINGERPRINT_LEN, Fingerprint, Inode, producer_id};
 use crate::lines::{Cut, Lines};
+
+mod generations;
 
 /// Bytes read from a file at once, at most.
 pub const READ_CHUNK: usize = 256 << 10;
@@ -85,7 +86,12 @@ pub struct Tracked {
     /// When the copy last read from was modified: copies made after it hold the
     /// generations that came after.
     copied_at: Option<SystemTime>,
+    /// The copies read from lately (two copies may have the same modification time).
+    copies_read: VecDeque<Inode>,
 }
+
+/// Copies remembered as read, at most.
+const COPIES_READ: usize = 64;
 
 impl Tracked {
     /// Opens `path` to ship from `offset` (a record boundary) under `generation`.
@@ -127,6 +133,7 @@ impl Tracked {
             lost: 0,
             copy: None,
             copied_at: None,
+            copies_read: VecDeque::new(),
         })
     }
 
@@ -274,20 +281,6 @@ impl Tracked {
         Ok(())
     }
 
-    /// When a copy was made after the one last read from (`copied_at`), this generation
-    /// (nothing of it shipped yet) is read from it instead: it held what came first.
-    fn switch_to_later_copy(&mut self) -> std::io::Result<bool> {
-        let Some(at) = self.copied_at else { return Ok(false) };
-        let Some(copy) = copies::later_copies(&self.path, |i| i == self.inode, at).into_iter().next() else {
-            return Ok(false);
-        };
-        let mut f = File::open(&copy.path)?;
-        self.fingerprint = Some(Fingerprint::read(&mut f, FINGERPRINT_LEN)?);
-        tracing::info!(path = %self.path.display(), copy = %copy.path.display(), generation = self.generation, "truncated again before the agent got back to it: shipping the copy of what it held");
-        (self.copy, self.copied_at, self.eof) = (Some(f), Some(copy.modified), false);
-        Ok(true)
-    }
-
     /// The sizes of the records ready, in order.
     pub fn ready_sizes(&self) -> impl Iterator<Item = usize> + '_ {
         self.ready.iter().map(|c| c.data.len())
@@ -314,47 +307,6 @@ impl Tracked {
         self.ready_bytes -= cuts.iter().map(|c| c.data.len()).sum::<usize>();
         self.in_flight += 1;
         Some(SeqBatch { producer, seq: end, records: cuts.into_iter().map(|c| (ty, c.data)).collect() })
-    }
-
-    /// The file shrank below what was read: finish from its copy, then start again.
-    fn truncated_to(&mut self, size: u64) -> std::io::Result<()> {
-        let from = self.lines.offset();
-        tracing::info!(path = %self.path.display(), from, size, "file truncated (copy-truncate rotation?)");
-        match self.fingerprint.and_then(|fp| copies::find_copy(&self.path, self.inode, fp, from)) {
-            Some(copy) => {
-                let mut f = File::open(&copy.path)?;
-                f.seek(SeekFrom::Start(from))?;
-                tracing::info!(copy = %copy.path.display(), from, "reading the rest from the copy");
-                (self.copy, self.copied_at, self.eof) = (Some(f), Some(copy.modified), false);
-            }
-            None => {
-                let lost = self.size.saturating_sub(from);
-                tracing::warn!(path = %self.path.display(), lost_bytes = lost, "no copy of the truncated file found: what it held past {from} is not shipped");
-                self.lost += lost;
-                self.copied_at = None;
-                self.end_partial_line();
-                self.restarting = true;
-            }
-        }
-        Ok(())
-    }
-
-    /// Once every batch of the truncated file is acknowledged: ship it again from 0 under
-    /// its next generation.
-    pub fn restart_if_settled(&mut self, input: &Input) -> std::io::Result<bool> {
-        if !self.restarting || self.in_flight > 0 || self.has_ready() {
-            return Ok(false);
-        }
-        self.generation += 1;
-        self.lines = Lines::new(0, input.max_record_bytes, input.multiline.clone());
-        (self.acked, self.size) = (0, 0);
-        (self.restarting, self.rewritten, self.eof) = (false, false, false);
-        self.fingerprint = None;
-        if !self.switch_to_later_copy()? {
-            // The file itself, once it has bytes (`take_fingerprint` looks for copies again).
-            self.file.seek(SeekFrom::Start(0))?;
-        }
-        Ok(true)
     }
 
     /// Read to its end, every record handed out, and quiet for `quiet`: the file that
