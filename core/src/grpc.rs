@@ -6,6 +6,7 @@ use crate::error::{Error, ErrorKind};
 
 /// The gRPC status for a core error; the numeric kind travels in `modsynclog-error-code`.
 pub fn status_from(e: &Error) -> Status {
+    crate::metrics::errors::count(e.kind());
     let mut status = match e.kind() {
         ErrorKind::InvalidArgument => Status::invalid_argument(e.to_string()),
         // `NoSpace` too: a full disk is an exhausted resource; the kind in the metadata tells

@@ -61,6 +61,8 @@ pub mod replication;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]
+pub mod throttle;
+#[cfg(feature = "server")]
 pub mod wire;
 
 pub use date::Date;

@@ -1,14 +1,12 @@
 //! An export's figures, as the metrics endpoint and `modsynclog-client status` show them.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use modsynclog_core::Date;
 use modsynclog_core::metrics::MetricSource;
+use modsynclog_core::metrics::collect::{Encoder, counters, gauges};
 use modsynclog_core::store::{Head, Signal};
-
-use crate::import::figures::{escape, family};
 
 /// Updated by the exporter, read by scrapes.
 #[derive(Debug, Default)]
@@ -55,21 +53,19 @@ impl ExportFigures {
 }
 
 impl MetricSource for ExportFigures {
-    fn render(&self, out: &mut String) {
-        let topic = escape(&self.topic);
-        let name = "modsynclog_kafka_export_records_total";
-        family(out, name, "counter", "Records a Kafka export had acknowledged by the broker since start.");
-        let _ = writeln!(out, "{name}{{topic=\"{topic}\"}} {}", self.sent.load(Ordering::Relaxed));
+    fn encode(&self, mut e: Encoder) -> std::fmt::Result {
+        let topic = [("topic", self.topic.clone())];
+        let help = "Records a Kafka export had acknowledged by the broker since start";
+        counters(&mut e, "kafka_export_records", help, &[(topic.clone(), self.sent.load(Ordering::Relaxed))])?;
         if let Some((date, id)) = self.last() {
-            let name = "modsynclog_kafka_export_last_id";
-            family(out, name, "gauge", "Id of the last record exported, within its day.");
-            let _ = writeln!(out, "{name}{{topic=\"{topic}\",date=\"{date}\"}} {id}");
+            let labels = [("topic", self.topic.clone()), ("date", date.to_string())];
+            gauges(&mut e, "kafka_export_last_id", "Id of the last record exported, within its day", &[(labels, id)])?;
         }
         if let Some(lag) = self.head.as_ref().and_then(|s| self.lag(&s.head())) {
-            let name = "modsynclog_kafka_export_lag_records";
-            family(out, name, "gauge", "Records of the store's head day not yet exported.");
-            let _ = writeln!(out, "{name}{{topic=\"{topic}\"}} {lag}");
+            let help = "Records of the store's head day not yet exported";
+            gauges(&mut e, "kafka_export_lag_records", help, &[(topic, lag)])?;
         }
+        Ok(())
     }
 }
 

@@ -7,7 +7,7 @@
 //! state_dir = "/var/lib/modsynclog-agent"   # checkpoints
 //! token_file = "/etc/modsynclog/token"
 //! etcd = "http://127.0.0.1:2379"            # optional: more inputs from an etcd key
-//! metrics_addr = "127.0.0.1:9101"           # optional: Prometheus metrics
+//! http_addr = "127.0.0.1:9101"              # optional: metrics and status over HTTP
 //!
 //! [[input]]
 //! paths = ["/var/log/app/*.log"]
@@ -65,13 +65,14 @@ pub struct AgentArgs {
     /// CA (PEM) that signed an https:// etcd's certificate [default: the system's roots].
     #[arg(long, env = "MODSYNCLOG_AGENT_ETCD_CA")]
     pub etcd_ca: Option<PathBuf>,
-    /// Address for Prometheus metrics (`GET /metrics`); off unless set. An address other
-    /// than loopback needs --metrics-token.
-    #[arg(long, env = "MODSYNCLOG_AGENT_METRICS_ADDR")]
-    pub metrics_addr: Option<SocketAddr>,
-    /// Bearer token scrapers must send to the metrics address.
-    #[arg(long, env = "MODSYNCLOG_AGENT_METRICS_TOKEN", hide_env_values = true)]
-    pub metrics_token: Option<String>,
+    /// Address of the HTTP endpoint: Prometheus metrics (`/metrics`), the JSON API
+    /// (`/api/status`, `/api/config`) and the console; off unless set. An address other
+    /// than loopback needs --http-token.
+    #[arg(long, alias = "metrics-addr", env = "MODSYNCLOG_AGENT_HTTP_ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    /// Bearer token the HTTP endpoint asks for.
+    #[arg(long, alias = "metrics-token", env = "MODSYNCLOG_AGENT_HTTP_TOKEN", hide_env_values = true)]
+    pub http_token: Option<String>,
     /// Ship what the files hold now, then exit (batch use).
     #[arg(long)]
     pub once: bool,
@@ -94,8 +95,10 @@ struct FileConfig {
     etcd: Option<String>,
     etcd_key: Option<String>,
     etcd_ca: Option<PathBuf>,
-    metrics_addr: Option<SocketAddr>,
-    metrics_token: Option<String>,
+    #[serde(alias = "metrics_addr")]
+    http_addr: Option<SocketAddr>,
+    #[serde(alias = "metrics_token")]
+    http_token: Option<String>,
     /// Parsed by [`parse_inputs`].
     #[serde(default)]
     #[allow(dead_code)]
@@ -159,12 +162,12 @@ impl AgentArgs {
         if let Some(c) = &centre {
             modsynclog_core::tls::endpoint(&c.endpoint, &c.tls).map_err(|e| anyhow!("--etcd: {}", e.message()))?;
         }
-        let metrics_token = self.metrics_token.or(file.metrics_token).filter(|t| !t.is_empty());
-        let metrics = self.metrics_addr.or(file.metrics_addr).map(|addr| (addr, metrics_token));
+        let http_token = self.http_token.or(file.http_token).filter(|t| !t.is_empty());
+        let metrics = self.http_addr.or(file.http_addr).map(|addr| (addr, http_token));
         if let Some((addr, None)) = &metrics
             && !addr.ip().is_loopback()
         {
-            bail!("refusing to serve metrics on {addr} (not loopback) without --metrics-token");
+            bail!("refusing to serve HTTP on {addr} (not loopback) without --http-token");
         }
         let config = AgentConfig {
             server,

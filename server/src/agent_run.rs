@@ -11,23 +11,14 @@ use anyhow::{Context, Result, anyhow};
 use modsynclog_agent::config::{Input, combine};
 use modsynclog_agent::figures::Figures;
 use modsynclog_agent::run::Ended;
-use modsynclog_core::metrics::MetricSource;
 use tokio::sync::watch;
 
 use crate::agent_cli::{Settled, load_inputs};
+use crate::agent_metrics::AgentMetrics;
 
 /// How long the start waits for the config centre's first answer before it runs with the
 /// config file's inputs alone (the centre's join when etcd answers).
 const CENTRE_FIRST_WAIT: Duration = Duration::from_secs(10);
-
-/// The agent's figures on the metrics endpoint.
-struct AgentMetrics(Arc<Figures>);
-
-impl MetricSource for AgentMetrics {
-    fn render(&self, out: &mut String) {
-        self.0.render(out);
-    }
-}
 
 pub async fn run(settled: Settled) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -38,11 +29,16 @@ pub async fn run(settled: Settled) -> Result<()> {
     let mut hup = signal(SignalKind::hangup()).context("install SIGHUP handler")?;
     let figures: Arc<Figures> = Arc::default();
     if let Some((addr, token)) = metrics {
-        let listener =
-            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listen on {addr} for metrics"))?;
-        tracing::info!(metrics_addr = %listener.local_addr()?, "metrics listening");
-        let sources: Vec<Arc<dyn MetricSource>> = vec![Arc::new(AgentMetrics(figures.clone()))];
-        tokio::spawn(modsynclog_core::metrics::serve(listener, sources, token, stop_rx.clone()));
+        let shown = serde_json::json!({
+            "server": config.server,
+            "agent_id": config.agent_id,
+            "state_dir": config.state_dir,
+            "max_in_flight_bytes": config.max_in_flight_bytes,
+            "inputs": local.iter().map(|i| i.name.clone()).collect::<Vec<_>>(),
+            "etcd": centre.as_ref().map(|c| c.endpoint.clone()),
+        });
+        let endpoint = crate::http::agent_endpoint(Arc::new(AgentMetrics(figures.clone())), shown, token);
+        crate::http::start(addr, endpoint, stop_rx.clone()).await?;
     }
 
     // The sender stays here when there is no centre, so `changed()` below just waits.

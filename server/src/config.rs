@@ -20,6 +20,7 @@ use modsynclog_kafka::import::FileBy;
 use serde::Deserialize;
 
 use crate::kafka_config::{self, KafkaArgs, KafkaFile, KafkaSettings};
+use crate::logging::LogFormat;
 
 /// Byte sizes of the flags and the config file (`64MiB`).
 pub use modsynclog_core::bytesize::parse_bytes;
@@ -142,10 +143,14 @@ pub struct ServerArgs {
     /// files by timestamp]
     #[arg(long, env = "MODSYNCLOG_FINISH_GRACE")]
     pub finish_grace: Option<u64>,
-    /// Address for Prometheus metrics (text format, `GET /metrics`); off unless set. A
+    /// Address of the HTTP endpoint: the web console (`/`), Prometheus metrics
+    /// (`/metrics`) and the JSON API (`/api/...`, see web/API.md); off unless set. A
     /// non-loopback address requires the read scope's token (`Authorization: Bearer`).
-    #[arg(long, env = "MODSYNCLOG_METRICS_ADDR")]
-    pub metrics_addr: Option<SocketAddr>,
+    #[arg(long, alias = "metrics-addr", env = "MODSYNCLOG_HTTP_ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    /// Log lines as `text` or `json` (one object per line, for log shippers). [default: text]
+    #[arg(long, env = "MODSYNCLOG_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
     /// The Kafka bridge (one import and one export; more in --config).
     #[command(flatten, next_help_heading = "Kafka bridge")]
     pub kafka: KafkaArgs,
@@ -214,7 +219,9 @@ struct FileConfig {
     recovery: Option<String>,
     utc: Option<bool>,
     finish_grace: Option<u64>,
-    metrics_addr: Option<SocketAddr>,
+    #[serde(alias = "metrics_addr")]
+    http_addr: Option<SocketAddr>,
+    log_format: Option<LogFormat>,
     kafka: Option<KafkaFile>,
 }
 
@@ -245,7 +252,8 @@ pub struct Settings {
     pub utc: bool,
     /// See [`ServerConfig::finish_grace`](modsynclog_core::server::ServerConfig::finish_grace).
     pub finish_grace: Duration,
-    pub metrics_addr: Option<SocketAddr>,
+    pub http_addr: Option<SocketAddr>,
+    pub log_format: LogFormat,
     pub kafka: KafkaSettings,
 }
 
@@ -365,7 +373,8 @@ impl ServerArgs {
                 None if kafka.imports.iter().any(|i| i.day == FileBy::Timestamp) => TIMESTAMP_FINISH_GRACE,
                 None => Duration::ZERO,
             },
-            metrics_addr: self.metrics_addr.or(file.metrics_addr),
+            http_addr: self.http_addr.or(file.http_addr),
+            log_format: self.log_format.or(file.log_format).unwrap_or_default(),
             kafka,
         };
         settings.check()?;

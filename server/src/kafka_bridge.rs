@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use modsynclog_core::metrics::MetricSource;
+use modsynclog_core::metrics::{MetricSource, Source};
 use modsynclog_core::server::RunningServer;
 use modsynclog_kafka::export::{ExportConfig, ExportStopper, Exporter};
 use modsynclog_kafka::export_figures::ExportFigures;
@@ -50,8 +50,12 @@ impl Bridge {
         let mut bridge = Bridge::default();
         for config in &settings.imports {
             let name = config.name.clone();
-            let handle = import::start(config.clone(), server.writer(), tokio::runtime::Handle::current())
-                .with_context(|| format!("kafka import {name}"))?;
+            let handle = import::start(
+                config.clone(),
+                server.writer().from_source(Source::Kafka),
+                tokio::runtime::Handle::current(),
+            )
+            .with_context(|| format!("kafka import {name}"))?;
             bridge.imports.push(handle);
         }
         for config in &settings.exports {

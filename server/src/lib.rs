@@ -5,9 +5,11 @@
 //! is in `modsynclog-core`.
 
 pub mod agent_cli;
+pub mod agent_metrics;
 pub mod agent_run;
 pub mod client_auth;
 pub mod config;
+pub mod http;
 pub mod kafka_bridge;
 pub mod kafka_config;
 pub mod kafka_export;

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use modsynclog_core::clock::SystemClock;
 use modsynclog_core::legacy::LegacyServerConfig;
-use modsynclog_core::metrics::MetricSource;
 use modsynclog_core::server::{self, Limits, ServerConfig};
 use modsynclog_kafka::import::FileBy;
 
@@ -23,16 +22,11 @@ pub async fn run(settings: Settings) -> Result<()> {
         "starting modsynclog-server"
     );
     let read_token = settings.sync_token.clone().or_else(|| settings.token.clone());
-    if let Some(addr) = settings.metrics_addr
-        && !addr.ip().is_loopback()
-        && read_token.is_none()
-        && !settings.insecure
-    {
-        anyhow::bail!(
-            "refusing to serve metrics on {addr} (not loopback) without the read scope's token: give --sync-token \
-             (or --token), keep --metrics-addr on 127.0.0.1, or pass --insecure"
-        );
-    }
+    // Checked before anything starts: a refused HTTP address leaves nothing to undo.
+    let http_token = match settings.http_addr {
+        Some(addr) => crate::http::token_for(addr, read_token.as_deref(), settings.insecure)?,
+        None => None,
+    };
     if settings.finish_grace.is_zero() && settings.kafka.imports.iter().any(|i| i.day == FileBy::Timestamp) {
         tracing::warn!(
             "a kafka import files by timestamp with --finish-grace 0: each day is finished at midnight, so \
@@ -40,17 +34,17 @@ pub async fn run(settings: Settings) -> Result<()> {
         );
     }
     let config = ServerConfig {
-        data_dir: settings.data_dir,
+        data_dir: settings.data_dir.clone(),
         grpc_addr: settings.grpc_addr,
-        token: settings.token,
-        ingest_token: settings.ingest_token,
-        sync_token: settings.sync_token,
-        tls: settings.tls,
-        ingest_cert_names: settings.ingest_cert_names,
-        sync_cert_names: settings.sync_cert_names,
+        token: settings.token.clone(),
+        ingest_token: settings.ingest_token.clone(),
+        sync_token: settings.sync_token.clone(),
+        tls: settings.tls.clone(),
+        ingest_cert_names: settings.ingest_cert_names.clone(),
+        sync_cert_names: settings.sync_cert_names.clone(),
         allow_legacy: settings.allow_legacy,
         legacy_ack: settings.legacy_ack,
-        legacy_allow: settings.legacy_allow,
+        legacy_allow: settings.legacy_allow.clone(),
         insecure: settings.insecure,
         net: settings.net,
         limits: Limits {
@@ -85,16 +79,13 @@ pub async fn run(settings: Settings) -> Result<()> {
             return Err(e);
         }
     };
-    let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
-    if let Some(addr) = settings.metrics_addr {
-        let listener =
-            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listen on {addr} for metrics"))?;
-        tracing::info!(metrics_addr = %listener.local_addr()?, "metrics listening");
-        // On loopback the metrics stay open to local scrapers; elsewhere they need the read token.
-        let token = if addr.ip().is_loopback() { None } else { read_token };
-        let mut sources: Vec<Arc<dyn MetricSource>> = vec![running.signal()];
-        sources.extend(bridge.metric_sources());
-        tokio::spawn(modsynclog_core::metrics::serve(listener, sources, token, metrics_stopped));
+    let (stop_http, http_stopped) = tokio::sync::watch::channel(false);
+    if let Some(addr) = settings.http_addr {
+        let endpoint = crate::http::server_endpoint(&settings, &running, bridge.metric_sources(), http_token);
+        if let Err(e) = crate::http::start(addr, endpoint, http_stopped).await {
+            let _ = running.shutdown().await;
+            return Err(e);
+        }
     }
     let stop = shutdown_signal();
     tokio::pin!(stop);
@@ -109,7 +100,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         }
     }
     tracing::info!("stopping: finishing in-flight records");
-    let _ = stop_metrics.send(true);
+    let _ = stop_http.send(true);
     // Imports put their last batches into the store before it closes.
     tokio::task::spawn_blocking(move || bridge.stop()).await.context("stop the kafka bridge")?;
     running.shutdown().await.context("stop server")?;

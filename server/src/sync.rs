@@ -62,6 +62,14 @@ pub struct SyncArgs {
     /// Use UTC days instead of the local calendar (must match the server's --utc).
     #[arg(long)]
     pub utc: bool,
+    /// Address of the replica's HTTP endpoint: the web console over the local copy,
+    /// Prometheus metrics, the JSON API (web/API.md); off unless set. A non-loopback
+    /// address needs --http-token.
+    #[arg(long, env = "MODSYNCLOG_HTTP_ADDR")]
+    pub http_addr: Option<std::net::SocketAddr>,
+    /// Bearer token the HTTP endpoint asks for (`Authorization: Bearer`).
+    #[arg(long, env = "MODSYNCLOG_HTTP_TOKEN", hide_env_values = true)]
+    pub http_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -72,6 +80,19 @@ pub enum Protocol {
 
 pub async fn run(args: SyncArgs) -> Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    if let Some(addr) = args.http_addr {
+        let token = crate::http::token_for(addr, args.http_token.as_deref(), false)?;
+        let config = serde_json::json!({
+            "server": args.server,
+            "dir": args.dir,
+            "protocol": format!("{:?}", args.protocol).to_lowercase(),
+            "history_days": args.history_days,
+            "retain_days": args.retain_days,
+            "fsync": args.fsync.to_string(),
+            "utc": args.utc,
+        });
+        crate::http::start(addr, crate::http::replica_endpoint(&args.dir, config, token), stopped.clone()).await?;
+    }
     let mut task = match args.protocol {
         Protocol::Native => {
             let config = ReplicaConfig {

@@ -86,8 +86,12 @@ impl Interceptor for LegacyGuard {
     fn call(&mut self, request: Request<()>) -> std::result::Result<Request<()>, Status> {
         // The modsynclog listener attaches PeerInfo; tonic's own listener, TcpConnectInfo.
         let addr = request.extensions().get::<PeerInfo>().and_then(|p| p.remote_addr).or_else(|| request.remote_addr());
-        let denied =
-            |why: String| Err(crate::grpc::status_from(&Error::new(crate::error::ErrorKind::PermissionDenied, why)));
+        let denied = |why: String| {
+            if let Some(suppressed) = super::scopes::AUTH_FAILURES.allow() {
+                tracing::warn!(suppressed, "legacy gRPC refused: {why}");
+            }
+            Err(crate::grpc::status_from(&Error::new(crate::error::ErrorKind::PermissionDenied, why)))
+        };
         match addr {
             Some(a) if self.allow.allows(a.ip()) => Ok(request),
             Some(a) => denied(format!("{} may not use the legacy service (not in --legacy-allow)", a.ip())),

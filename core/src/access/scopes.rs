@@ -174,6 +174,11 @@ pub fn cert_names(der: &[u8]) -> Vec<String> {
     names
 }
 
+/// Auth failure lines: 10 a minute at most (a client retrying a wrong token is one line
+/// per attempt otherwise).
+pub(crate) static AUTH_FAILURES: crate::throttle::LogThrottle =
+    crate::throttle::LogThrottle::new(10, std::time::Duration::from_secs(60));
+
 /// A tonic interceptor requiring one scope.
 #[derive(Debug, Clone)]
 pub struct ScopeGuard {
@@ -195,7 +200,14 @@ impl Interceptor for ScopeGuard {
             .map(|leaf| cert_names(leaf.as_ref()));
         match self.policy.check(self.scope, header, names.as_deref()) {
             Ok(()) => Ok(request),
-            Err(e) => Err(crate::grpc::status_from(&e)),
+            Err(e) => {
+                // The reason only ("wrong bearer token"), never what was sent.
+                if let Some(suppressed) = AUTH_FAILURES.allow() {
+                    let peer = request.extensions().get::<PeerInfo>().and_then(|p| p.remote_addr);
+                    tracing::warn!(?peer, scope = ?self.scope, suppressed, "auth failure: {e}");
+                }
+                Err(crate::grpc::status_from(&e))
+            }
         }
     }
 }

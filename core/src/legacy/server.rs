@@ -24,6 +24,7 @@ use super::conn::{FrameReader, stopped, write_bounded};
 use crate::access::AllowList;
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::{Port, ServerMetrics, Session, SessionKind};
 use crate::replication::feeder::{Feed, Feeder, MAX_BATCH_RECORDS};
 use crate::store::Signal;
 use crate::store::io::Vfs;
@@ -74,6 +75,8 @@ pub struct LegacyServerConfig {
     /// How often a caught-up replica's feeder looks at the files when the writer's signal
     /// stays quiet (default `None`: never; the writer raises the signal on every change).
     pub fallback_poll: Option<Duration>,
+    /// Where connections are counted and replicas registered (`None`: nowhere).
+    pub metrics: Option<Arc<ServerMetrics>>,
 }
 
 impl Default for LegacyServerConfig {
@@ -93,6 +96,7 @@ impl Default for LegacyServerConfig {
             batch_bytes: 4 << 20,
             zlib_level: DEFAULT_ZLIB_LEVEL,
             fallback_poll: None,
+            metrics: None,
         }
     }
 }
@@ -168,6 +172,17 @@ struct State {
     finished: Option<(Date, Instant)>,
     /// What was last requested or sent, for the log lines.
     position: Option<(Date, u64)>,
+    /// The replica as the HTTP API and the lag metrics see it.
+    session: Option<Session>,
+}
+
+impl State {
+    fn moved(&mut self, position: (Date, u64)) {
+        self.position = Some(position);
+        if let Some(s) = &self.session {
+            s.set_position(position.0, position.1);
+        }
+    }
 }
 
 impl Client {
@@ -183,7 +198,10 @@ impl Client {
             Some(cfg.heartbeat_timeout),
             Some(cfg.handshake_timeout),
         );
-        let mut state = State::default();
+        let metrics = self.config.metrics.as_ref();
+        let _counted = metrics.map(|m| m.connection(Port::LegacySync));
+        let session = metrics.map(|m| m.sessions.open(SessionKind::LegacyReplica, self.peer.to_string()));
+        let mut state = State { session, ..State::default() };
         let result = self.session(frames, &mut write, &mut state, shutdown).await;
         let date = state.position.map(|(d, _)| d.to_string());
         let id = state.position.map(|(_, id)| id);
@@ -193,7 +211,10 @@ impl Client {
                 tracing::info!(peer = %self.peer, ?date, ?id, "legacy replica disconnected: {err}")
             }
             // One line per bad client, carrying the reason (a bad date, a wrong flag...).
-            Err(err) => tracing::warn!(peer = %self.peer, ?date, ?id, "legacy replica dropped: {err}"),
+            Err(err) => {
+                crate::metrics::errors::count(err.kind());
+                tracing::warn!(peer = %self.peer, ?date, ?id, "legacy replica dropped: {err}")
+            }
         }
     }
 
@@ -264,9 +285,10 @@ impl Client {
                         Feeder::new(self.vfs.clone(), self.root.clone(), request, cfg.batch_records, cfg.batch_bytes)
                             .with_head(self.signal.clone()),
                     ),
-                    position: Some((date, id)),
+                    session: state.session.take(),
                     ..State::default()
                 };
+                state.moved((date, id));
             }
             // The original ignores what it does not know; so do we.
             other => tracing::debug!(peer = %self.peer, ctype = other, "legacy sync: ignored frame"),
@@ -299,7 +321,7 @@ impl Client {
         match polled? {
             Polled::Frame { frame } => {
                 write_bounded(write, self.config.heartbeat_timeout, CTYPE_BATCH, &frame).await?;
-                state.position = Some(feeder.position());
+                state.moved(feeder.position());
                 // Poll again at once, whether or not a limit cut the batch: it may have
                 // emptied a finished day (its 304 is due now, and no append will come to
                 // wake us). Only a poll that finds nothing waits for the writer's signal.

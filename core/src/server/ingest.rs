@@ -24,6 +24,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::writer::{Ack, Batch, Origin, WriterHandle};
 use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::{Session, SessionKind, Sessions};
 use crate::proto::v1::ingest_server::{Ingest, IngestServer};
 use crate::proto::v1::{AppendRequest, AppendResponse, StoredSeqRequest, StoredSeqResponse};
 
@@ -78,6 +79,8 @@ pub struct IngestService {
     stopping: watch::Receiver<bool>,
     /// One permit per ingest call (stream or unary) in progress.
     calls: Arc<Semaphore>,
+    /// Where open streams register as producers (the HTTP API's list).
+    sessions: Option<Arc<Sessions>>,
 }
 
 /// Ingest calls (streams and unary appends) in progress at once, by default.
@@ -86,7 +89,7 @@ pub const MAX_INGEST_CALLS: usize = 256;
 impl IngestService {
     /// `stopping` turns true when the server begins to shut down.
     pub fn new(writer: WriterHandle, stopping: watch::Receiver<bool>) -> Self {
-        IngestService { writer, stopping, calls: Arc::new(Semaphore::new(MAX_INGEST_CALLS)) }
+        IngestService { writer, stopping, calls: Arc::new(Semaphore::new(MAX_INGEST_CALLS)), sessions: None }
     }
 
     /// At most `n` ingest calls in progress at once (default [`MAX_INGEST_CALLS`]); more
@@ -94,6 +97,12 @@ impl IngestService {
     /// budget this bounds what ingest holds: `n` x (stream budget + one message).
     pub fn with_max_calls(mut self, n: usize) -> Self {
         self.calls = Arc::new(Semaphore::new(n.max(1)));
+        self
+    }
+
+    /// Registers every ingest stream in `sessions` while it is open.
+    pub fn with_sessions(mut self, sessions: Arc<Sessions>) -> Self {
+        self.sessions = Some(sessions);
         self
     }
 
@@ -144,11 +153,13 @@ impl Ingest for IngestService {
         request: Request<Streaming<AppendRequest>>,
     ) -> Result<Response<Self::AppendStreamStream>, Status> {
         let slot = self.call_slot()?;
+        let peer = crate::access::peer_addr(&request).map_or_else(|| "unknown".to_string(), |a| a.to_string());
+        let session = self.sessions.as_ref().map(|s| s.open(SessionKind::Producer, peer));
         let inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(MAX_IN_FLIGHT);
         let (writer, stopping) = (self.writer.clone(), self.stopping.clone());
         tokio::spawn(async move {
-            pipeline(inbound, tx, writer, stopping).await;
+            pipeline(inbound, tx, writer, stopping, session.as_ref()).await;
             drop(slot);
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
@@ -161,6 +172,7 @@ async fn pipeline(
     out: mpsc::Sender<Result<AppendResponse, Status>>,
     writer: WriterHandle,
     mut stopping: watch::Receiver<bool>,
+    session: Option<&Session>,
 ) {
     let mut pending = FuturesOrdered::new();
     // Payload bytes of the batches in `pending`; reading stops at the stream's budget.
@@ -179,11 +191,14 @@ async fn pipeline(
         }
         tokio::select! {
             biased;
-            Some((ack, bytes)) = pending.next(), if !pending.is_empty() => {
+            Some((ack, bytes, records)) = pending.next(), if !pending.is_empty() => {
                 let ack: Result<AppendResponse, Status> = ack;
                 inflight -= bytes;
                 match ack {
                     Ok(resp) => {
+                        if let Some(s) = session {
+                            s.add(records as u64, bytes as u64);
+                        }
                         if out.send(Ok(resp)).await.is_err() {
                             return; // the client went away
                         }
@@ -202,6 +217,7 @@ async fn pipeline(
                     Ok(Some(req)) => {
                         let batch_seq = req.batch_seq;
                         let bytes: usize = req.records.iter().map(|r| r.data.len()).sum();
+                        let records = req.records.len();
                         inflight += bytes;
                         let queued = match to_batch(req) {
                             Ok((origin, batch)) => writer.submit_from(origin, batch).await,
@@ -210,13 +226,14 @@ async fn pipeline(
                         match queued {
                             Ok(ack) => pending.push_back(futures::future::Either::Left(async move {
                                 let ack = ack.wait_ack().await.map_err(|e| status_from(&e));
-                                (ack.map(|ack| response(batch_seq, ack)), bytes)
+                                (ack.map(|ack| response(batch_seq, ack)), bytes, records)
                             })),
                             Err(e) => {
                                 // Acks of earlier batches go first, then the stream ends.
                                 pending.push_back(futures::future::Either::Right(futures::future::ready((
                                     Err(status_from(&e)),
                                     bytes,
+                                    records,
                                 ))));
                                 input_done = true;
                             }

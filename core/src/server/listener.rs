@@ -24,6 +24,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::Connected;
 
 pub use crate::access::PeerInfo;
+use crate::metrics::{ConnectionGuard, Port, ServerMetrics};
 use crate::tls::ReloadingAcceptor;
 
 /// Connection limits of a listener.
@@ -59,6 +60,8 @@ pub struct Conn {
     io: Io,
     peer: PeerInfo,
     _permit: OwnedSemaphorePermit,
+    /// Counted in `modsynclog_connections{port="grpc"}` while open.
+    _counted: Option<ConnectionGuard>,
 }
 
 enum Io {
@@ -141,6 +144,7 @@ pub fn incoming(
     tls: Option<ReloadingAcceptor>,
     limits: NetLimits,
     mut stop: watch::Receiver<bool>,
+    metrics: Option<Arc<ServerMetrics>>,
 ) -> ReceiverStream<io::Result<Conn>> {
     let (tx, rx) = mpsc::channel(64);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -168,12 +172,13 @@ pub fn incoming(
                 continue;
             };
             let (tx, tls, stats) = (tx.clone(), tls.clone(), stats.clone());
+            let counted = metrics.as_ref().map(|m| m.connection(Port::Grpc));
             tokio::spawn(async move {
                 let _ = stream.set_nodelay(true);
                 match tokio::time::timeout(limits.handshake_timeout, handshake(stream, remote, tls)).await {
                     Ok(Ok((io, certs))) => {
                         let peer = PeerInfo { remote_addr: Some(remote), certs };
-                        let _ = tx.send(Ok(Conn { io, peer, _permit: permit })).await;
+                        let _ = tx.send(Ok(Conn { io, peer, _permit: permit, _counted: counted })).await;
                     }
                     Ok(Err(e)) => {
                         // Every failure is worth a line until a flood makes it noise.
@@ -252,7 +257,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let limits = NetLimits { handshake_timeout: timeout, ..NetLimits::default() };
         let (stop, stopping) = watch::channel(false);
-        (addr, incoming(listener, None, limits, stopping), stop)
+        (addr, incoming(listener, None, limits, stopping, None), stop)
     }
 
     #[tokio::test]

@@ -45,6 +45,8 @@ use crate::access::{AllowList, LegacyGuard, Scope};
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::legacy::LegacyServerConfig;
+use crate::metrics::fsync::TimedVfs;
+use crate::metrics::{ServerMetrics, Source};
 use crate::store::io::{StdVfs, Vfs};
 use crate::store::{Durability, Recovery, Signal, Store, StoreOptions};
 use crate::tls::{ReloadingAcceptor, ServerTls};
@@ -158,6 +160,7 @@ pub struct RunningServer {
     ticker: JoinHandle<()>,
     writer: Option<WriterControl>,
     tls: Option<ReloadingAcceptor>,
+    metrics: Arc<ServerMetrics>,
 }
 
 impl std::fmt::Debug for RunningServer {
@@ -187,16 +190,21 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
 
     let (data_dir, clock, limits, grace) =
         (config.data_dir.clone(), config.clock.clone(), config.limits, config.finish_grace);
+    let metrics = Arc::new(ServerMetrics::default());
+    crate::metrics::process::start_time();
     let store_opts = StoreOptions {
         durability: config.durability,
         recovery: config.recovery,
         deferred_appends: config.legacy_ack == AckWhen::Written,
-        vfs: config.vfs.clone(),
+        // The writer's fsyncs are timed; readers get the plain file system.
+        vfs: Arc::new(TimedVfs::new(config.vfs.clone(), metrics.fsync_seconds.clone())),
     };
-    let (control, signal, root, vfs) = tokio::task::spawn_blocking(move || {
+    let writer_metrics = metrics.clone();
+    let (control, signal, root) = tokio::task::spawn_blocking(move || {
         let store = Store::open(&data_dir, store_opts)?;
-        let (signal, root, vfs) = (store.signal(), store.root().to_path_buf(), store.vfs());
-        Ok::<_, Error>((WriterControl::spawn(store, clock, limits, WRITER_QUEUE, grace)?, signal, root, vfs))
+        let (signal, root) = (store.signal(), store.root().to_path_buf());
+        let control = WriterControl::spawn_measured(store, clock, limits, WRITER_QUEUE, grace, writer_metrics)?;
+        Ok::<_, Error>((control, signal, root))
     })
     .await
     .map_err(|e| Error::new(ErrorKind::Io, format!("store open task failed: {e}")))??;
@@ -204,13 +212,16 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
 
     let (stop, stopping) = watch::channel(false);
     let policy = Arc::new(plan.policy);
-    let ingest = IngestService::new(writer_handle.clone(), stopping.clone())
+    let vfs = config.vfs.clone();
+    let ingest = IngestService::new(writer_handle.from_source(Source::Native), stopping.clone())
         .with_max_calls(config.net.max_ingest_calls)
+        .with_sessions(metrics.sessions.clone())
         .into_server();
     let legacy = plan.legacy_grpc.then(|| {
         let guard = LegacyGuard::new(plan.legacy_allow.clone());
         tonic::service::interceptor::InterceptedService::new(
-            LegacyLogService::new(writer_handle.acknowledging(config.legacy_ack)).into_server(),
+            LegacyLogService::new(writer_handle.acknowledging(config.legacy_ack).from_source(Source::Legacy))
+                .into_server(),
             guard,
         )
     });
@@ -218,6 +229,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         .with_vfs(config.vfs.clone())
         .with_max_subscribers(config.net.max_subscribers)
         .with_fallback_poll(config.fallback_poll)
+        .with_sessions(metrics.sessions.clone())
         .into_server();
     // Generous HTTP/2 windows: a producer keeps up to 32 batches of ~100 KiB in flight on
     // one stream, which hyper's 1 MiB defaults would throttle to a window-update round trip.
@@ -230,7 +242,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         .add_service(tonic::service::interceptor::InterceptedService::new(ingest, policy.guard(Scope::Write)))
         .add_service(tonic::service::interceptor::InterceptedService::new(sync, policy.guard(Scope::Read)))
         .add_optional_service(legacy);
-    let incoming = listener::incoming(listener, tls.clone(), config.net, stopping.clone());
+    let incoming = listener::incoming(listener, tls.clone(), config.net, stopping.clone(), Some(metrics.clone()));
     let mut stopped = stopping.clone();
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
         let _ = stopped.wait_for(|s| *s).await;
@@ -259,6 +271,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
             let legacy_config = LegacyServerConfig {
                 allow: plan.legacy_allow.clone(),
                 fallback_poll: config.fallback_poll,
+                metrics: Some(metrics.clone()),
                 ..config.legacy_sync.clone()
             };
             let task = crate::legacy::serve(
@@ -286,6 +299,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         ticker,
         writer: Some(control),
         tls,
+        metrics,
     })
 }
 
@@ -315,6 +329,16 @@ impl RunningServer {
     pub fn readers(&self) -> Arc<dyn Fn() -> crate::Reader + Send + Sync> {
         let (vfs, root, signal) = (self.vfs.clone(), self.root.clone(), self.signal.clone());
         Arc::new(move || crate::Reader::signalled(vfs.clone(), root.clone(), signal.clone()))
+    }
+
+    /// The server's instruments and its connected replicas and producers.
+    pub fn metrics(&self) -> Arc<ServerMetrics> {
+        self.metrics.clone()
+    }
+
+    /// The file system the store is read through.
+    pub fn vfs(&self) -> Arc<dyn Vfs> {
+        self.vfs.clone()
     }
 
     /// The store's change signal (head publication), for replica feeders.

@@ -36,6 +36,7 @@ use tonic::{Request, Response, Status};
 use super::ingest::status_from;
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::{Session, SessionKind, Sessions};
 use crate::proto::v1::sync_event::Event;
 use crate::proto::v1::sync_server::{Sync as SyncRpc, SyncServer};
 use crate::proto::v1::{
@@ -74,6 +75,8 @@ pub struct SyncService {
     /// One permit per open subscription.
     subscribers: Arc<tokio::sync::Semaphore>,
     fallback_poll: Option<Duration>,
+    /// Where subscriptions register as replicas (the HTTP API's list, the lag metrics).
+    sessions: Option<Arc<Sessions>>,
 }
 
 impl SyncService {
@@ -89,6 +92,7 @@ impl SyncService {
             max_bytes: MAX_BATCH_BYTES,
             subscribers: Arc::new(tokio::sync::Semaphore::new(MAX_SUBSCRIBERS)),
             fallback_poll: None,
+            sessions: None,
         }
     }
 
@@ -119,6 +123,12 @@ impl SyncService {
     }
 
     /// The tonic server, gzip both ways.
+    /// Registers every subscription in `sessions` while it is open.
+    pub fn with_sessions(mut self, sessions: Arc<Sessions>) -> Self {
+        self.sessions = Some(sessions);
+        self
+    }
+
     pub fn into_server(self) -> SyncServer<Self> {
         SyncServer::new(self).send_compressed(CompressionEncoding::Gzip).accept_compressed(CompressionEncoding::Gzip)
     }
@@ -153,6 +163,8 @@ impl SyncRpc for SyncService {
             status_from(&e)
         })?;
         tracing::info!(?peer, %date, id, start_date = %start.0, start_id = start.1, "native replica subscribed");
+        let address = peer.map_or_else(|| "unknown".to_string(), |a| a.to_string());
+        let session = self.sessions.as_ref().map(|s| s.open(SessionKind::NativeReplica, address));
         let (tx, rx) = mpsc::channel(EVENTS_AHEAD);
         let sub = Subscription {
             peer,
@@ -164,7 +176,9 @@ impl SyncRpc for SyncService {
             max_bytes: self.max_bytes,
             fallback_poll: self.fallback_poll,
             position: start,
+            session,
         };
+        sub.moved();
         tokio::spawn(async move {
             sub.run(tx).await;
             drop(slot);
@@ -256,13 +270,21 @@ struct Subscription {
     max_records: usize,
     max_bytes: usize,
     fallback_poll: Option<Duration>,
-    /// The day being sent and the next id to send, for the log lines.
+    /// The day being sent and the next id to send, for the log lines and the session.
     position: (Date, u64),
+    session: Option<Session>,
 }
 
 type EventSender = mpsc::Sender<std::result::Result<SyncEvent, Status>>;
 
 impl Subscription {
+    /// Publishes the position to the session (what the lag figures read).
+    fn moved(&self) {
+        if let Some(s) = &self.session {
+            s.set_position(self.position.0, self.position.1);
+        }
+    }
+
     async fn run(mut self, tx: EventSender) {
         let stop = self.stream(&tx).await;
         let (date, id) = self.position;
@@ -354,6 +376,7 @@ impl Subscription {
                     let batch = RecordBatch { date: date.to_string(), first_id, records };
                     self.send(tx, &mut stopping, Event::Batch(batch)).await?;
                     self.position.1 += n;
+                    self.moved();
                     // Poll again at once even when no limit cut the batch: it may have
                     // emptied a finished day, and no append will come to say so.
                     again = true;
@@ -397,6 +420,7 @@ impl Subscription {
         date: Date,
     ) -> std::result::Result<Feeder, Stop> {
         self.position = (date, 0);
+        self.moved();
         self.send(tx, stopping, Event::Start(DayStart { date: date.to_string(), id: 0 })).await?;
         Ok(Feeder::starting_at(self.vfs.clone(), self.root.clone(), date, 0, self.max_records, self.max_bytes)
             .with_head(self.signal.clone()))

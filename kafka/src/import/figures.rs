@@ -1,11 +1,11 @@
 //! An import's figures, as the metrics endpoint and `modsynclog-client status` show them.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use modsynclog_core::metrics::MetricSource;
+use modsynclog_core::metrics::collect::{Encoder, counters, gauges};
 
 use super::pipeline::Key;
 
@@ -65,62 +65,49 @@ impl Figures {
 }
 
 impl MetricSource for Figures {
-    fn render(&self, out: &mut String) {
-        let import = escape(&self.name);
-        let counters = [
-            ("modsynclog_kafka_import_records_total", "Records a Kafka import stored since start.", &self.records),
+    fn encode(&self, mut e: Encoder) -> std::fmt::Result {
+        let import = || ("import", self.name.clone());
+        let counter_rows = [
+            ("kafka_import_records", "Records a Kafka import stored since start", &self.records),
+            ("kafka_import_dead_letters", "Messages a Kafka import could not store", &self.dead_letters),
             (
-                "modsynclog_kafka_import_dead_letters_total",
-                "Messages a Kafka import could not store.",
-                &self.dead_letters,
-            ),
-            (
-                "modsynclog_kafka_import_failed_batches_total",
-                "Batches the store refused; the import read them again.",
+                "kafka_import_failed_batches",
+                "Batches the store refused; the import read them again",
                 &self.failed_batches,
             ),
             (
-                "modsynclog_kafka_import_filed_on_arrival_total",
-                "Records filed by timestamp whose day was finished; stored under their arrival day.",
+                "kafka_import_filed_on_arrival",
+                "Records filed by timestamp whose day was finished; stored under their arrival day",
                 &self.filed_on_arrival,
             ),
         ];
-        for (name, help, value) in counters {
-            family(out, name, "counter", help);
-            let _ = writeln!(out, "{name}{{import=\"{import}\"}} {}", value.load(Ordering::Relaxed));
+        for (name, help, value) in counter_rows {
+            counters(&mut e, name, help, &[([import()], value.load(Ordering::Relaxed))])?;
         }
         let parts = self.partitions();
-        let gauges: [(&str, &str, Gauge); 4] = [
-            ("modsynclog_kafka_import_stored_offset", "Offset after the last message in the store.", |f| f.stored),
-            ("modsynclog_kafka_import_committed_offset", "The consumer group's committed offset.", |f| f.committed),
-            ("modsynclog_kafka_import_high_watermark", "The partition's high watermark.", |f| f.high),
-            ("modsynclog_kafka_import_lag", "Messages of the partition not yet in the store.", PartFigures::lag),
+        let gauge_rows: [(&str, &str, Gauge); 4] = [
+            ("kafka_import_stored_offset", "Offset after the last message in the store", |f| f.stored),
+            ("kafka_import_committed_offset", "The consumer group's committed offset", |f| f.committed),
+            ("kafka_import_high_watermark", "The partition's high watermark", |f| f.high),
+            ("kafka_import_lag", "Messages of the partition not yet in the store", PartFigures::lag),
         ];
-        for (name, help, value) in gauges {
-            family(out, name, "gauge", help);
-            for (topic, partition, f) in &parts {
-                if let Some(v) = value(f) {
-                    let topic = escape(topic);
-                    let _ =
-                        writeln!(out, "{name}{{import=\"{import}\",topic=\"{topic}\",partition=\"{partition}\"}} {v}");
-                }
-            }
+        for (name, help, value) in gauge_rows {
+            // Unknown figures are left out rather than shown as 0.
+            let samples: Vec<_> = parts
+                .iter()
+                .filter_map(|(topic, partition, f)| {
+                    let labels = [import(), ("topic", topic.clone()), ("partition", partition.to_string())];
+                    value(f).map(|v| (labels, v))
+                })
+                .collect();
+            gauges(&mut e, name, help, &samples)?;
         }
+        Ok(())
     }
-}
-
-/// The `# HELP` and `# TYPE` lines of a metric family.
-pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
 /// One figure of a partition.
 type Gauge = fn(&PartFigures) -> Option<i64>;
-
-/// A label value as the exposition format wants it.
-pub(crate) fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
 
 #[cfg(test)]
 mod tests {
@@ -132,8 +119,8 @@ mod tests {
         f.set(&("logs".into(), 1), |p| *p = PartFigures { stored: Some(90), committed: Some(80), high: Some(100) });
         f.set(&("logs".into(), 0), |p| p.stored = Some(5));
         f.records.store(95, Ordering::Relaxed);
-        let mut out = String::new();
-        f.render(&mut out);
+        let registry = modsynclog_core::metrics::registry(|r| r.register_collector(Box::new(f)));
+        let out = modsynclog_core::metrics::encode(&registry);
         assert!(out.contains("\nmodsynclog_kafka_import_records_total{import=\"orders\"} 95\n"), "{out}");
         assert!(out.contains("modsynclog_kafka_import_lag{import=\"orders\",topic=\"logs\",partition=\"1\"} 10\n"));
         assert!(

@@ -16,11 +16,15 @@ use modsynclog_server::logging;
 struct Cli {
     #[command(flatten)]
     args: AgentArgs,
+    /// Log lines as `text` or `json` (one object per line, for log shippers).
+    #[arg(long, env = "MODSYNCLOG_LOG_FORMAT", value_enum, default_value_t)]
+    log_format: logging::LogFormat,
 }
 
 fn main() -> std::process::ExitCode {
-    logging::init();
-    let result = Cli::parse().args.settle().and_then(|settled| {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    let result = cli.args.settle().and_then(|settled| {
         if settled.dry_run {
             return agent_cli::dry_run(&settled);
         }

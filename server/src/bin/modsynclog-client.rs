@@ -8,6 +8,9 @@ use modsynclog_server::{kafka_export, logging, read, send, status, sync, verify}
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as `text` or `json` (one object per line, for log shippers).
+    #[arg(long, global = true, env = "MODSYNCLOG_LOG_FORMAT", value_enum, default_value_t)]
+    log_format: logging::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -28,8 +31,9 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    logging::init();
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    let result = match cli.command {
         Command::Read(args) => read::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Send(args) => send::run(args),

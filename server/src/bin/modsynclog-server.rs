@@ -18,8 +18,8 @@ struct Cli {
 }
 
 fn main() -> std::process::ExitCode {
-    logging::init();
     let result = Cli::parse().args.settle().and_then(|settings| {
+        logging::init(settings.log_format);
         tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve::run(settings))
     });
     match result {

@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::{Ack, Job, Writer, gaps};
 use crate::date::Date;
 use crate::error::{Error, ErrorKind};
+use crate::metrics::Source;
 use crate::server::ack::AckWhen;
 use crate::server::dedup::Entry;
 use crate::store::{Appended, Durability, NewRecord};
@@ -59,6 +60,27 @@ impl Writer {
         }
         if let Some(date) = run_date {
             self.commit(&mut run, date);
+        }
+    }
+
+    /// Counts the records of the stored jobs by source and type.
+    fn count_stored(&self, jobs: &[Job], plans: &[Plan]) {
+        // (source, type, records, bytes): a group holds few sources and types.
+        let mut counts: Vec<(Source, i16, u64, u64)> = Vec::new();
+        for (job, _) in jobs.iter().zip(plans).filter(|(_, p)| matches!(p, Plan::Store(_))) {
+            let source = job.ack.source;
+            for (ty, data) in &job.batch {
+                match counts.iter_mut().find(|c| c.0 == source && c.1 == *ty) {
+                    Some(c) => {
+                        c.2 += 1;
+                        c.3 += data.len() as u64;
+                    }
+                    None => counts.push((source, *ty, 1, data.len() as u64)),
+                }
+            }
+        }
+        for (source, ty, records, bytes) in counts {
+            self.metrics.stored(source, ty, records, bytes);
         }
     }
 
@@ -153,6 +175,7 @@ impl Writer {
         // next durable group or tick syncs it first).
         let defer =
             self.store.durability() == Durability::Batch && jobs.iter().all(|job| job.ack.when == AckWhen::Written);
+        let started = Instant::now();
         let result = if records.is_empty() {
             Ok(Appended { date, first_id, count: 0 })
         } else if defer {
@@ -170,6 +193,9 @@ impl Writer {
                 (false, Err(_)) => {}
             }
         }
+        let took = started.elapsed();
+        let stored_bytes: usize = records.iter().map(|r| r.data.len()).sum();
+        let stored_records = records.len() as u64;
         drop(records);
         let result = result.and_then(|a| {
             if a.first_id == first_id {
@@ -187,7 +213,14 @@ impl Writer {
                     self.open_day = Some(date);
                 }
                 self.journal.confirm(entries);
+                if stored_records > 0 {
+                    self.metrics.committed(stored_records, stored_bytes as u64, took);
+                    self.count_stored(jobs, &plans);
+                }
                 for (Job { ack, .. }, plan) in jobs.drain(..).zip(plans) {
+                    if !matches!(plan, Plan::Refused(_)) {
+                        self.metrics.acknowledged(ack.source, ack.arrived.elapsed());
+                    }
                     let _ = ack.send(match plan {
                         Plan::Store(a) => Ok(Ack::Stored(a)),
                         Plan::Duplicate(a) => Ok(Ack::Duplicate(a)),

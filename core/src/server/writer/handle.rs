@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
@@ -11,6 +12,7 @@ use super::{Ack, Batch, Job, Origin, Writer};
 use crate::clock::SharedClock;
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::Source;
 use crate::server::ack::AckWhen;
 use crate::server::limits::Limits;
 use crate::store::Appended;
@@ -21,6 +23,9 @@ pub(crate) struct AckTx {
     pub(super) tx: oneshot::Sender<Result<Ack>>,
     pub(super) when: AckWhen,
     pub(super) _budget: Option<OwnedSemaphorePermit>,
+    /// Where the batch came from and when it reached the writer, for the metrics.
+    pub(super) source: Source,
+    pub(super) arrived: Instant,
 }
 
 impl AckTx {
@@ -69,6 +74,8 @@ pub struct WriterHandle {
     pub(super) batch_sync: bool,
     /// The writer's clock: the calendar days are filed by.
     pub(super) clock: SharedClock,
+    /// Where this handle's batches come from (the metrics' `source` label).
+    pub(super) source: Source,
 }
 
 /// The writer's state: the writer thread and the inline path take turns under the lock;
@@ -142,7 +149,7 @@ impl WriterHandle {
             return Err(records);
         }
         let (tx, mut rx) = oneshot::channel();
-        let ack = AckTx { tx, when: self.ack, _budget: None };
+        let ack = AckTx { tx, when: self.ack, _budget: None, source: self.source, arrived: Instant::now() };
         let mut jobs = vec![Job { batch: records, origin: None, day: None, ack }];
         writer.commit(&mut jobs, today);
         drop(guard);
@@ -185,7 +192,7 @@ impl WriterHandle {
             .await
             .map_err(|_| closed())?;
         let (tx, rx) = oneshot::channel();
-        let ack = AckTx { tx, when: self.ack, _budget: Some(budget) };
+        let ack = AckTx { tx, when: self.ack, _budget: Some(budget), source: self.source, arrived: Instant::now() };
         self.queued.fetch_add(1, Ordering::SeqCst);
         let job = Job { batch: records, origin, day, ack };
         if self.tx.send(Msg::Append(job)).await.is_err() {
@@ -223,6 +230,11 @@ impl WriterHandle {
     /// A handle to the same writer whose batches are acknowledged at `when`.
     pub fn acknowledging(&self, when: AckWhen) -> WriterHandle {
         WriterHandle { ack: when, ..self.clone() }
+    }
+
+    /// A handle to the same writer whose batches count as coming from `source`.
+    pub fn from_source(&self, source: Source) -> WriterHandle {
+        WriterHandle { source, ..self.clone() }
     }
 
     pub fn is_closed(&self) -> bool {

@@ -172,7 +172,13 @@ async fn a_producers_batches_across_both_days_in_one_group_are_all_stored() {
                 batch: vec![(1, Bytes::from(format!("seq {}", i + 1)))],
                 origin: Some(Origin { producer: "kafka:g:t:0".into(), seq: i as u64 + 1 }),
                 day: asked.map(day),
-                ack: AckTx { tx, when: AckWhen::Durable, _budget: None },
+                ack: AckTx {
+                    tx,
+                    when: AckWhen::Durable,
+                    _budget: None,
+                    source: Default::default(),
+                    arrived: std::time::Instant::now(),
+                },
             }
         })
         .collect();

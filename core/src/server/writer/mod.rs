@@ -39,6 +39,7 @@ use super::limits::Limits;
 use crate::clock::SharedClock;
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::{ServerMetrics, Source};
 use crate::store::{Appended, Durability, Store};
 
 mod commit;
@@ -95,12 +96,25 @@ pub(crate) struct WriterControl {
 impl WriterControl {
     /// Spawns the writer thread on an open store: finishes past days (but the one still in
     /// its `finish_grace`, see the module docs), then serves the queue.
+    #[cfg(test)]
     pub(crate) fn spawn(
+        store: Store,
+        clock: SharedClock,
+        limits: Limits,
+        capacity: usize,
+        finish_grace: Duration,
+    ) -> Result<Self> {
+        Self::spawn_measured(store, clock, limits, capacity, finish_grace, Arc::default())
+    }
+
+    /// [`spawn`](WriterControl::spawn), counting what it stores into `metrics`.
+    pub(crate) fn spawn_measured(
         mut store: Store,
         clock: SharedClock,
         limits: Limits,
         capacity: usize,
         finish_grace: Duration,
+        metrics: Arc<ServerMetrics>,
     ) -> Result<Self> {
         if finish_grace > MAX_FINISH_GRACE {
             return Err(Error::new(
@@ -147,6 +161,7 @@ impl WriterControl {
             warned_backwards: false,
             deferred_since: None,
             gaps: gaps::Gaps::default(),
+            metrics,
         };
         let batch_sync = writer.store.durability() == Durability::Batch;
         let shared: Shared = Arc::new(Mutex::new(Some(writer)));
@@ -161,6 +176,7 @@ impl WriterControl {
             queued: queued.clone(),
             batch_sync,
             clock,
+            source: Source::Embedded,
         };
         let thread = std::thread::Builder::new()
             .name("modsynclog-writer".into())
@@ -226,6 +242,7 @@ struct Writer {
     deferred_since: Option<Instant>,
     /// Producers whose batch failed: their later batches wait for its resend.
     gaps: gaps::Gaps,
+    metrics: Arc<ServerMetrics>,
 }
 
 impl std::fmt::Debug for Writer {

@@ -19,6 +19,7 @@ fn handle(queue_bytes: usize) -> (WriterHandle, mpsc::Receiver<Msg>) {
         queued: Arc::default(),
         batch_sync: true,
         clock: crate::clock::ManualClock::new(1_795_000_000),
+        source: Default::default(),
     };
     (handle, rx)
 }
