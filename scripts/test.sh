@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project: formatting, lints, and the Rust test suites
-# (store, reader, wire codecs, server, replica, SDK, CLI, end-to-end) and the Go interop
-# harness, and the C, Go, Python, Node and cross-language suites.
+# (store, reader, wire codecs, server, replica, SDK, CLI, HTTP API, end-to-end), the
+# packaging checks, the C, Go, Python, Node, web console (headless Chromium) and
+# cross-language suites, and the Go interop harness.
 # Usage: scripts/test.sh            (from anywhere; CI calls it through .ci/run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,10 @@ step "cargo test"
 bash scripts/etcd.sh install
 cargo test --workspace --locked
 
+step "packaging: systemd units (systemd-analyze verify), Grafana dashboard, sample config"
+# Checks the units against the debug binaries `cargo test` built.
+bash packaging/check.sh
+
 step "C: libmodsynclog tests (gcc, valgrind when installed)"
 # `cargo test` above built the library (see ffi-c/tests/run.sh).
 MSL_FFI_BUILT=1 bash ffi-c/tests/run.sh
@@ -38,6 +43,11 @@ bash python/test.sh
 
 step "Node: npm install ./node, then node --test"
 bash node/test.sh
+
+step "web console: headless Chromium drives the console of a debug server (web/browser-test)"
+# Debian's chromium (nothing when installed); `cargo test` above built the debug binaries.
+bash scripts/chromium.sh install
+(cd web/browser-test && npm ci --no-audit --no-fund --loglevel=error && node console.test.mjs)
 
 step "cross-language: C, Python and Node commit to one server; a replica; three readers agree"
 bash interop/cross-language/run.sh
