@@ -26,6 +26,7 @@ mod report;
 mod server_bench;
 mod store_bench;
 mod transport;
+mod web_bench;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -51,6 +52,8 @@ enum Command {
     Kafka(kafka_bench::KafkaArgs),
     /// Log files into a server: the log agent beside `modsynclog-client send`.
     Agent(agent_bench::AgentArgs),
+    /// The HTTP endpoint: ingest with it off and on (dashboard, live tail), search speed.
+    Web(web_bench::WebArgs),
     /// The cross-process follower of `lag` (prints its latencies on stdout).
     #[command(hide = true)]
     LagFollow(lag::FollowArgs),
@@ -65,5 +68,6 @@ fn main() -> Result<()> {
         Command::LagFollow(args) => lag::follow_main(&args),
         Command::Kafka(args) => kafka_bench::run(&args),
         Command::Agent(args) => agent_bench::run(&args),
+        Command::Web(args) => web_bench::run(&args),
     }
 }

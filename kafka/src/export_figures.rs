@@ -52,19 +52,28 @@ impl ExportFigures {
     }
 }
 
-impl MetricSource for ExportFigures {
+/// Every export's figures, one metric family each (labelled by topic).
+#[derive(Debug, Default)]
+pub struct ExportMetrics(pub Vec<Arc<ExportFigures>>);
+
+impl MetricSource for ExportMetrics {
     fn encode(&self, mut e: Encoder) -> std::fmt::Result {
-        let topic = [("topic", self.topic.clone())];
+        let topic = |f: &ExportFigures| [("topic", f.topic.clone())];
+        let sent: Vec<_> = self.0.iter().map(|f| (topic(f), f.sent.load(Ordering::Relaxed))).collect();
         let help = "Records a Kafka export had acknowledged by the broker since start";
-        counters(&mut e, "kafka_export_records", help, &[(topic.clone(), self.sent.load(Ordering::Relaxed))])?;
-        if let Some((date, id)) = self.last() {
-            let labels = [("topic", self.topic.clone()), ("date", date.to_string())];
-            gauges(&mut e, "kafka_export_last_id", "Id of the last record exported, within its day", &[(labels, id)])?;
-        }
-        if let Some(lag) = self.head.as_ref().and_then(|s| self.lag(&s.head())) {
-            let help = "Records of the store's head day not yet exported";
-            gauges(&mut e, "kafka_export_lag_records", help, &[(topic, lag)])?;
-        }
+        counters(&mut e, "kafka_export_records", help, &sent)?;
+        let last: Vec<_> = self
+            .0
+            .iter()
+            .filter_map(|f| f.last().map(|(date, id)| ([("topic", f.topic.clone()), ("date", date.to_string())], id)))
+            .collect();
+        gauges(&mut e, "kafka_export_last_id", "Id of the last record exported, within its day", &last)?;
+        let lag: Vec<_> = self
+            .0
+            .iter()
+            .filter_map(|f| f.head.as_ref().and_then(|s| f.lag(&s.head())).map(|lag| (topic(f), lag)))
+            .collect();
+        gauges(&mut e, "kafka_export_lag_records", "Records of the store's head day not yet exported", &lag)?;
         Ok(())
     }
 }

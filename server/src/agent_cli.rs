@@ -162,8 +162,11 @@ impl AgentArgs {
         if let Some(c) = &centre {
             modsynclog_core::tls::endpoint(&c.endpoint, &c.tls).map_err(|e| anyhow!("--etcd: {}", e.message()))?;
         }
-        let http_token = self.http_token.or(file.http_token).filter(|t| !t.is_empty());
-        let metrics = self.http_addr.or(file.http_addr).map(|addr| (addr, http_token));
+        // The variables of older releases still count, below the new ones.
+        let old_token = std::env::var("MODSYNCLOG_AGENT_METRICS_TOKEN").ok();
+        let http_token = self.http_token.or(old_token).or(file.http_token).filter(|t| !t.is_empty());
+        let addr = self.http_addr.or(crate::config::old_env_addr("MODSYNCLOG_AGENT_METRICS_ADDR")?);
+        let metrics = addr.or(file.http_addr).map(|addr| (addr, http_token));
         if let Some((addr, None)) = &metrics
             && !addr.ip().is_loopback()
         {

@@ -156,6 +156,15 @@ pub struct ServerArgs {
     pub kafka: KafkaArgs,
 }
 
+/// An address from an environment variable of an older release (`MODSYNCLOG_METRICS_ADDR`,
+/// now `MODSYNCLOG_HTTP_ADDR`), still honoured below the new one.
+pub fn old_env_addr(name: &str) -> Result<Option<SocketAddr>> {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => Ok(Some(v.parse().with_context(|| format!("{name}={v:?}: not an address"))?)),
+        _ => Ok(None),
+    }
+}
+
 fn names(list: Option<String>) -> Option<Vec<String>> {
     list.map(|l| l.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect())
 }
@@ -373,7 +382,7 @@ impl ServerArgs {
                 None if kafka.imports.iter().any(|i| i.day == FileBy::Timestamp) => TIMESTAMP_FINISH_GRACE,
                 None => Duration::ZERO,
             },
-            http_addr: self.http_addr.or(file.http_addr),
+            http_addr: self.http_addr.or(old_env_addr("MODSYNCLOG_METRICS_ADDR")?).or(file.http_addr),
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
             kafka,
         };

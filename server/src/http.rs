@@ -16,14 +16,13 @@ use tokio::sync::watch;
 
 use crate::config::Settings;
 
-/// The read token a non-loopback address needs, or an error when there is none (and
-/// `insecure` was not given). `None` on loopback: local scrapers and browsers need none.
+/// The token the endpoint asks for: the read token whenever there is one (the API hands
+/// out every record, to a local user too). Without one, a non-loopback address is an
+/// error unless `insecure`.
 pub fn token_for(addr: SocketAddr, read_token: Option<&str>, insecure: bool) -> Result<Option<String>> {
-    if addr.ip().is_loopback() {
-        return Ok(None);
-    }
     match read_token {
         Some(t) => Ok(Some(t.to_string())),
+        None if addr.ip().is_loopback() => Ok(None),
         None if insecure => {
             tracing::warn!(%addr, "the HTTP endpoint is open to the network without a token (--insecure)");
             Ok(None)

@@ -19,7 +19,8 @@ use anyhow::{Context, Result};
 use modsynclog_core::metrics::{MetricSource, Source};
 use modsynclog_core::server::RunningServer;
 use modsynclog_kafka::export::{ExportConfig, ExportStopper, Exporter};
-use modsynclog_kafka::export_figures::ExportFigures;
+use modsynclog_kafka::export_figures::{ExportFigures, ExportMetrics};
+use modsynclog_kafka::import::figures::ImportMetrics;
 use modsynclog_kafka::import::{self, ImportHandle};
 
 use crate::kafka_config::KafkaSettings;
@@ -66,14 +67,9 @@ impl Bridge {
 
     /// The figures of every import and export, for the metrics endpoint.
     pub fn metric_sources(&self) -> Vec<Arc<dyn MetricSource>> {
-        let mut out: Vec<Arc<dyn MetricSource>> = Vec::new();
-        for i in &self.imports {
-            out.push(i.figures());
-        }
-        for e in &self.exports {
-            out.push(e.figures.clone());
-        }
-        out
+        let imports = ImportMetrics(self.imports.iter().map(|i| i.figures()).collect());
+        let exports = ExportMetrics(self.exports.iter().map(|e| e.figures.clone()).collect());
+        vec![Arc::new(imports), Arc::new(exports)]
     }
 
     /// Stops imports, then exports, each gracefully; waits for them, an import at most

@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -35,10 +34,8 @@ fn start_agent(dir: &Path, server: u16, metrics: u16, settings: &str, inputs: &s
 
 /// One sample of the agent's metrics: `name` or `name{labels}` as written.
 fn metric(port: u16, sample: &str) -> u64 {
-    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: agent\r\n\r\n").unwrap();
-    let mut text = String::new();
-    conn.read_to_string(&mut text).unwrap();
+    let (status, text) = common::http::get(port, "/metrics");
+    assert_eq!(status, 200, "{text}");
     text.lines()
         .find_map(|l| l.strip_prefix(sample).and_then(|v| v.strip_prefix(' ')).map(|v| v.parse().unwrap()))
         .unwrap_or(0)

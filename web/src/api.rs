@@ -54,9 +54,10 @@ pub(crate) async fn not_found() -> Response {
     failed(Error::new(ErrorKind::NotFound, "no such path (see web/API.md)"))
 }
 
-pub(crate) async fn metrics(State(state): State<Shared>) -> Response {
-    let text = core_metrics::encode(&state.registry);
-    ([(header::CONTENT_TYPE, core_metrics::CONTENT_TYPE)], text).into_response()
+pub(crate) async fn metrics(State(state): State<Shared>) -> Result<Response, Response> {
+    // The store's collector stats every day's files: off the runtime's workers.
+    let text = blocking(move || Ok(core_metrics::encode(&state.registry))).await?;
+    Ok(([(header::CONTENT_TYPE, core_metrics::CONTENT_TYPE)], text).into_response())
 }
 
 pub(crate) async fn status(State(state): State<Shared>) -> Result<Json<Value>, Response> {

@@ -28,8 +28,12 @@ use crate::records::record_json;
 
 /// Followers at once; more get 503.
 pub const MAX_FOLLOWERS: usize = 32;
-/// Events queued for one follower.
-const QUEUE: usize = 256;
+/// Events queued for one follower: each at most [`MAX_SHOWN`](crate::records::MAX_SHOWN)
+/// of payload (base64 or escaped text: about 1.4 times that), so about 3 MiB a follower.
+const QUEUE: usize = 32;
+/// A follower whose browser takes nothing for this long is dropped (its slot and thread
+/// go to someone who reads).
+const STALLED: Duration = Duration::from_secs(30);
 /// How often a waiting reader looks whether its follower is still there.
 const CHECK_GONE: Duration = Duration::from_secs(1);
 
@@ -76,7 +80,9 @@ fn run(store: &crate::StoreView, filter: &Filter, tx: &mpsc::Sender<Event>) -> m
     if let Some(newest) = day::list_days(vfs, &store.root)?.last().copied() {
         reader = reader.from(newest, day::record_count(vfs, &store.root, newest)?);
     }
-    let _ = tx.blocking_send(Event::default().event("open").data("{}"));
+    if !send(tx, Event::default().event("open").data("{}")) {
+        return Ok(());
+    }
     loop {
         if tx.is_closed() {
             return Ok(());
@@ -84,12 +90,32 @@ fn run(store: &crate::StoreView, filter: &Filter, tx: &mpsc::Sender<Event>) -> m
         match reader.next_record(Some(CHECK_GONE))? {
             Next::Record(r) if filter.matches(&r) => {
                 let event = Event::default().event("record").data(record_json(&r, true).to_string());
-                if tx.blocking_send(event).is_err() {
+                if !send(tx, event) {
                     return Ok(());
                 }
             }
             Next::Record(_) | Next::Timeout => {}
             Next::End => return Ok(()),
+        }
+    }
+}
+
+/// Queues `event`, waiting while the queue is full, at most [`STALLED`]; `false` when the
+/// follower is gone or stalled.
+fn send(tx: &mpsc::Sender<Event>, mut event: Event) -> bool {
+    let deadline = std::time::Instant::now() + STALLED;
+    loop {
+        match tx.try_send(event) {
+            Ok(()) => return true,
+            Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            Err(mpsc::error::TrySendError::Full(back)) => {
+                if std::time::Instant::now() > deadline {
+                    tracing::info!("http follower dropped: its browser took nothing for {STALLED:?}");
+                    return false;
+                }
+                event = back;
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
     }
 }

@@ -3,8 +3,10 @@
 //! `web/API.md`.
 //!
 //! Built on axum over the tokio runtime the process already runs. Connections are capped
-//! ([`MAX_CONNECTIONS`]); followers of the head too ([`follow::MAX_FOLLOWERS`]); every
-//! answer is bounded (pages of at most [`records::MAX_LIMIT`] records, a scan budget).
+//! ([`MAX_CONNECTIONS`], each with a header deadline), and so are followers of the head
+//! ([`follow::MAX_FOLLOWERS`], each with a small queue) and searches
+//! ([`records::MAX_SCANS`], each bounded in records, bytes and time): what a client can
+//! make the process hold or spend is bounded.
 
 mod api;
 mod assets;
@@ -23,7 +25,7 @@ use axum::routing::get;
 use modsynclog_core::metrics::ServerMetrics;
 use modsynclog_core::store::Signal;
 use modsynclog_core::store::io::Vfs;
-use modsynclog_core::{Reader, Result};
+use modsynclog_core::{Error, ErrorKind, Reader, Result};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -73,7 +75,8 @@ pub struct Endpoint {
     pub registry: Registry,
     /// The effective configuration, secrets left out (`/api/config`).
     pub config: serde_json::Value,
-    /// When set, `/metrics` and `/api/*` need it as a bearer token.
+    /// When set, `/metrics` and `/api/*` need it as a bearer token. Without one, the
+    /// `Host` of every request must be a loopback name (see `auth`).
     pub token: Option<String>,
 }
 
@@ -86,11 +89,13 @@ pub(crate) struct State {
     config: serde_json::Value,
     history: history::History,
     followers: Arc<tokio::sync::Semaphore>,
+    scans: Arc<tokio::sync::Semaphore>,
 }
 
 type Shared = Arc<State>;
 
-fn router(state: Shared, token: Option<String>) -> Router {
+fn router(state: Shared, auth: auth::Auth) -> Router {
+    let auth = Arc::new(auth);
     let api = Router::new()
         .route("/metrics", get(api::metrics))
         .route("/api/status", get(api::status))
@@ -102,17 +107,19 @@ fn router(state: Shared, token: Option<String>) -> Router {
         .route("/api/records", get(records::records))
         .route("/api/follow", get(follow::follow))
         .fallback(api::not_found)
-        .layer(axum::middleware::from_fn_with_state(Arc::new(auth::Auth::new(token)), auth::check));
+        .layer(axum::middleware::from_fn_with_state(auth.clone(), auth::check));
     Router::new()
         .route("/", get(assets::index))
         .route("/app.js", get(assets::script))
         .route("/app.css", get(assets::style))
         .merge(api)
         .with_state(state)
+        // No token on loopback: only a page of this host may call (no DNS rebinding).
+        .layer(axum::middleware::from_fn_with_state(auth, auth::local_host))
 }
 
 /// Serves `endpoint` on `listener` until `shutdown` turns true.
-pub async fn serve(listener: TcpListener, endpoint: Endpoint, mut shutdown: watch::Receiver<bool>) -> Result<()> {
+pub async fn serve(listener: TcpListener, endpoint: Endpoint, shutdown: watch::Receiver<bool>) -> Result<()> {
     let state = Arc::new(State {
         role: endpoint.role,
         store: endpoint.store,
@@ -121,17 +128,12 @@ pub async fn serve(listener: TcpListener, endpoint: Endpoint, mut shutdown: watc
         config: endpoint.config,
         history: history::History::default(),
         followers: Arc::new(tokio::sync::Semaphore::new(follow::MAX_FOLLOWERS)),
+        scans: Arc::new(tokio::sync::Semaphore::new(records::MAX_SCANS)),
     });
     tokio::spawn(history::sample(state.clone(), shutdown.clone()));
-    let app = router(state, endpoint.token);
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(http_addr = %addr, "http listening");
-    }
-    let listener = listener::Capped::new(listener, MAX_CONNECTIONS, endpoint.metrics);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|s| *s).await;
-        })
-        .await
-        .map_err(|e| modsynclog_core::Error::new(modsynclog_core::ErrorKind::Io, format!("http server: {e}")))
+    let local = listener.local_addr().map_err(|e| Error::new(ErrorKind::Io, format!("http listener: {e}")))?;
+    let app = router(state, auth::Auth::new(endpoint.token, local));
+    tracing::info!(http_addr = %local, "http listening");
+    listener::serve(listener, app, MAX_CONNECTIONS, endpoint.metrics, shutdown).await;
+    Ok(())
 }

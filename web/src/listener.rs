@@ -1,44 +1,40 @@
-//! The HTTP port's listener: a cap on open connections, each counted in
-//! `modsynclog_connections{port="http"}` while it lives.
+//! The HTTP port's accept loop: a cap on open connections, each counted in
+//! `modsynclog_connections{port="http"}` while it lives, a deadline for a request's head
+//! (a connection that sends nothing, or stays idle between requests, is closed), and on
+//! shutdown every connection closed, live tails too.
+//!
+//! hyper is used directly rather than through `axum::serve`, which sets no timer and so
+//! no header timeout.
 
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use modsynclog_core::metrics::{ConnectionGuard, Port, ServerMetrics};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use modsynclog_core::metrics::{Port, ServerMetrics};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
 
-pub(crate) struct Capped {
-    inner: TcpListener,
-    slots: Arc<Semaphore>,
+/// A request's head must arrive within this, counted from the connection's start or the
+/// end of the previous answer (so idle keep-alive connections go too).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves `app` on `listener` until `shutdown` turns true; at most `max` connections.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    max: usize,
     metrics: Option<Arc<ServerMetrics>>,
-    refused: u64,
-}
-
-impl Capped {
-    pub(crate) fn new(inner: TcpListener, max: usize, metrics: Option<Arc<ServerMetrics>>) -> Capped {
-        Capped { inner, slots: Arc::new(Semaphore::new(max.max(1))), metrics, refused: 0 }
-    }
-}
-
-/// An accepted connection holding its slot (and its count) until dropped.
-pub(crate) struct Conn {
-    stream: TcpStream,
-    _slot: OwnedSemaphorePermit,
-    _counted: Option<ConnectionGuard>,
-}
-
-impl axum::serve::Listener for Capped {
-    type Io = Conn;
-    type Addr = std::net::SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let (stream, addr) = match self.inner.accept().await {
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(max.max(1)));
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+    let mut refused = 0u64;
+    loop {
+        let (stream, addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
                     // Out of descriptors, say: wait rather than spin.
@@ -46,38 +42,29 @@ impl axum::serve::Listener for Capped {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
-            };
-            let Ok(slot) = self.slots.clone().try_acquire_owned() else {
-                self.refused += 1;
-                if self.refused.is_power_of_two() {
-                    tracing::warn!(%addr, refused = self.refused, "http connection cap reached; closing new connections");
-                }
-                continue;
-            };
-            let counted = self.metrics.as_ref().map(|m| m.connection(Port::Http));
-            return (Conn { stream, _slot: slot, _counted: counted }, addr);
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.inner.local_addr()
-    }
-}
-
-impl AsyncRead for Conn {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Conn {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
+            },
+            // (The guard `wait_for` returns must not live across an await.)
+            _ = async { drop(shutdown.wait_for(|s| *s).await) } => return,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            refused += 1;
+            if refused.is_power_of_two() {
+                tracing::warn!(%addr, refused, "http connection cap reached; closing new connections");
+            }
+            continue;
+        };
+        let counted = metrics.as_ref().map(|m| m.connection(Port::Http));
+        let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            let (_slot, _counted) = (slot, counted);
+            tokio::select! {
+                r = connection => if let Err(e) = r {
+                    tracing::debug!(%addr, error = %e, "http connection ended");
+                },
+                // Dropping the connection closes it (a live tail never ends by itself).
+                _ = async { drop(stop.wait_for(|s| *s).await) } => {}
+            }
+        });
     }
 }

@@ -1,7 +1,11 @@
 //! `/api/records`: a page of one day's records from an id, optionally filtered.
 //!
-//! A filtered page scans at most [`SCAN_BUDGET`] records, so one request costs about a
-//! second of one core whatever the day holds; the answer's `next` says where to go on.
+//! What one request may cost is bounded: it scans at most [`SCAN_BUDGET`] records and
+//! [`SCAN_DEADLINE`] of time, returns at most [`MAX_PAGE_BYTES`] of payload (each payload
+//! shown up to [`MAX_SHOWN`] bytes), and [`MAX_SCANS`] requests scan at once (more get
+//! 503). The answer's `next` says where to go on.
+
+use std::time::Instant;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -20,8 +24,16 @@ use crate::filter::Filter;
 /// Records a page holds at most, and by default.
 pub const MAX_LIMIT: usize = 1000;
 const DEFAULT_LIMIT: usize = 100;
-/// Records one filtered request looks at, at most.
+/// Records one request looks at, at most.
 pub const SCAN_BUDGET: u64 = 5_000_000;
+/// Time one request scans, at most.
+pub const SCAN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
+/// Payload bytes of one page, at most (a page ends early rather than pass it).
+pub const MAX_PAGE_BYTES: usize = 4 << 20;
+/// Payload bytes shown of one record; the rest is cut (`truncated`, `size`).
+pub const MAX_SHOWN: usize = 64 << 10;
+/// Requests scanning at once (the machine's cores belong to the writer first).
+pub const MAX_SCANS: usize = 2;
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct RecordsQuery {
@@ -33,13 +45,27 @@ pub(crate) struct RecordsQuery {
     re: Option<String>,
 }
 
-/// A record as the API shows it: the payload as text when it is UTF-8, else base64.
+/// A record as the API shows it: the payload (its first [`MAX_SHOWN`] bytes) as text
+/// when it is UTF-8, else base64.
 pub(crate) fn record_json(r: &Record, with_date: bool) -> Value {
-    let (encoding, data) = match std::str::from_utf8(&r.data) {
-        Ok(text) => ("utf8", text.to_string()),
-        Err(_) => ("base64", base64::engine::general_purpose::STANDARD.encode(&r.data)),
+    let shown = &r.data[..r.data.len().min(MAX_SHOWN)];
+    // A cut in the middle of a character is still text up to it.
+    let text = match std::str::from_utf8(shown) {
+        Ok(t) => Some(t),
+        Err(e) if shown.len() < r.data.len() && e.error_len().is_none() => {
+            std::str::from_utf8(&shown[..e.valid_up_to()]).ok()
+        }
+        Err(_) => None,
+    };
+    let (encoding, data) = match text {
+        Some(t) => ("utf8", t.to_string()),
+        None => ("base64", base64::engine::general_purpose::STANDARD.encode(shown)),
     };
     let mut v = json!({"id": r.id, "time": r.time, "type": r.ty, "encoding": encoding, "data": data});
+    if shown.len() < r.data.len() {
+        v["truncated"] = json!(true);
+        v["size"] = json!(r.data.len());
+    }
     if with_date {
         v["date"] = json!(r.date.to_string());
     }
@@ -69,6 +95,8 @@ pub(crate) fn scan(
     if from >= count {
         return Ok(page);
     }
+    let deadline = Instant::now() + SCAN_DEADLINE;
+    let mut bytes = 0;
     let mut reader = reader.from(date, from).follow(false);
     while let Next::Record(r) = reader.next_record(None)? {
         if r.date != date {
@@ -77,9 +105,12 @@ pub(crate) fn scan(
         page.scanned += 1;
         let id = r.id;
         if filter.matches(&r) {
+            bytes += r.data.len().min(MAX_SHOWN);
             page.records.push(r);
         }
-        if page.records.len() >= limit || page.scanned >= budget {
+        // The clock is read every 64Ki records: a deadline costs nothing per record.
+        let late = page.scanned.is_multiple_of(65_536) && Instant::now() > deadline;
+        if page.records.len() >= limit || page.scanned >= budget || bytes >= MAX_PAGE_BYTES || late {
             page.next = (id + 1 < count).then_some(id + 1);
             break;
         }
@@ -102,7 +133,12 @@ pub(crate) async fn records(
     };
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let from = query.from.unwrap_or(0);
+    let Ok(slot) = state.scans.clone().try_acquire_owned() else {
+        let e = Error::new(ErrorKind::Unavailable, format!("{MAX_SCANS} searches already running; try again"));
+        return Err(failed(e));
+    };
     let (date, count, page) = blocking(move || {
+        let _slot = slot;
         let vfs = store.vfs.as_ref();
         let date = match date {
             Some(d) => d,

@@ -196,7 +196,8 @@ async fn pipeline(
                 inflight -= bytes;
                 match ack {
                     Ok(resp) => {
-                        if let Some(s) = session {
+                        // A resend stored before is not stored again: not counted twice.
+                        if let Some(s) = session.filter(|_| !resp.duplicate) {
                             s.add(records as u64, bytes as u64);
                         }
                         if out.send(Ok(resp)).await.is_err() {

@@ -122,13 +122,13 @@ impl SyncService {
         self
     }
 
-    /// The tonic server, gzip both ways.
     /// Registers every subscription in `sessions` while it is open.
     pub fn with_sessions(mut self, sessions: Arc<Sessions>) -> Self {
         self.sessions = Some(sessions);
         self
     }
 
+    /// The tonic server, gzip both ways.
     pub fn into_server(self) -> SyncServer<Self> {
         SyncServer::new(self).send_compressed(CompressionEncoding::Gzip).accept_compressed(CompressionEncoding::Gzip)
     }

@@ -1,8 +1,8 @@
 //! An import's figures, as the metrics endpoint and `modsynclog-client status` show them.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use modsynclog_core::metrics::MetricSource;
 use modsynclog_core::metrics::collect::{Encoder, counters, gauges};
@@ -64,27 +64,31 @@ impl Figures {
     }
 }
 
-impl MetricSource for Figures {
+/// Every import's figures, one metric family each (Prometheus refuses a family given
+/// twice: each import adds its samples, labelled with its name).
+#[derive(Debug, Default)]
+pub struct ImportMetrics(pub Vec<Arc<Figures>>);
+
+impl MetricSource for ImportMetrics {
     fn encode(&self, mut e: Encoder) -> std::fmt::Result {
-        let import = || ("import", self.name.clone());
-        let counter_rows = [
-            ("kafka_import_records", "Records a Kafka import stored since start", &self.records),
-            ("kafka_import_dead_letters", "Messages a Kafka import could not store", &self.dead_letters),
-            (
-                "kafka_import_failed_batches",
-                "Batches the store refused; the import read them again",
-                &self.failed_batches,
-            ),
+        let counter_rows: [(&str, &str, Counter); 4] = [
+            ("kafka_import_records", "Records a Kafka import stored since start", |f| &f.records),
+            ("kafka_import_dead_letters", "Messages a Kafka import could not store", |f| &f.dead_letters),
+            ("kafka_import_failed_batches", "Batches the store refused; the import read them again", |f| {
+                &f.failed_batches
+            }),
             (
                 "kafka_import_filed_on_arrival",
                 "Records filed by timestamp whose day was finished; stored under their arrival day",
-                &self.filed_on_arrival,
+                |f| &f.filed_on_arrival,
             ),
         ];
         for (name, help, value) in counter_rows {
-            counters(&mut e, name, help, &[([import()], value.load(Ordering::Relaxed))])?;
+            let samples: Vec<_> =
+                self.0.iter().map(|f| ([("import", f.name.clone())], value(f).load(Ordering::Relaxed))).collect();
+            counters(&mut e, name, help, &samples)?;
         }
-        let parts = self.partitions();
+        let parts: Vec<(String, Partitions)> = self.0.iter().map(|f| (f.name.clone(), f.partitions())).collect();
         let gauge_rows: [(&str, &str, Gauge); 4] = [
             ("kafka_import_stored_offset", "Offset after the last message in the store", |f| f.stored),
             ("kafka_import_committed_offset", "The consumer group's committed offset", |f| f.committed),
@@ -95,9 +99,15 @@ impl MetricSource for Figures {
             // Unknown figures are left out rather than shown as 0.
             let samples: Vec<_> = parts
                 .iter()
-                .filter_map(|(topic, partition, f)| {
-                    let labels = [import(), ("topic", topic.clone()), ("partition", partition.to_string())];
-                    value(f).map(|v| (labels, v))
+                .flat_map(|(import, parts)| {
+                    parts.iter().filter_map(move |(topic, partition, f)| {
+                        let labels = [
+                            ("import", import.clone()),
+                            ("topic", topic.clone()),
+                            ("partition", partition.to_string()),
+                        ];
+                        value(f).map(|v| (labels, v))
+                    })
                 })
                 .collect();
             gauges(&mut e, name, help, &samples)?;
@@ -108,6 +118,10 @@ impl MetricSource for Figures {
 
 /// One figure of a partition.
 type Gauge = fn(&PartFigures) -> Option<i64>;
+/// One counter of an import.
+type Counter = fn(&Figures) -> &AtomicU64;
+/// An import's partitions: topic, partition, figures.
+type Partitions = Vec<(String, i32, PartFigures)>;
 
 #[cfg(test)]
 mod tests {
@@ -119,9 +133,15 @@ mod tests {
         f.set(&("logs".into(), 1), |p| *p = PartFigures { stored: Some(90), committed: Some(80), high: Some(100) });
         f.set(&("logs".into(), 0), |p| p.stored = Some(5));
         f.records.store(95, Ordering::Relaxed);
-        let registry = modsynclog_core::metrics::registry(|r| r.register_collector(Box::new(f)));
+        let other = Figures::named("billing");
+        other.records.store(4, Ordering::Relaxed);
+        let all = ImportMetrics(vec![Arc::new(f), Arc::new(other)]);
+        let registry = modsynclog_core::metrics::registry(|r| r.register_collector(Box::new(all)));
         let out = modsynclog_core::metrics::encode(&registry);
         assert!(out.contains("\nmodsynclog_kafka_import_records_total{import=\"orders\"} 95\n"), "{out}");
+        assert!(out.contains("\nmodsynclog_kafka_import_records_total{import=\"billing\"} 4\n"), "{out}");
+        // One family, whatever the number of imports.
+        assert_eq!(out.matches("# TYPE modsynclog_kafka_import_records_total counter").count(), 1, "{out}");
         assert!(out.contains("modsynclog_kafka_import_lag{import=\"orders\",topic=\"logs\",partition=\"1\"} 10\n"));
         assert!(
             out.contains("modsynclog_kafka_import_stored_offset{import=\"orders\",topic=\"logs\",partition=\"0\"} 5\n")

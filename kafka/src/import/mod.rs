@@ -39,7 +39,7 @@
 //! batch limits; at most 16 batches wait for the writer, whose queue is bounded in bytes.
 
 mod dead_letter;
-pub(crate) mod figures;
+pub mod figures;
 mod pipeline;
 mod rebalance;
 mod run;

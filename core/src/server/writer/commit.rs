@@ -65,21 +65,27 @@ impl Writer {
 
     /// Counts the records of the stored jobs by source and type.
     fn count_stored(&self, jobs: &[Job], plans: &[Plan]) {
-        // (source, type, records, bytes): a group holds few sources and types.
-        let mut counts: Vec<(Source, i16, u64, u64)> = Vec::new();
+        // (source, type) -> (records, bytes). A group holds few sources and types, and runs
+        // of one type: the entry of the record before is checked first, so a record in such
+        // a run costs a comparison.
+        let mut counts: Vec<((Source, i16), u64, u64)> = Vec::new();
+        let mut by_key: HashMap<(Source, i16), usize> = HashMap::new();
+        let mut at = usize::MAX;
         for (job, _) in jobs.iter().zip(plans).filter(|(_, p)| matches!(p, Plan::Store(_))) {
             let source = job.ack.source;
             for (ty, data) in &job.batch {
-                match counts.iter_mut().find(|c| c.0 == source && c.1 == *ty) {
-                    Some(c) => {
-                        c.2 += 1;
-                        c.3 += data.len() as u64;
-                    }
-                    None => counts.push((source, *ty, 1, data.len() as u64)),
+                let key = (source, *ty);
+                if counts.get(at).is_none_or(|c| c.0 != key) {
+                    at = *by_key.entry(key).or_insert_with(|| {
+                        counts.push((key, 0, 0));
+                        counts.len() - 1
+                    });
                 }
+                counts[at].1 += 1;
+                counts[at].2 += data.len() as u64;
             }
         }
-        for (source, ty, records, bytes) in counts {
+        for ((source, ty), records, bytes) in counts {
             self.metrics.stored(source, ty, records, bytes);
         }
     }
