@@ -55,6 +55,22 @@ fn value(s: &prometheus_parse::Sample) -> f64 {
     }
 }
 
+/// `n` lines of `len` pseudo-random hex digits (xorshift: no pattern gzip can use).
+fn noise(n: u64, len: usize) -> String {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut out = String::with_capacity(n as usize * (len + 1));
+    for _ in 0..n {
+        for _ in 0..len / 16 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.push_str(&format!("{x:016x}"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 fn replicas(http: u16) -> Vec<Value> {
     json(http, "/api/replicas")["replicas"].as_array().unwrap().clone()
 }
@@ -68,9 +84,12 @@ fn the_api_shows_days_records_replicas_and_follows_the_head() {
     let tmp = tempfile::tempdir().unwrap();
     let (grpc, sync, http) = (free_port(), free_port(), free_port());
     let data = tmp.path().join("data");
-    let server = Proc::start(
+    let log = tmp.path().join("server.log");
+    let server = Proc::start_logged(
         env!("CARGO_BIN_EXE_modsynclog-server"),
         &[
+            "--log-format",
+            "json",
             "--data-dir",
             data.to_str().unwrap(),
             "--grpc-addr",
@@ -83,6 +102,7 @@ fn the_api_shows_days_records_replicas_and_follows_the_head() {
             "never",
             "--utc",
         ],
+        &log,
     );
     wait_for_port(grpc);
     wait_for_port(http);
@@ -197,9 +217,11 @@ fn the_api_shows_days_records_replicas_and_follows_the_head() {
     // The native replica stops reading: what the server holds past the windows and
     // buffers in between shows as its lag, then goes once it reads again.
     signal(&native, "-STOP");
-    let payload = "x".repeat(500);
-    let many = 120_000u64;
-    send(grpc, 9, &(0..many).map(|i| format!("{i} {payload}\n")).collect::<String>(), tmp.path());
+    // Payloads that do not compress (the sync stream is gzipped): 120 MB of them is
+    // gzipped to about 60 MB, more than the HTTP/2 windows and socket buffers between the
+    // two hold, so the server cannot have sent it all.
+    let many = 240_000u64;
+    send(grpc, 9, &noise(many, 500), tmp.path());
     let native_addr =
         listed.iter().find(|r| r["protocol"] == "native").unwrap()["address"].as_str().unwrap().to_string();
     let lag = samples(http, "modsynclog_replica_lag_records");
@@ -245,4 +267,17 @@ fn the_api_shows_days_records_replicas_and_follows_the_head() {
     drop(legacy);
     until("the replicas gone from the list", || replicas(http).is_empty().then_some(()));
     assert!(server.terminate().success());
+
+    // `--log-format json`: one object per line, a line per replica connect and disconnect.
+    let lines: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let count = |message: &str| lines.iter().filter(|l| l["fields"]["message"] == message).count();
+    assert_eq!(count("http listening"), 1);
+    assert_eq!((count("native replica subscribed"), count("legacy replica connected")), (1, 1));
+    let gone =
+        |m: &str| lines.iter().filter(|l| l["fields"]["message"].as_str().is_some_and(|s| s.starts_with(m))).count();
+    assert_eq!((gone("native replica disconnected"), gone("legacy replica disconnected")), (1, 1));
 }
