@@ -65,7 +65,7 @@ pub(crate) async fn follow(State(state): State<Shared>, query: Result<Query<Foll
         let _slot = slot;
         if let Err(e) = run(&store, &filter, &tx) {
             tracing::warn!(error = %e, "http follower stopped");
-            let _ = tx.blocking_send(Event::default().event("error").data(e.to_string()));
+            send(&tx, Event::default().event("error").data(e.to_string()));
         }
     });
     let stream: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> =
