@@ -8,110 +8,85 @@
 use std::fmt;
 use std::path::Path;
 
-/// What went wrong, in a form a program can act on.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// A caller passed a value that cannot be accepted (bad date, bad option, wrong type).
-    InvalidArgument,
-    /// A day, folder or file that was asked for does not exist.
-    NotFound,
-    /// Files on disk or bytes on the wire do not follow the format.
-    Corrupt,
-    /// The operating system failed an I/O call.
-    Io,
-    /// A wait ran out of time.
-    Timeout,
-    /// The object was closed, or the process is stopping.
-    Closed,
-    /// The global SDK was used before `init`.
-    NotInitialized,
-    /// `init` was called again with a different address.
-    AlreadyInitialized,
-    /// A record, frame or batch exceeds a configured limit.
-    TooLarge,
-    /// The peer broke the protocol (unexpected message, wrong send-flag).
-    Protocol,
-    /// A token was missing or wrong.
-    Unauthenticated,
-    /// The server cannot be reached or refused the request for now.
-    Unavailable,
-    /// A bounded queue stayed full past its timeout.
-    QueueFull,
-    /// The request conflicts with the current state (store locked, out-of-order append).
-    Conflict,
-    /// The credentials are valid but do not allow this (a write token used to read, an
-    /// address outside the legacy allow-list).
-    PermissionDenied,
-    /// The disk (or the quota) is full: `ENOSPC` / `EDQUOT`. Temporary: writes succeed again
-    /// once space is freed. A producer keeps its records and retries (see [`crate::sdk`]).
-    NoSpace,
+/// Defines [`ErrorKind`] from one list: each kind once, with its doc and its stable code.
+/// The enum (whose discriminants are the codes), [`ErrorKind::ALL`], [`ErrorKind::code`],
+/// [`ErrorKind::name`] and [`ErrorKind::doc`] all come from it, and so, through them, do
+/// the bindings' lists (the C `msl_status`, Go's `kinds_gen.go`, Python's exception classes
+/// and stubs, Node's `ErrorCode`; see `ffi-c/tests/kinds.rs`). Adding a kind is one entry
+/// here with the next free code.
+macro_rules! error_kinds {
+    ($($(#[doc = $doc:literal])+ $name:ident = $code:literal,)+) => {
+        /// What went wrong, in a form a program can act on.
+        #[non_exhaustive]
+        #[repr(i32)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorKind {
+            $($(#[doc = $doc])+ $name = $code,)+
+        }
+
+        impl ErrorKind {
+            /// Every kind, in code order. Bindings use this to generate their per-kind classes.
+            pub const ALL: [ErrorKind; [$(stringify!($name)),+].len()] = [$(ErrorKind::$name),+];
+
+            /// The stable number of this kind. `0` is reserved for "no error" in the C ABI.
+            pub const fn code(self) -> i32 {
+                self as i32
+            }
+
+            /// The stable name of this kind, as used for exception classes (`CorruptError`...).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$name => stringify!($name),)+
+                }
+            }
+
+            /// What the kind means: its documentation, as written in the source (each line
+            /// keeps the space after `///` and ends with a newline). For bindings that
+            /// generate their docs from the core.
+            pub const fn doc(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$name => concat!($($doc, "\n"),+),)+
+                }
+            }
+        }
+    };
 }
 
-impl ErrorKind {
-    /// Every kind, in code order. Bindings use this to generate their per-kind classes.
-    pub const ALL: [ErrorKind; 16] = [
-        ErrorKind::InvalidArgument,
-        ErrorKind::NotFound,
-        ErrorKind::Corrupt,
-        ErrorKind::Io,
-        ErrorKind::Timeout,
-        ErrorKind::Closed,
-        ErrorKind::NotInitialized,
-        ErrorKind::AlreadyInitialized,
-        ErrorKind::TooLarge,
-        ErrorKind::Protocol,
-        ErrorKind::Unauthenticated,
-        ErrorKind::Unavailable,
-        ErrorKind::QueueFull,
-        ErrorKind::Conflict,
-        ErrorKind::PermissionDenied,
-        ErrorKind::NoSpace,
-    ];
-
-    /// The stable number of this kind. `0` is reserved for "no error" in the C ABI.
-    pub const fn code(self) -> i32 {
-        match self {
-            ErrorKind::InvalidArgument => 1,
-            ErrorKind::NotFound => 2,
-            ErrorKind::Corrupt => 3,
-            ErrorKind::Io => 4,
-            ErrorKind::Timeout => 5,
-            ErrorKind::Closed => 6,
-            ErrorKind::NotInitialized => 7,
-            ErrorKind::AlreadyInitialized => 8,
-            ErrorKind::TooLarge => 9,
-            ErrorKind::Protocol => 10,
-            ErrorKind::Unauthenticated => 11,
-            ErrorKind::Unavailable => 12,
-            ErrorKind::QueueFull => 13,
-            ErrorKind::Conflict => 14,
-            ErrorKind::PermissionDenied => 15,
-            ErrorKind::NoSpace => 16,
-        }
-    }
-
-    /// The stable name of this kind, as used for exception classes (`CorruptError`...).
-    pub const fn name(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidArgument => "InvalidArgument",
-            ErrorKind::NotFound => "NotFound",
-            ErrorKind::Corrupt => "Corrupt",
-            ErrorKind::Io => "Io",
-            ErrorKind::Timeout => "Timeout",
-            ErrorKind::Closed => "Closed",
-            ErrorKind::NotInitialized => "NotInitialized",
-            ErrorKind::AlreadyInitialized => "AlreadyInitialized",
-            ErrorKind::TooLarge => "TooLarge",
-            ErrorKind::Protocol => "Protocol",
-            ErrorKind::Unauthenticated => "Unauthenticated",
-            ErrorKind::Unavailable => "Unavailable",
-            ErrorKind::QueueFull => "QueueFull",
-            ErrorKind::Conflict => "Conflict",
-            ErrorKind::PermissionDenied => "PermissionDenied",
-            ErrorKind::NoSpace => "NoSpace",
-        }
-    }
+error_kinds! {
+    /// A caller passed a value that cannot be accepted (bad date, bad option, wrong type).
+    InvalidArgument = 1,
+    /// A day, folder or file that was asked for does not exist.
+    NotFound = 2,
+    /// Files on disk or bytes on the wire do not follow the format.
+    Corrupt = 3,
+    /// The operating system failed an I/O call.
+    Io = 4,
+    /// A wait ran out of time.
+    Timeout = 5,
+    /// The object was closed, or the process is stopping.
+    Closed = 6,
+    /// The global SDK was used before `init`.
+    NotInitialized = 7,
+    /// `init` was called again with a different address.
+    AlreadyInitialized = 8,
+    /// A record, frame or batch exceeds a configured limit.
+    TooLarge = 9,
+    /// The peer broke the protocol (unexpected message, wrong send-flag).
+    Protocol = 10,
+    /// A token was missing or wrong.
+    Unauthenticated = 11,
+    /// The server cannot be reached or refused the request for now.
+    Unavailable = 12,
+    /// A bounded queue stayed full past its timeout.
+    QueueFull = 13,
+    /// The request conflicts with the current state (store locked, out-of-order append).
+    Conflict = 14,
+    /// The credentials are valid but do not allow this (a write token used to read, an
+    /// address outside the legacy allow-list).
+    PermissionDenied = 15,
+    /// The disk (or the quota) is full: `ENOSPC` / `EDQUOT`. Temporary: writes succeed again
+    /// once space is freed. A producer keeps its records and retries (see [`crate::sdk`]).
+    NoSpace = 16,
 }
 
 impl fmt::Display for ErrorKind {
@@ -193,8 +168,34 @@ mod tests {
 
     #[test]
     fn codes_are_stable_and_unique() {
+        // The published numbers: these never change (new kinds are appended).
+        let published = [
+            "InvalidArgument",
+            "NotFound",
+            "Corrupt",
+            "Io",
+            "Timeout",
+            "Closed",
+            "NotInitialized",
+            "AlreadyInitialized",
+            "TooLarge",
+            "Protocol",
+            "Unauthenticated",
+            "Unavailable",
+            "QueueFull",
+            "Conflict",
+            "PermissionDenied",
+            "NoSpace",
+        ];
+        for (i, name) in published.iter().enumerate() {
+            let kind = ErrorKind::ALL[i];
+            assert_eq!((kind.name(), kind.code()), (*name, i as i32 + 1));
+            assert_eq!(kind.to_string(), *name);
+            assert!(kind.doc().starts_with(' ') && kind.doc().ends_with(".\n"), "{kind}: {:?}", kind.doc());
+        }
         let codes: Vec<i32> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
-        assert_eq!(codes, (1..=16).collect::<Vec<_>>());
+        assert!(codes.windows(2).all(|w| w[0] < w[1]), "ALL is in code order: {codes:?}");
+        assert!(codes[0] > 0, "0 is the C ABI's MSL_OK");
         let names: std::collections::HashSet<&str> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
         assert_eq!(names.len(), ErrorKind::ALL.len());
         assert_eq!((ErrorKind::NoSpace.code(), ErrorKind::NoSpace.name()), (16, "NoSpace"));
