@@ -93,7 +93,8 @@ awk '/<!-- quickstart:begin -->/{on=1; next} /<!-- quickstart:end -->/{on=0} on 
     >"$TMP/quickstart.c"
 compile "$TMP/quickstart" "$TMP/quickstart.c"
 if make -s -C examples/c LIBDIR="$LIBDIR" INCDIR="$INCDIR" CFLAGS="${CFLAGS[*]} -Wl,-rpath,$LIBDIR" \
-    producer reader >/dev/null && cp examples/c/producer examples/c/reader "$TMP/"; then
+    quickstart follower producer >/dev/null; then
+    for e in quickstart follower producer; do cp "examples/c/$e" "$TMP/example-$e"; done
     pass "make -C examples/c LIBDIR=... INCDIR=..."
 else
     fail "make -C examples/c"
@@ -222,7 +223,20 @@ run roundtrip-write "$TMP/roundtrip" write "$ADDR"
 
 step "README quickstart and examples/c against the server"
 run_plain quickstart "$TMP/quickstart" "$ADDR"
-run_plain example-producer "$TMP/producer" "$ADDR" 25
+run_plain example-quickstart "$TMP/example-quickstart" "$ADDR"
+# The follower prints the 25 records the producer commits once it follows.
+"${VALGRIND[@]}" "$TMP/example-follower" "$DATA" 25 >"$TMP/follower.out" 2>"$TMP/follower.err" &
+FOLLOWER_PID=$!
+EXTRA_PIDS+=("$FOLLOWER_PID")
+for _ in $(seq 1 300); do grep -q '^following' "$TMP/follower.err" && break; sleep 0.1; done
+run_plain example-producer "$TMP/example-producer" "$ADDR" 25
+if timeout 60 tail --pid="$FOLLOWER_PID" -f /dev/null && wait "$FOLLOWER_PID" && [[ $(wc -l <"$TMP/follower.out") -eq 25 ]]; then
+    pass "example-follower: $(tail -1 "$TMP/follower.err")"
+else
+    cat "$TMP/follower.err"
+    fail "example-follower did not print the 25 records"
+fi
+EXTRA_PIDS=()
 
 step "stop the server (SIGTERM)"
 kill -TERM "$SERVER_PID"
@@ -233,6 +247,5 @@ step "read the server's folder back"
 run roundtrip-verify "$TMP/roundtrip" verify "$DATA"
 mkdir -p "$TMP/empty"
 run follow "$TMP/follow" "$TMP/empty"
-run_plain example-reader "$TMP/reader" "$DATA"
 
 finish
