@@ -27,11 +27,6 @@ def test_quickstart_runs(server: Server) -> None:
     assert lines[4].endswith(" 4 1001 b'row 2'")
 
 
-def test_example_file_is_the_quickstart() -> None:
-    example = (README.parent / "examples" / "quickstart.py").read_text()
-    assert example.endswith(quickstart()), "examples/quickstart.py differs from the README quickstart"
-
-
 def test_examples_pass_mypy_strict() -> None:
     import importlib.util
     import subprocess
