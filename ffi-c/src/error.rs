@@ -63,28 +63,35 @@ pub enum MslStatus {
 }
 
 impl MslStatus {
-    pub(crate) fn from_kind(kind: ErrorKind) -> MslStatus {
+    /// The statuses that are core error kinds, in code order. Its length is the core's
+    /// number of kinds: a kind added to the core does not compile here until it has its
+    /// `MSL_*` constant above (and `from_kind` matches by number, so an entry cannot be
+    /// paired with the wrong kind; `tests::statuses_match_core_codes` checks the names).
+    const KINDS: [MslStatus; ErrorKind::ALL.len()] = {
         use MslStatus::*;
-        match kind {
-            ErrorKind::InvalidArgument => MSL_INVALID_ARGUMENT,
-            ErrorKind::NotFound => MSL_NOT_FOUND,
-            ErrorKind::Corrupt => MSL_CORRUPT,
-            ErrorKind::Io => MSL_IO,
-            ErrorKind::Timeout => MSL_TIMEOUT,
-            ErrorKind::Closed => MSL_CLOSED,
-            ErrorKind::NotInitialized => MSL_NOT_INITIALIZED,
-            ErrorKind::AlreadyInitialized => MSL_ALREADY_INITIALIZED,
-            ErrorKind::TooLarge => MSL_TOO_LARGE,
-            ErrorKind::Protocol => MSL_PROTOCOL,
-            ErrorKind::Unauthenticated => MSL_UNAUTHENTICATED,
-            ErrorKind::Unavailable => MSL_UNAVAILABLE,
-            ErrorKind::QueueFull => MSL_QUEUE_FULL,
-            ErrorKind::Conflict => MSL_CONFLICT,
-            ErrorKind::PermissionDenied => MSL_PERMISSION_DENIED,
-            ErrorKind::NoSpace => MSL_NO_SPACE,
-            // A kind added to the core after this binding was written.
-            _ => MSL_PANIC,
-        }
+        [
+            MSL_INVALID_ARGUMENT,
+            MSL_NOT_FOUND,
+            MSL_CORRUPT,
+            MSL_IO,
+            MSL_TIMEOUT,
+            MSL_CLOSED,
+            MSL_NOT_INITIALIZED,
+            MSL_ALREADY_INITIALIZED,
+            MSL_TOO_LARGE,
+            MSL_PROTOCOL,
+            MSL_UNAUTHENTICATED,
+            MSL_UNAVAILABLE,
+            MSL_QUEUE_FULL,
+            MSL_CONFLICT,
+            MSL_PERMISSION_DENIED,
+            MSL_NO_SPACE,
+        ]
+    };
+
+    /// The status whose number is the kind's `code()` (`MSL_PANIC` if there were none).
+    pub(crate) fn from_kind(kind: ErrorKind) -> MslStatus {
+        MslStatus::KINDS.into_iter().find(|s| *s as i32 == kind.code()).unwrap_or(MslStatus::MSL_PANIC)
     }
 }
 

@@ -8,11 +8,45 @@ use modsynclog_core::{Date, ErrorKind};
 use crate::error::{MslStatus, call, msl_last_error, msl_last_error_code};
 use crate::reader::date_field;
 
+/// `InvalidArgument` -> `INVALID_ARGUMENT`, `Io` -> `IO`.
+fn screaming_snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+/// Every core kind has its C status: the same number, named `MSL_` + the kind's name in
+/// SCREAMING_SNAKE, both in `MslStatus` and in the committed header.
 #[test]
 fn statuses_match_core_codes() {
+    let header = include_str!("../../include/modsynclog.h");
+    let constants: Vec<(&str, i32)> = header
+        .lines()
+        .filter_map(|l| {
+            let (name, value) = l.trim().trim_end_matches(',').split_once(" = ")?;
+            Some((name.strip_prefix("MSL_")?, value.parse().ok()?))
+        })
+        .collect();
     for kind in ErrorKind::ALL {
-        assert_eq!(MslStatus::from_kind(kind) as i32, kind.code(), "{kind}");
+        let status = MslStatus::from_kind(kind);
+        let name = screaming_snake(kind.name());
+        assert_eq!(status as i32, kind.code(), "{kind}");
+        assert_eq!(format!("{status:?}"), format!("MSL_{name}"), "the C name of {kind}");
+        assert!(
+            constants.contains(&(name.as_str(), kind.code())),
+            "include/modsynclog.h lacks MSL_{name} = {} (kind {kind}); constants: {constants:?}",
+            kind.code()
+        );
     }
+    // The header's other statuses are not kinds.
+    let extra: Vec<_> =
+        constants.iter().filter(|(n, _)| !ErrorKind::ALL.iter().any(|k| screaming_snake(k.name()) == *n)).collect();
+    assert_eq!(extra, [&("OK", 0), &("END", 100), &("PANIC", 101)]);
     assert_eq!(MslStatus::MSL_END as i32, 100);
     assert_eq!(MslStatus::MSL_PANIC as i32, 101);
 }
