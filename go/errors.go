@@ -6,50 +6,16 @@ import "fmt"
 // modsynclog.h). Codes 1..16 never change meaning; new ones may be added after 16.
 type Kind int
 
-// Every error kind, with the numbers of modsynclog.h.
-const (
-	InvalidArgument    Kind = 1   // a value that cannot be accepted (bad date, bad option)
-	NotFound           Kind = 2   // a day, folder or file that does not exist
-	Corrupt            Kind = 3   // files or bytes that do not follow the format
-	IO                 Kind = 4   // the operating system failed an I/O call
-	Timeout            Kind = 5   // a wait ran out of time (flush, or a reader's NextTimeout)
-	Closed             Kind = 6   // the producer (or the global SDK) was closed
-	NotInitialized     Kind = 7   // the global SDK was used before Init
-	AlreadyInitialized Kind = 8   // Init again with another address
-	TooLarge           Kind = 9   // a record over MaxRecordLen (or a server limit)
-	Protocol           Kind = 10  // the peer broke the protocol
-	Unauthenticated    Kind = 11  // the server refused the credentials: final for a producer
-	Unavailable        Kind = 12  // the server cannot be reached or refused for now
-	QueueFull          Kind = 13  // the queue stayed full past EnqueueTimeout (TryCommit: at once)
-	Conflict           Kind = 14  // the request conflicts with the current state
-	PermissionDenied   Kind = 15  // valid credentials without this right: final for a producer
-	NoSpace            Kind = 16  // the server's disk is full: not final, records kept and retried
-	Panic              Kind = 101 // a bug caught inside the library
-)
-
-var kindNames = map[Kind]string{
-	InvalidArgument:    "InvalidArgument",
-	NotFound:           "NotFound",
-	Corrupt:            "Corrupt",
-	IO:                 "Io",
-	Timeout:            "Timeout",
-	Closed:             "Closed",
-	NotInitialized:     "NotInitialized",
-	AlreadyInitialized: "AlreadyInitialized",
-	TooLarge:           "TooLarge",
-	Protocol:           "Protocol",
-	Unauthenticated:    "Unauthenticated",
-	Unavailable:        "Unavailable",
-	QueueFull:          "QueueFull",
-	Conflict:           "Conflict",
-	PermissionDenied:   "PermissionDenied",
-	NoSpace:            "NoSpace",
-	Panic:              "Panic",
-}
+// The core's kinds are the constants of kinds_gen.go (generated from the core's list, with
+// their names and Err* sentinels); Panic is the C library's own status (MSL_PANIC).
+const Panic Kind = 101 // a bug caught inside the library
 
 // String is the kind's name, the same in every language (Node's error.code, the Python
 // exception class without "Error"): "QueueFull", "Io", ...
 func (k Kind) String() string {
+	if k == Panic {
+		return "Panic"
+	}
 	if n, ok := kindNames[k]; ok {
 		return n
 	}
@@ -92,23 +58,6 @@ func (e *Error) Is(target error) bool {
 
 func sentinel(k Kind) *Error { return &Error{kind: k} }
 
-// One value per kind, for errors.Is.
-var (
-	ErrInvalidArgument    = sentinel(InvalidArgument)
-	ErrNotFound           = sentinel(NotFound)
-	ErrCorrupt            = sentinel(Corrupt)
-	ErrIO                 = sentinel(IO)
-	ErrTimeout            = sentinel(Timeout)
-	ErrClosed             = sentinel(Closed)
-	ErrNotInitialized     = sentinel(NotInitialized)
-	ErrAlreadyInitialized = sentinel(AlreadyInitialized)
-	ErrTooLarge           = sentinel(TooLarge)
-	ErrProtocol           = sentinel(Protocol)
-	ErrUnauthenticated    = sentinel(Unauthenticated)
-	ErrUnavailable        = sentinel(Unavailable)
-	ErrQueueFull          = sentinel(QueueFull)
-	ErrConflict           = sentinel(Conflict)
-	ErrPermissionDenied   = sentinel(PermissionDenied)
-	ErrNoSpace            = sentinel(NoSpace)
-	ErrPanic              = sentinel(Panic)
-)
+// ErrPanic matches errors of kind Panic (the sentinels of the core's kinds are in
+// kinds_gen.go).
+var ErrPanic = sentinel(Panic)
