@@ -10,6 +10,7 @@
 use std::process::exit;
 
 use modsynclog_core::{Next, Reader, Result};
+use tokio::signal::unix::{SignalKind, signal};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -39,11 +40,14 @@ fn follow(dir: &str, limit: Option<u64>) -> Result<()> {
 
     // Ctrl-C stops the reader from another thread: `next_record` then returns `End`.
     let stopper = reader.stopper();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let mut sigint = {
+        let _in_runtime = rt.enter();
+        signal(SignalKind::interrupt()).expect("a SIGINT handler") // handled from now on
+    };
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-        if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
-            stopper.stop();
-        }
+        rt.block_on(sigint.recv());
+        stopper.stop();
     });
 
     eprintln!("following {dir}");
