@@ -52,6 +52,10 @@ bash scripts/chromium.sh install
 step "cross-language: C, Python and Node commit to one server; a replica; three readers agree"
 bash interop/cross-language/run.sh
 
+step "examples: quickstart, follower and producer in Rust, C, Python, Node and Go against one server"
+# The builds above made them (Rust examples, libmodsynclog, the venv, the addon); checks what they stored and printed.
+bash scripts/examples.sh
+
 step "full disk: five SDKs fill a small tmpfs, get NoSpace, resume once space is freed (skipped unless root)"
 # `cargo test --workspace` above built its Rust writer (an example of the core); building
 # it again with `-p` alone would re-unify features and compile the core again (~2 min).
