@@ -85,7 +85,7 @@ error_kinds! {
     /// address outside the legacy allow-list).
     PermissionDenied = 15,
     /// The disk (or the quota) is full: `ENOSPC` / `EDQUOT`. Temporary: writes succeed again
-    /// once space is freed. A producer keeps its records and retries (see [`crate::sdk`]).
+    /// once space is freed. A producer keeps its records and retries (see the `sdk` module).
     NoSpace = 16,
 }
 

@@ -1,9 +1,10 @@
 //! The bindings' lists of error kinds, generated from the core's `ErrorKind` (the one
 //! list, `error_kinds!` in core/src/error.rs): `go/kinds_gen.go` (Go's `Kind` constants,
 //! their names and the `Err*` sentinels) and the `ErrorCode` type in
-//! `node/dts-header.d.ts` (Node's `error.code`, between the `ErrorCode` markers). The C
-//! statuses are checked by the unit test `statuses_match_core_codes`; Python creates its
-//! exception classes from `ErrorKind::ALL` at import and generates its stub from it.
+//! `node/dts-header.d.ts` (Node's `error.code`, between the `ErrorCode` markers) and the
+//! exception classes of the Python stub `python/modsynclog/__init__.pyi` (between the
+//! `error kinds` markers; the module creates the classes from `ErrorKind::ALL` at import).
+//! The C statuses are checked by the unit test `statuses_match_core_codes`.
 //!
 //! Each test fails when the committed file differs from what it renders;
 //! `MSL_BLESS=1 cargo test -p modsynclog-ffi --test kinds` rewrites the files.
@@ -43,6 +44,28 @@ fn check(path: &str, want: &str) {
             want.lines().nth(first).unwrap_or("<end of file>"),
         );
     }
+}
+
+/// Checks (or, under `MSL_BLESS=1`, rewrites) the lines strictly between the line holding
+/// `begin` and the next line holding `end` in `path`.
+fn check_region(path: &str, begin: &str, end: &str, want: &str) {
+    let full = repo().join(path);
+    let text = std::fs::read_to_string(&full).unwrap();
+    let start = text.find(begin).unwrap_or_else(|| panic!("{path}: no line with {begin:?}"));
+    let start = start + text[start..].find('\n').unwrap() + 1;
+    let stop = start + text[start..].find(end).unwrap_or_else(|| panic!("{path}: no line with {end:?}"));
+    let stop = text[..stop].rfind('\n').map_or(start, |i| (i + 1).max(start));
+    let whole = format!("{}{want}{}", &text[..start], &text[stop..]);
+    if bless() {
+        std::fs::write(&full, whole).unwrap();
+    } else {
+        check(path, &whole);
+    }
+}
+
+/// The kind's core doc on one line.
+fn doc_line(kind: ErrorKind) -> String {
+    kind.doc().split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The first sentence of the kind's core doc, lower-cased first letter, no final dot.
@@ -132,4 +155,33 @@ fn go_kinds_are_current() {
         assert!(ErrorKind::ALL.iter().any(|k| k.name() == *name), "{name} in the Go tables is not a core kind");
     }
     check("go/kinds_gen.go", &render_go());
+}
+
+// ---------------------------------------------------------------------------------------
+// Python: the exception classes of the stub (the module creates them from
+// `ErrorKind::ALL` at import, with the same docstrings: python/src/error.rs).
+
+/// Bases a Python class has besides `Error` (as python/src/error.rs creates them).
+const PY_EXTRA_BASES: &[(&str, &str)] = &[("Timeout", "builtins.TimeoutError")];
+
+fn render_python_exceptions() -> String {
+    let mut out = String::new();
+    for k in ErrorKind::ALL {
+        let bases = match lookup(PY_EXTRA_BASES, k.name()) {
+            Some(extra) => format!("Error, {extra}"),
+            None => "Error".to_string(),
+        };
+        out += &format!("class {}Error({bases}):\n    \"\"\"{} Code {}.\"\"\"\n\n", k.name(), doc_line(k), k.code());
+    }
+    out
+}
+
+#[test]
+fn python_stub_exceptions_are_current() {
+    check_region(
+        "python/modsynclog/__init__.pyi",
+        "BEGIN error kinds",
+        "# END error kinds",
+        &render_python_exceptions(),
+    );
 }

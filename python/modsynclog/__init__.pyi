@@ -20,22 +20,57 @@ class Error(Exception):
 
     code: int
 
-class InvalidArgumentError(Error): ...
-class NotFoundError(Error): ...
-class CorruptError(Error): ...
-class IoError(Error): ...
-class TimeoutError(Error, builtins.TimeoutError): ...
-class ClosedError(Error): ...
-class NotInitializedError(Error): ...
-class AlreadyInitializedError(Error): ...
-class TooLargeError(Error): ...
-class ProtocolError(Error): ...
-class UnauthenticatedError(Error): ...
-class UnavailableError(Error): ...
-class QueueFullError(Error): ...
-class ConflictError(Error): ...
-class PermissionDeniedError(Error): ...
-class NoSpaceError(Error): ...
+# The error kinds' classes, generated from the core's list (core/src/error.rs) by
+# `MSL_BLESS=1 cargo test -p modsynclog-ffi --test kinds`: BEGIN error kinds (do not edit)
+class InvalidArgumentError(Error):
+    """A caller passed a value that cannot be accepted (bad date, bad option, wrong type). Code 1."""
+
+class NotFoundError(Error):
+    """A day, folder or file that was asked for does not exist. Code 2."""
+
+class CorruptError(Error):
+    """Files on disk or bytes on the wire do not follow the format. Code 3."""
+
+class IoError(Error):
+    """The operating system failed an I/O call. Code 4."""
+
+class TimeoutError(Error, builtins.TimeoutError):
+    """A wait ran out of time. Code 5."""
+
+class ClosedError(Error):
+    """The object was closed, or the process is stopping. Code 6."""
+
+class NotInitializedError(Error):
+    """The global SDK was used before `init`. Code 7."""
+
+class AlreadyInitializedError(Error):
+    """`init` was called again with a different address. Code 8."""
+
+class TooLargeError(Error):
+    """A record, frame or batch exceeds a configured limit. Code 9."""
+
+class ProtocolError(Error):
+    """The peer broke the protocol (unexpected message, wrong send-flag). Code 10."""
+
+class UnauthenticatedError(Error):
+    """A token was missing or wrong. Code 11."""
+
+class UnavailableError(Error):
+    """The server cannot be reached or refused the request for now. Code 12."""
+
+class QueueFullError(Error):
+    """A bounded queue stayed full past its timeout. Code 13."""
+
+class ConflictError(Error):
+    """The request conflicts with the current state (store locked, out-of-order append). Code 14."""
+
+class PermissionDeniedError(Error):
+    """The credentials are valid but do not allow this (a write token used to read, an address outside the legacy allow-list). Code 15."""
+
+class NoSpaceError(Error):
+    """The disk (or the quota) is full: `ENOSPC` / `EDQUOT`. Temporary: writes succeed again once space is freed. A producer keeps its records and retries (see the `sdk` module). Code 16."""
+
+# END error kinds
 
 def init(
     addr: str,

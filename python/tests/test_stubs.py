@@ -122,3 +122,17 @@ def test_function_signatures_match_stub() -> None:
 
 def test_builtins_untouched() -> None:
     assert builtins.TimeoutError.__module__ == "builtins"
+
+
+def test_exception_docs_match_stub() -> None:
+    # The kinds' classes of the stub are generated from the core's list, with the
+    # docstrings the module gives them (see python/src/error.rs).
+    tree = ast.parse(STUB.read_text())
+    kinds = 0
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name != "Error" and node.name.endswith("Error"):
+            cls = getattr(modsynclog, node.name)
+            assert cls.__doc__ == ast.get_docstring(node), f"{node.name}: module {cls.__doc__!r}"
+            assert cls.__doc__.endswith(f" Code {cls.code}.")
+            kinds += 1
+    assert kinds == len([c for c in vars(modsynclog).values() if isinstance(c, type) and issubclass(c, modsynclog.Error)]) - 1
