@@ -2,6 +2,31 @@
 /* eslint-disable */
 
 /**
+ * The `code` of every error this package throws or rejects with: the name of the core's
+ * error kind (`errno` is its stable number). Generated from the core's list
+ * (core/src/error.rs) by `MSL_BLESS=1 cargo test -p modsynclog-ffi --test kinds`.
+ * BEGIN ErrorCode (do not edit down to END)
+ */
+export type ErrorCode =
+  | 'InvalidArgument' // 1
+  | 'NotFound' // 2
+  | 'Corrupt' // 3
+  | 'Io' // 4
+  | 'Timeout' // 5
+  | 'Closed' // 6
+  | 'NotInitialized' // 7
+  | 'AlreadyInitialized' // 8
+  | 'TooLarge' // 9
+  | 'Protocol' // 10
+  | 'Unauthenticated' // 11
+  | 'Unavailable' // 12
+  | 'QueueFull' // 13
+  | 'Conflict' // 14
+  | 'PermissionDenied' // 15
+  | 'NoSpace' // 16
+// END ErrorCode
+
+/**
  * A `Reader` is an async iterable of its records: `for await (const r of reader) { ... }`
  * (installed on `Reader.prototype` when the addon loads; records are fetched in batches).
  */

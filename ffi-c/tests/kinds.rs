@@ -185,3 +185,19 @@ fn python_stub_exceptions_are_current() {
         &render_python_exceptions(),
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Node: `error.code` is the kind's name (node/src/error.rs); its TypeScript type.
+
+fn render_node_codes() -> String {
+    let mut out = String::from(" */\nexport type ErrorCode =\n");
+    for k in ErrorKind::ALL {
+        out += &format!("  | '{}' // {}\n", k.name(), k.code());
+    }
+    out
+}
+
+#[test]
+fn node_error_codes_are_current() {
+    check_region("node/dts-header.d.ts", "BEGIN ErrorCode", "END ErrorCode", &render_node_codes());
+}
