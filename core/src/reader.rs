@@ -174,7 +174,9 @@ impl Reader {
 
     /// The next record; waits up to `timeout` (forever with `None`) when following.
     pub fn next_record(&mut self, timeout: Option<Duration>) -> Result<Next> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // The clock is read only once there is nothing to return: a reader polled with a
+        // zero timeout (the bindings' "what is ready now") pays no clock read per record.
+        let mut deadline = None;
         loop {
             if self.stopped.load(Ordering::SeqCst) {
                 return Ok(Next::End);
@@ -196,8 +198,9 @@ impl Reader {
                 (false, Some(_)) if !self.poll_set => WATCHED_POLL,
                 (false, _) => self.poll,
             };
-            if let Some(deadline) = deadline {
+            if let Some(timeout) = timeout {
                 let now = Instant::now();
+                let deadline = *deadline.get_or_insert(now + timeout);
                 if now >= deadline {
                     return Ok(Next::Timeout);
                 }
