@@ -27,8 +27,28 @@ export type ErrorCode =
 // END ErrorCode
 
 /**
- * A `Reader` is an async iterable of its records: `for await (const r of reader) { ... }`
- * (installed on `Reader.prototype` when the addon loads; records are fetched in batches).
+ * The reading methods of `Reader` (installed on `Reader.prototype` when the addon loads:
+ * see node/src/reader.js). A `Reader` is an async iterable of its records:
+ * `for await (const r of reader) { ... }`. Records already written are read without
+ * leaving the JavaScript thread; only a wait for new records runs in the background.
+ * A record's `data` is a view into a buffer shared with the records read with it (up to
+ * about 1 MiB): copy it (`Buffer.from(r.data)`) to keep a few records for long.
  */
-export interface Reader extends AsyncIterable<LogRecord> {}
+export interface Reader extends AsyncIterable<LogRecord> {
+  /**
+   * The next record, or `null` at the end (or once closed). When following, waits up
+   * to `timeoutMs` (default: as long as it takes), then rejects with `Timeout`.
+   */
+  read(timeoutMs?: number | undefined | null): Promise<LogRecord | null>
+  /**
+   * Up to `max` records (default 1024, at most 65,536 and about 1 MiB of payload) in one
+   * call: waits for the first one only (see `read`). An empty array means the end.
+   */
+  readBatch(max?: number | undefined | null, timeoutMs?: number | undefined | null): Promise<Array<LogRecord>>
+  /**
+   * Stops the reader: a pending `read`/iteration ends (with `null` / done), later reads
+   * return the end. Safe to call more than once.
+   */
+  close(): void
+}
 

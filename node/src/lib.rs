@@ -12,7 +12,8 @@
 //! Modules: `error` (core errors as JavaScript errors, and promises settled with core
 //! results), `convert` (timeouts, record types and payloads from JavaScript values),
 //! `global` (the process-wide SDK functions), `producer` (`Producer` and its options) and
-//! `reader` (`Reader`, the records it returns and its async iterator).
+//! `reader` (`Reader` and the packed chunks of records it hands to `reader.js`, which
+//! defines its reading methods and async iterator).
 
 mod convert;
 mod error;
@@ -22,4 +23,4 @@ mod reader;
 
 pub use global::{close, commit, commit_async, flush, init};
 pub use producer::{Producer, ProducerOptions};
-pub use reader::{LogRecord, Reader, ReaderOptions, install_async_iterator};
+pub use reader::{LogRecord, Reader, ReaderOptions, install_reader_methods};

@@ -1,63 +1,114 @@
-//! `Reader`: walks a store folder (following it if asked), hands its records to
-//! JavaScript as objects, and installs its `for await` iterator.
+//! `Reader`: walks a store folder (following it if asked) and hands its records to
+//! JavaScript in packed chunks, which `reader.js` turns into record objects.
+//!
+//! Why chunks: building each record as an object with its own `Buffer` in the addon cost
+//! about 3 µs a record (one napi call per field and one backing store per payload). A
+//! chunk is one `Buffer` holding `(id, time, type, end offset)` per record as f64s, then
+//! the payloads back to back; `reader.js` builds `{ date, id, time, type, data }` from it
+//! in JavaScript, `data` being a view into the chunk.
+//!
+//! Why two ways to fill one: records already written are read on the JavaScript thread
+//! (`_take`, no thread hop: the reader never waits there, and a chunk is bounded in records
+//! and bytes), and only a wait for records not written yet goes to the blocking pool
+//! (`_wait`). The public methods (`read`, `readBatch`, `close`, the async iterator) are
+//! defined in `reader.js` and typed in `dts-header.d.ts`.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use modsynclog_core::{Date, ErrorKind, Next};
-use napi::bindgen_prelude::{Array, BufferSlice, Function, JsObjectValue, Null, Object, ToNapiValue, Unknown};
+use modsynclog_core::{Date, ErrorKind, Next, Record};
+use napi::bindgen_prelude::{Function, JsObjectValue, Object, ToNapiValue, Unknown};
 use napi::{Env, JsValue, sys};
 use napi_derive::napi;
 
 use crate::convert::timeout_of;
 use crate::error::{CoreError, CoreResult, blocking_promise, invalid, js_error};
 
-/// How many records a reader hands to JavaScript per native round trip while iterating.
-const ITER_BATCH: u32 = 1024;
+/// Records per chunk when the caller does not say (and the iterator's chunk size).
+const CHUNK_RECORDS: u32 = 1024;
+/// Most records one chunk holds, whatever the caller asks.
+const MAX_CHUNK_RECORDS: usize = 65_536;
+/// A chunk stops taking records once its payloads reach this many bytes (it always holds
+/// at least one record, so a record larger than this still passes).
+const CHUNK_BYTES: usize = 1 << 20;
 
-/// One record as a JavaScript object: `{ date, id, time, type, data }`.
-fn record_value(env: &Env, r: &modsynclog_core::Record) -> napi::Result<sys::napi_value> {
-    let mut object = Object::new(env)?;
-    object.set_named_property("date", r.date.to_string())?;
-    object.set_named_property("id", r.id as f64)?;
-    object.set_named_property("time", r.time)?;
-    object.set_named_property("type", i32::from(r.ty))?;
-    let data = BufferSlice::copy_from(env, &r.data)?;
-    object.set_named_property("data", &data)?;
-    Ok(object.raw())
+/// Records packed for `reader.js`: payloads back to back, four numbers per record, and the
+/// days as runs (`dates[k]` starts at record `starts[k]`). `end`: no record follows (the
+/// last day of a reader that does not follow was read, or the reader was closed).
+#[derive(Default)]
+pub struct Chunk {
+    data: Vec<u8>,
+    meta: Vec<f64>,
+    dates: Vec<String>,
+    starts: Vec<u32>,
+    end: bool,
+    last_date: Option<Date>,
 }
 
-/// A record read in the background, turned into an object (or `null`) on the JS thread.
-struct MaybeRecord(Option<modsynclog_core::Record>);
+impl Chunk {
+    fn len(&self) -> usize {
+        self.meta.len() / 4
+    }
 
-impl ToNapiValue for MaybeRecord {
-    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
-        let env = Env::from_raw(env);
-        match &val.0 {
-            Some(r) => record_value(&env, r),
-            // SAFETY: `env` is the live env this conversion is called with.
-            None => unsafe { Null::to_napi_value(env.raw(), Null) },
+    fn full(&self, max: usize) -> bool {
+        self.len() >= max || self.data.len() >= CHUNK_BYTES
+    }
+
+    fn push(&mut self, r: &Record) {
+        if self.last_date != Some(r.date) {
+            self.last_date = Some(r.date);
+            self.dates.push(r.date.to_string());
+            self.starts.push(self.len() as u32);
         }
+        self.data.extend_from_slice(&r.data);
+        // Ids stay below 2^53 (a day holds far fewer records), so f64 is exact.
+        self.meta.extend([r.id as f64, f64::from(r.time), f64::from(r.ty), self.data.len() as f64]);
     }
 }
 
-/// Records read in the background, turned into an array on the JS thread.
-struct RecordList(Vec<modsynclog_core::Record>);
-
-impl ToNapiValue for RecordList {
-    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
-        let env = Env::from_raw(env);
-        let mut array = env.create_array(val.0.len() as u32)?;
-        for (i, r) in val.0.iter().enumerate() {
-            // SAFETY: `record_value` returns a value of this env.
-            let item = unsafe { Unknown::from_raw_unchecked(env.raw(), record_value(&env, r)?) };
-            array.set(i as u32, item)?;
+impl ToNapiValue for Chunk {
+    /// `{ bytes, count, dates, starts, end }`: `bytes` holds the `count * 4` numbers (native
+    /// f64s, read through a `Float64Array` view) and then the payloads. One `Buffer` that
+    /// V8 allocates and frees itself: an external buffer over the `Vec` would be freed by
+    /// a napi finalizer, which Node runs only on a later turn of the event loop, so a
+    /// `for await` over a large store (never leaving the microtask queue) would hold every
+    /// chunk it read until it ended.
+    unsafe fn to_napi_value(raw_env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let env = Env::from_raw(raw_env);
+        let numbers: &[u8] = bytemuck_f64(&val.meta);
+        let len = numbers.len() + val.data.len();
+        let mut at = std::ptr::null_mut();
+        let mut bytes = std::ptr::null_mut();
+        // SAFETY: napi allocates `len` writable bytes at `at`, owned by the new Buffer.
+        let status = unsafe { sys::napi_create_buffer(raw_env, len, &mut at, &mut bytes) };
+        if status != sys::Status::napi_ok {
+            return Err(napi::Error::from_reason(format!("cannot allocate a Buffer of {len} bytes")));
         }
-        // SAFETY: the array belongs to this env.
-        unsafe { Array::to_napi_value(env.raw(), array) }
+        if len > 0 {
+            // SAFETY: both sources are valid for their lengths; `at` has room for `len` bytes
+            // and does not overlap them.
+            unsafe {
+                std::ptr::copy_nonoverlapping(numbers.as_ptr(), at.cast::<u8>(), numbers.len());
+                std::ptr::copy_nonoverlapping(val.data.as_ptr(), at.cast::<u8>().add(numbers.len()), val.data.len());
+            }
+        }
+        let mut object = Object::new(&env)?;
+        // SAFETY: `bytes` is a live value of this env.
+        object.set_named_property("bytes", unsafe { Unknown::from_raw_unchecked(raw_env, bytes) })?;
+        object.set_named_property("count", val.len() as u32)?;
+        object.set_named_property("dates", val.dates)?;
+        object.set_named_property("starts", val.starts)?;
+        object.set_named_property("end", val.end)?;
+        Ok(object.raw())
     }
+}
+
+/// The bytes of `numbers` in native order (what a `Float64Array` reads).
+fn bytemuck_f64(numbers: &[f64]) -> &[u8] {
+    // SAFETY: f64 has no padding and every byte pattern is a valid u8; the slice covers
+    // exactly the numbers' memory.
+    unsafe { std::slice::from_raw_parts(numbers.as_ptr().cast::<u8>(), std::mem::size_of_val(numbers)) }
 }
 
 /// Options of a `Reader`.
@@ -80,7 +131,7 @@ pub struct LogRecord {
     /// The data type (int16).
     #[napi(js_name = "type")]
     pub ty: i32,
-    /// The payload.
+    /// The payload: a view into a buffer shared with the records read with it.
     #[napi(ts_type = "Buffer")]
     pub data: Vec<u8>,
 }
@@ -96,30 +147,41 @@ impl ReaderShared {
         self.reader.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Up to `max` records: waits (up to `timeout` when following) for the first one only.
-    /// Empty at the end (or once closed); `Timeout` when following and nothing came.
-    fn read_batch(&self, max: usize, timeout: Option<Duration>) -> CoreResult<Vec<modsynclog_core::Record>> {
-        let mut out = VecDeque::new();
+    /// Up to `max` records: waits up to `first` (`None`: as long as it takes) for the first
+    /// one, and takes the others only if already there. When none came: `Timeout` if
+    /// `must_have`, otherwise an empty chunk that is not `end` (none is ready yet).
+    fn fill(&self, max: usize, first: Option<Duration>, must_have: bool) -> CoreResult<Chunk> {
+        let mut chunk = Chunk::default();
         if self.closed.load(Ordering::SeqCst) {
-            return Ok(Vec::new());
+            chunk.end = true;
+            return Ok(chunk);
         }
+        let max = max.clamp(1, MAX_CHUNK_RECORDS);
         let mut reader = self.lock();
-        match reader.next_record(timeout)? {
-            Next::Record(r) => out.push_back(r),
-            Next::End => return Ok(Vec::new()),
-            Next::Timeout => {
-                return Err(CoreError::new(ErrorKind::Timeout, "no record arrived before the timeout"));
-            }
-        }
-        while out.len() < max {
-            match reader.next_record(Some(Duration::ZERO)) {
-                Ok(Next::Record(r)) => out.push_back(r),
+        let mut wait = first;
+        while !chunk.full(max) {
+            match reader.next_record(wait) {
+                Ok(Next::Record(r)) => chunk.push(&r),
+                Ok(Next::End) => {
+                    chunk.end = true;
+                    break;
+                }
+                Ok(Next::Timeout) if chunk.len() == 0 && must_have => {
+                    return Err(CoreError::new(ErrorKind::Timeout, "no record arrived before the timeout"));
+                }
+                Ok(Next::Timeout) => break,
+                Err(e) if chunk.len() == 0 => return Err(e),
                 // An error after some records: hand those over; the next call reports it.
-                Ok(_) | Err(_) => break,
+                Err(_) => break,
             }
+            wait = Some(Duration::ZERO);
         }
-        Ok(out.into())
+        Ok(chunk)
     }
+}
+
+fn chunk_max(max: Option<u32>) -> usize {
+    max.unwrap_or(CHUNK_RECORDS) as usize
 }
 
 /// Walks the records of a store folder in order, from `(date, id)` onwards.
@@ -163,73 +225,39 @@ impl Reader {
         build().map_err(|e| js_error(env, &e))
     }
 
-    /// The next record, or `null` at the end (or once closed). When following, waits up
-    /// to `timeoutMs` (default: as long as it takes), then rejects with `Timeout`.
-    #[napi(ts_return_type = "Promise<LogRecord | null>")]
-    pub fn read<'e>(&self, env: &'e Env, timeout_ms: Option<f64>) -> napi::Result<Object<'e>> {
-        let shared = self.shared.clone();
-        blocking_promise(env, move || Ok(MaybeRecord(shared.read_batch(1, timeout_of(timeout_ms)?)?.pop())))
+    /// For `reader.js`: a chunk of up to `max` records already written, read on this
+    /// thread without waiting; empty (and not `end`) when none is ready.
+    #[napi(js_name = "_take", skip_typescript)]
+    pub fn take(&self, env: &Env, max: Option<u32>) -> napi::Result<Chunk> {
+        self.shared.fill(chunk_max(max), Some(Duration::ZERO), false).map_err(|e| js_error(env, &e))
     }
 
-    /// Up to `max` records (default 1024) in one call: waits for the first one only (see
-    /// `read`). An empty array means the end.
-    #[napi(ts_return_type = "Promise<Array<LogRecord>>")]
-    pub fn read_batch<'e>(&self, env: &'e Env, max: Option<u32>, timeout_ms: Option<f64>) -> napi::Result<Object<'e>> {
-        let max = max.unwrap_or(ITER_BATCH).max(1) as usize;
+    /// For `reader.js`: a Promise of a chunk, waiting off the JavaScript thread for its
+    /// first record up to `timeoutMs` (default: as long as it takes), then `Timeout`. A bad
+    /// `timeoutMs` rejects with `InvalidArgument` before anything is read.
+    #[napi(js_name = "_wait", skip_typescript)]
+    pub fn wait<'e>(&self, env: &'e Env, max: Option<u32>, timeout_ms: Option<f64>) -> napi::Result<Object<'e>> {
         let shared = self.shared.clone();
-        blocking_promise(env, move || Ok(RecordList(shared.read_batch(max, timeout_of(timeout_ms)?)?)))
+        let max = chunk_max(max);
+        blocking_promise(env, move || shared.fill(max, timeout_of(timeout_ms)?, true))
     }
 
-    /// Stops the reader: a pending `read`/iteration ends (with `null` / done), later reads
-    /// return the end. Safe to call more than once.
-    #[napi]
+    /// For `reader.js`: stops the reader (a pending `_wait` returns an empty `end` chunk,
+    /// later fills too). Safe to call more than once.
+    #[napi(js_name = "_close", skip_typescript)]
     pub fn close(&self) {
         self.shared.closed.store(true, Ordering::SeqCst);
         self.shared.stopper.stop();
     }
 }
 
-/// Installs `Reader.prototype[Symbol.asyncIterator]`: an iterator that fetches records in
-/// batches (`readBatch`) so each `for await` step does not cost a native round trip.
-const ASYNC_ITERATOR_JS: &str = r#"(function (Reader) {
-  const batch = BATCH
-  Object.defineProperty(Reader.prototype, Symbol.asyncIterator, {
-    configurable: true,
-    writable: true,
-    value: function () {
-      const reader = this
-      let buffer = []
-      let index = 0
-      let done = false
-      return {
-        async next() {
-          if (index < buffer.length) return { value: buffer[index++], done: false }
-          if (done) return { value: undefined, done: true }
-          buffer = await reader.readBatch(batch)
-          index = 0
-          if (buffer.length === 0) {
-            done = true
-            return { value: undefined, done: true }
-          }
-          return { value: buffer[index++], done: false }
-        },
-        async return(value) {
-          done = true
-          buffer = []
-          return { value, done: true }
-        },
-        [Symbol.asyncIterator]() {
-          return this
-        },
-      }
-    },
-  })
-})"#;
-
+/// Installs the public reading methods of `Reader` (see `reader.js`).
 #[napi(module_exports)]
-pub fn install_async_iterator(exports: Object, env: Env) -> napi::Result<()> {
+pub fn install_reader_methods(exports: Object, env: Env) -> napi::Result<()> {
     let reader: Unknown = exports.get_named_property("Reader")?;
-    let script = ASYNC_ITERATOR_JS.replace("BATCH", &ITER_BATCH.to_string());
+    let script = include_str!("reader.js")
+        .replace("__CHUNK_RECORDS__", &CHUNK_RECORDS.to_string())
+        .replace("__MAX_CHUNK_RECORDS__", &MAX_CHUNK_RECORDS.to_string());
     let install: Function<Unknown, ()> = env.run_script(script)?;
     install.call(reader)
 }

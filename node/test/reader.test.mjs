@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import path from 'node:path'
 import { Producer, Reader } from 'modsynclog'
-import { rejectsWithCode, startServer, tempDir } from '../testing/helpers.mjs'
+import { readAll, rejectsWithCode, startServer, tempDir } from '../testing/helpers.mjs'
 
 let server
 let producer
@@ -76,4 +76,63 @@ test('a pending read() resolves null when another part of the program closes the
   await sleep(50)
   reader.close()
   assert.equal(await pending, null)
+})
+
+// The reader hands records over in chunks shared by read, readBatch and the iterator.
+test('read, readBatch and for-await on one reader never skip or repeat a record; data is a Buffer', async () => {
+  for (let i = 0; i < 2500; i++) producer.commit(7, `chunked ${i}`)
+  await producer.flush(10000)
+  const all = await readAll(new Reader(server.dataDir))
+  assert.ok(all.length >= 2500)
+  const key = (r) => `${r.date}/${r.id}/${r.type}/${r.data.toString('hex')}`
+
+  const reader = new Reader(server.dataDir)
+  const seen = [await reader.read(), await reader.read(), await reader.read()]
+  seen.push(...(await reader.readBatch(5)))
+  for await (const r of reader) {
+    seen.push(r)
+    if (seen.length === 18) break
+  }
+  seen.push(...(await reader.readBatch(2000)))
+  for (let r = await reader.read(); r !== null; r = await reader.read()) seen.push(r)
+  assert.deepEqual(seen.map(key), all.map(key))
+
+  const last = all[all.length - 1]
+  assert.equal(last.data.toString(), 'chunked 2499')
+  assert.ok(Buffer.isBuffer(last.data) && last.data instanceof Buffer)
+  assert.equal(last.data.length, 'chunked 2499'.length)
+  assert.deepEqual(Buffer.from(last.data), Buffer.from('chunked 2499'))
+})
+
+test('a record already written resolves read() without a trip through the event loop', async () => {
+  const reader = new Reader(server.dataDir)
+  let got
+  reader.read().then((r) => {
+    got = r
+  })
+  // Microtasks only: a read that went to a background thread could not settle here.
+  for (let i = 0; i < 5; i++) await null
+  assert.ok(got, 'read() of a ready record did not resolve within microtasks')
+  let batch
+  reader.readBatch(10).then((b) => {
+    batch = b
+  })
+  for (let i = 0; i < 5; i++) await null
+  assert.equal(batch?.length, 10)
+  assert.equal(batch[0].id, got.id + 1)
+  reader.close()
+})
+
+test('reads pending on a follower resolve in the order they were made', async () => {
+  const all = await readAll(new Reader(server.dataDir))
+  const last = all[all.length - 1]
+  const reader = new Reader(server.dataDir, last.date, last.id + 1, { follow: true })
+  const pending = [reader.read(10000), reader.readBatch(1, 10000), reader.read(10000)]
+  await sleep(50)
+  for (const text of ['one', 'two', 'three']) producer.commit(8, text)
+  await producer.flush(10000)
+  const [a, [b], c] = await Promise.all(pending)
+  assert.deepEqual([a, b, c].map((r) => r.data.toString()), ['one', 'two', 'three'])
+  assert.deepEqual([a, b, c].map((r) => r.id), [last.id + 1, last.id + 2, last.id + 3])
+  reader.close()
 })
