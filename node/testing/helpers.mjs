@@ -16,8 +16,16 @@ export function serverBin(profile = 'debug') {
   return bin
 }
 
+// Every temporary folder a test made is removed when the process exits.
+const temporary = new Set()
+process.on('exit', () => {
+  for (const dir of temporary) rmSync(dir, { recursive: true, force: true })
+})
+
 export function tempDir(prefix = 'msl-node-') {
-  return mkdtempSync(path.join(tmpdir(), prefix))
+  const dir = mkdtempSync(path.join(tmpdir(), prefix))
+  temporary.add(dir)
+  return dir
 }
 
 /** A TCP port nobody listens on right now. */
