@@ -17,6 +17,10 @@ pub(crate) struct ErrorClasses {
 
 pub(crate) static ERRORS: PyOnceLock<ErrorClasses> = PyOnceLock::new();
 
+/// The docstring of `Error` (also the stub's: `stub.rs`).
+pub(crate) const BASE_DOC: &str = "Base class of every modsynclog error; `code` is the stable error code \
+                                   (the same number the C ABI returns and Node puts in `error.code`).";
+
 fn class_dict<'py>(py: Python<'py>, doc: &str, code: i32) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     dict.set_item("__module__", PACKAGE)?;
@@ -27,10 +31,8 @@ fn class_dict<'py>(py: Python<'py>, doc: &str, code: i32) -> PyResult<Bound<'py,
 
 pub(crate) fn make_error_classes(py: Python<'_>) -> PyResult<ErrorClasses> {
     let type_ = py.get_type::<PyType>();
-    let base_doc = "Base class of every modsynclog error; `code` is the stable error code \
-                    (the same number the C ABI returns and Node puts in `error.code`).";
     let base =
-        type_.call1(("Error", PyTuple::new(py, [py.get_type::<PyException>()])?, class_dict(py, base_doc, 0)?))?;
+        type_.call1(("Error", PyTuple::new(py, [py.get_type::<PyException>()])?, class_dict(py, BASE_DOC, 0)?))?;
     let base = base.cast_into::<PyType>()?;
     let mut kinds = Vec::with_capacity(ErrorKind::ALL.len());
     for kind in ErrorKind::ALL {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use modsynclog_core::sdk::global;
 use pyo3::prelude::*;
+use pyo3_stub_gen::derive::gen_stub_pyfunction;
 
 use crate::convert::{payload, seconds};
 use crate::error::IntoPy;
@@ -13,6 +14,7 @@ use crate::producer::{Options, commit_on};
 /// Starts the process-wide producer for `addr` (`"host:port"`, `"http://host:port"` or
 /// `"https://host:port"`), with the same keyword options as `Producer`.
 /// Again with the same address: nothing happens; with another: `AlreadyInitializedError`.
+#[gen_stub_pyfunction(module = "modsynclog")]
 #[pyfunction]
 #[pyo3(signature = (
     addr, *, token = None, batch_max_records = None, batch_max_bytes = None, linger_ms = None,
@@ -33,9 +35,9 @@ pub(crate) fn init(
     enqueue_timeout: Option<f64>,
     max_record_len: Option<usize>,
     legacy: bool,
-    tls_ca_file: Option<PathBuf>,
-    tls_cert_file: Option<PathBuf>,
-    tls_key_file: Option<PathBuf>,
+    #[gen_stub(override_type(type_repr = "_Path | None"))] tls_ca_file: Option<PathBuf>,
+    #[gen_stub(override_type(type_repr = "_Path | None"))] tls_cert_file: Option<PathBuf>,
+    #[gen_stub(override_type(type_repr = "_Path | None"))] tls_key_file: Option<PathBuf>,
     tls_server_name: Option<String>,
 ) -> PyResult<()> {
     let opts = Options {
@@ -60,24 +62,34 @@ pub(crate) fn init(
 /// Queues one record on the global producer; returns without waiting for the network.
 /// On a full queue it waits (GIL released) up to `enqueue_timeout`, then `QueueFullError`.
 /// `NoSpaceError` at once (nothing queued) while the server reports a full disk.
+#[gen_stub_pyfunction(module = "modsynclog")]
 #[pyfunction]
 #[pyo3(signature = (r#type, data))]
-pub(crate) fn commit(py: Python<'_>, r#type: i16, data: &Bound<'_, PyAny>) -> PyResult<()> {
+pub(crate) fn commit(
+    py: Python<'_>,
+    r#type: i16,
+    #[gen_stub(override_type(type_repr = "_Data"))] data: &Bound<'_, PyAny>,
+) -> PyResult<()> {
     let data = payload(data)?;
     let producer = global::producer().py()?;
     commit_on(py, producer, r#type, data)
 }
 
 /// Queues one record on the global producer without ever waiting (`QueueFullError` at once).
+#[gen_stub_pyfunction(module = "modsynclog")]
 #[pyfunction]
 #[pyo3(signature = (r#type, data))]
-pub(crate) fn try_commit(r#type: i16, data: &Bound<'_, PyAny>) -> PyResult<()> {
+pub(crate) fn try_commit(
+    r#type: i16,
+    #[gen_stub(override_type(type_repr = "_Data"))] data: &Bound<'_, PyAny>,
+) -> PyResult<()> {
     let data = payload(data)?;
     global::try_commit(r#type, data).py()
 }
 
 /// Waits (GIL released) until every record committed so far is acknowledged.
 /// `NoSpaceError` at once while the server reports a full disk (records kept, retried).
+#[gen_stub_pyfunction(module = "modsynclog")]
 #[pyfunction]
 #[pyo3(signature = (timeout = None))]
 pub(crate) fn flush(py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
@@ -86,6 +98,7 @@ pub(crate) fn flush(py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
 }
 
 /// Flushes (up to `timeout` seconds) and stops the global producer for good.
+#[gen_stub_pyfunction(module = "modsynclog")]
 #[pyfunction]
 #[pyo3(signature = (timeout = Some(global::CLOSE_TIMEOUT.as_secs_f64())))]
 pub(crate) fn close(py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {

@@ -6,8 +6,9 @@
 //!
 //! Modules: `error` (the exception classes and the mapping of core errors onto them),
 //! `convert` (payloads and timeouts from Python values), `global` (the process-wide SDK
-//! functions), `producer` (`Producer`) and `reader` (`Reader` and `Record`). This root
-//! only assembles the extension module.
+//! functions), `producer` (`Producer`) and `reader` (`Reader` and `Record`), and `stub`
+//! (the typed stub `modsynclog/__init__.pyi`, from the `gen_stub_*` annotations, written
+//! by `src/bin/stub_gen.rs`). This root only assembles the extension module.
 
 use modsynclog_core::sdk;
 use pyo3::prelude::*;
@@ -17,6 +18,7 @@ mod error;
 mod global;
 mod producer;
 mod reader;
+pub mod stub;
 
 use error::{ERRORS, make_error_classes};
 use producer::PyProducer;

@@ -8,6 +8,7 @@ use modsynclog_core::sdk::{Producer, ProducerOptions, global};
 use modsynclog_core::tls::ClientTls;
 use modsynclog_core::{Error, ErrorKind};
 use pyo3::prelude::*;
+use pyo3_stub_gen::derive::{gen_stub_pyclass, gen_stub_pymethods};
 
 use crate::convert::{payload, seconds};
 use crate::error::{IntoPy, py_err};
@@ -65,6 +66,7 @@ pub(crate) fn commit_on(py: Python<'_>, producer: &Producer, ty: i16, data: Byte
 }
 
 /// Sends records to a modsynclog server in the background.
+#[gen_stub_pyclass]
 #[pyclass(frozen, module = "modsynclog", name = "Producer")]
 pub(crate) struct PyProducer {
     inner: Option<Producer>,
@@ -96,6 +98,7 @@ impl Drop for PyProducer {
     }
 }
 
+#[gen_stub_pymethods]
 #[pymethods]
 impl PyProducer {
     #[new]
@@ -118,9 +121,9 @@ impl PyProducer {
         enqueue_timeout: Option<f64>,
         max_record_len: Option<usize>,
         legacy: bool,
-        tls_ca_file: Option<PathBuf>,
-        tls_cert_file: Option<PathBuf>,
-        tls_key_file: Option<PathBuf>,
+        #[gen_stub(override_type(type_repr = "_Path | None"))] tls_ca_file: Option<PathBuf>,
+        #[gen_stub(override_type(type_repr = "_Path | None"))] tls_cert_file: Option<PathBuf>,
+        #[gen_stub(override_type(type_repr = "_Path | None"))] tls_key_file: Option<PathBuf>,
         tls_server_name: Option<String>,
     ) -> PyResult<Self> {
         let opts = Options {
@@ -148,14 +151,23 @@ impl PyProducer {
     /// waits (GIL released) up to `enqueue_timeout`, then raises `QueueFullError`.
     /// `NoSpaceError` at once (nothing queued) while the server reports a full disk.
     #[pyo3(signature = (r#type, data))]
-    fn commit(&self, py: Python<'_>, r#type: i16, data: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn commit(
+        &self,
+        py: Python<'_>,
+        r#type: i16,
+        #[gen_stub(override_type(type_repr = "_Data"))] data: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let data = payload(data)?;
         commit_on(py, self.get()?, r#type, data)
     }
 
     /// Queues one record without ever waiting: `QueueFullError` at once on a full queue.
     #[pyo3(signature = (r#type, data))]
-    fn try_commit(&self, r#type: i16, data: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn try_commit(
+        &self,
+        r#type: i16,
+        #[gen_stub(override_type(type_repr = "_Data"))] data: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let data = payload(data)?;
         self.get()?.try_commit(r#type, data).py()
     }
@@ -190,9 +202,9 @@ impl PyProducer {
     fn __exit__(
         &self,
         py: Python<'_>,
-        exc_type: Option<&Bound<'_, PyAny>>,
-        _exc: Option<&Bound<'_, PyAny>>,
-        _tb: Option<&Bound<'_, PyAny>>,
+        #[gen_stub(override_type(type_repr = "type[BaseException] | None"))] exc_type: Option<&Bound<'_, PyAny>>,
+        #[gen_stub(override_type(type_repr = "BaseException | None"))] _exc: Option<&Bound<'_, PyAny>>,
+        #[gen_stub(override_type(type_repr = "_Traceback | None"))] _tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
         let result = self.close(py, Some(global::CLOSE_TIMEOUT.as_secs_f64()));
         match exc_type {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use modsynclog_core::{Date, Next, Reader, Record, Stopper};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
+use pyo3_stub_gen::derive::{gen_stub_pyclass, gen_stub_pymethods};
 
 use crate::convert::seconds;
 use crate::error::IntoPy;
@@ -16,11 +17,13 @@ use crate::error::IntoPy;
 const WAIT_SLICE: Duration = Duration::from_millis(100);
 
 /// One stored record.
+#[gen_stub_pyclass]
 #[pyclass(frozen, module = "modsynclog", name = "Record")]
 pub(crate) struct PyRecord {
     record: Record,
 }
 
+#[gen_stub_pymethods]
 #[pymethods]
 impl PyRecord {
     /// The day, as `"YYYY-MM-DD"`.
@@ -62,6 +65,7 @@ impl PyRecord {
 }
 
 /// Walks the records of a store folder from `(date, id)` onwards.
+#[gen_stub_pyclass]
 #[pyclass(frozen, module = "modsynclog", name = "Reader")]
 pub(crate) struct PyReader {
     inner: Mutex<Reader>,
@@ -96,11 +100,19 @@ impl PyReader {
     }
 }
 
+#[gen_stub_pymethods]
 #[pymethods]
 impl PyReader {
     #[new]
     #[pyo3(signature = (dir, date = None, id = 0, follow = false))]
-    fn new(py: Python<'_>, dir: PathBuf, date: Option<&Bound<'_, PyAny>>, id: u64, follow: bool) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        #[gen_stub(override_type(type_repr = "_Path"))] dir: PathBuf,
+        #[gen_stub(override_type(type_repr = "builtins.str | datetime.date | None", imports = ("builtins", "datetime")))]
+        date: Option<&Bound<'_, PyAny>>,
+        id: u64,
+        follow: bool,
+    ) -> PyResult<Self> {
         let date = match date {
             None => None,
             Some(d) if d.is_none() => None,
@@ -149,6 +161,7 @@ impl PyReader {
         slf
     }
 
+    #[gen_stub(override_return_type(type_repr = "Record"))]
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyRecord>> {
         Ok(match self.step(py, None)? {
             Next::Record(record) => Some(PyRecord { record }),
@@ -162,9 +175,9 @@ impl PyReader {
 
     fn __exit__(
         &self,
-        _exc_type: Option<&Bound<'_, PyAny>>,
-        _exc: Option<&Bound<'_, PyAny>>,
-        _tb: Option<&Bound<'_, PyAny>>,
+        #[gen_stub(override_type(type_repr = "type[BaseException] | None"))] _exc_type: Option<&Bound<'_, PyAny>>,
+        #[gen_stub(override_type(type_repr = "BaseException | None"))] _exc: Option<&Bound<'_, PyAny>>,
+        #[gen_stub(override_type(type_repr = "_Traceback | None"))] _tb: Option<&Bound<'_, PyAny>>,
     ) -> bool {
         self.close();
         false
