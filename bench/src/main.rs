@@ -12,7 +12,9 @@
 //! - `kafka`: the Kafka bridge's export and import rates beside Kafka's own producer and
 //!   consumer tools (issue 10);
 //! - `agent`: lines/s from log files to acknowledged records, the log agent beside
-//!   `modsynclog-client send`, with CPU and RSS (issue 11).
+//!   `modsynclog-client send`, with CPU and RSS (issue 11);
+//! - `sdk`: one thread's acknowledged commits/s and reader scan through the Rust SDK, the
+//!   Rust row of `scripts/bench-sdk.sh` (issue 13).
 
 mod agent_bench;
 mod ceiling;
@@ -23,6 +25,7 @@ mod lag;
 mod procstat;
 mod recovery_bench;
 mod report;
+mod sdk_bench;
 mod server_bench;
 mod store_bench;
 mod transport;
@@ -54,6 +57,8 @@ enum Command {
     Agent(agent_bench::AgentArgs),
     /// The HTTP endpoint: ingest with it off and on (dashboard, live tail), search speed.
     Web(web_bench::WebArgs),
+    /// One thread through the Rust SDK: `sdk commit` (acknowledged/s), `sdk scan` (records/s).
+    Sdk(sdk_bench::SdkArgs),
     /// The cross-process follower of `lag` (prints its latencies on stdout).
     #[command(hide = true)]
     LagFollow(lag::FollowArgs),
@@ -69,5 +74,6 @@ fn main() -> Result<()> {
         Command::Kafka(args) => kafka_bench::run(&args),
         Command::Agent(args) => agent_bench::run(&args),
         Command::Web(args) => web_bench::run(&args),
+        Command::Sdk(args) => sdk_bench::run(&args),
     }
 }
