@@ -2,6 +2,13 @@
 // 100-byte records, and Reader scan rate over 1,000,000 records, against a release server.
 //
 //   node bench.mjs            (env: MODSYNCLOG_SERVER_BIN, BENCH_N = commits per run)
+//
+// For scripts/bench-sdk.sh (issue 13), one case each, printing `RESULT <what> <rate>`:
+//   node bench.mjs --sdk-commit ADDR     a default Producer: 10,000 records + flush to warm
+//                                        up, then BENCH_N commit(Buffer) (commitAsync when
+//                                        QueueFull) + flush; acknowledged records/s
+//   node bench.mjs --sdk-scan DIR [P]    `for await` over new Reader(DIR) summing
+//                                        r.data.length, P passes (default 3); best records/s
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
@@ -9,6 +16,47 @@ import { Producer, Reader } from 'modsynclog'
 import { nodeDir, startServer } from './testing/helpers.mjs'
 
 const N = Number(process.env.BENCH_N ?? 1_000_000)
+const [mode, arg, passes] = process.argv.slice(2)
+if (mode === '--sdk-commit') {
+  const p = new Producer(arg)
+  const record = Buffer.alloc(100, 0x61)
+  const commit = async (n) => {
+    for (let i = 0; i < n; i++) {
+      try {
+        p.commit(1101, record)
+      } catch (e) {
+        if (e.code !== 'QueueFull') throw e
+        await p.commitAsync(1101, record) // commit never blocks: wait for room
+      }
+    }
+    await p.flush()
+  }
+  await commit(10_000) // warm-up: connection, stream
+  const t0 = process.hrtime.bigint()
+  await commit(N)
+  const s = Number(process.hrtime.bigint() - t0) / 1e9
+  await p.close()
+  console.log(`Node Producer, default options: ${N} x 100 B acknowledged in ${s.toFixed(3)} s`)
+  console.log(`RESULT commit ${Math.round(N / s)}`)
+  process.exit(0)
+}
+if (mode === '--sdk-scan') {
+  let best = 0
+  for (let pass = 1; pass <= Number(passes ?? 3); pass++) {
+    const t0 = process.hrtime.bigint()
+    let n = 0
+    let bytes = 0
+    for await (const r of new Reader(arg)) {
+      n++
+      bytes += r.data.length
+    }
+    const s = Number(process.hrtime.bigint() - t0) / 1e9
+    console.log(`Node Reader for-await scan, pass ${pass}: ${n} records, ${bytes} B in ${s.toFixed(3)} s`)
+    best = Math.max(best, n / s)
+  }
+  console.log(`RESULT scan ${Math.round(best)}`)
+  process.exit(0)
+}
 const SCAN = 1_000_000
 const repo = path.resolve(nodeDir, '..')
 let bin = process.env.MODSYNCLOG_SERVER_BIN ?? path.join(repo, 'target', 'release', 'modsynclog-server')

@@ -4,6 +4,13 @@
 
 1. commits/s acknowledged: one thread commits N records of 100 bytes, then flush().
 2. Reader scan: records/s over the store's records (at least --scan of them).
+
+For scripts/bench-sdk.sh (issue 13), one case each, printing `RESULT <what> <rate>`:
+
+    bench.py --sdk-commit ADDR [--records N]   a default Producer: 10,000 records + flush to
+                                               warm up, then N commits + flush; acked/s
+    bench.py --sdk-scan DIR [--passes 3]       `for r in Reader(DIR)` summing len(r.data)
+                                               (opened inside the timing); best records/s
 """
 
 from __future__ import annotations
@@ -77,11 +84,49 @@ def cpu_of(pid: int) -> float:
         return float("nan")
 
 
+def sdk_commit(addr: str, n: int) -> None:
+    payload = b"x" * 100
+    p = modsynclog.Producer(addr)
+    for _ in range(10_000):  # warm-up: connection, stream
+        p.commit(1101, payload)
+    p.flush()
+    commit = p.commit
+    t0 = time.perf_counter()
+    for _ in range(n):
+        commit(1101, payload)
+    p.flush()
+    secs = time.perf_counter() - t0
+    p.close()
+    print(f"Python Producer, default options: {n} x 100 B acknowledged in {secs:.3f} s")
+    print(f"RESULT commit {n / secs:.0f}")
+
+
+def sdk_scan(data: str, passes: int) -> None:
+    best = 0.0
+    for i in range(passes):
+        t0 = time.perf_counter()
+        count = size = 0
+        for rec in modsynclog.Reader(data):
+            count += 1
+            size += len(rec.data)
+        secs = time.perf_counter() - t0
+        print(f"Python Reader scan, pass {i + 1}: {count} records, {size} B in {secs:.3f} s")
+        best = max(best, count / secs)
+    print(f"RESULT scan {best:.0f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--scan", type=int, default=1_000_000)
+    ap.add_argument("--sdk-commit", metavar="ADDR", help="only the issue 13 commit case, against ADDR")
+    ap.add_argument("--sdk-scan", metavar="DIR", help="only the issue 13 scan case, over DIR")
+    ap.add_argument("--passes", type=int, default=3)
     args = ap.parse_args()
+    if args.sdk_commit:
+        return sdk_commit(args.sdk_commit, args.records)
+    if args.sdk_scan:
+        return sdk_scan(args.sdk_scan, args.passes)
     if not SERVER.exists():
         print(f"building {SERVER} (once)...", flush=True)
         subprocess.run(["cargo", "build", "--release", "-p", "modsynclog-server"], cwd=REPO, check=True)

@@ -5,7 +5,12 @@
  *                         acknowledged (including the final flush).
  *                         MSL_BENCH_BATCH / MSL_BENCH_LINGER_MS change the producer's batch_max_records
  *                         (with batch_max_bytes = 64 MiB) and linger_ms, for experiments.
- *   bench scan DIR        reads every record of a store folder; prints records/s. */
+ *   bench scan DIR        reads every record of a store folder; prints records/s.
+ * For scripts/bench-sdk.sh (issue 13), each printing a `RESULT <what> <rate>` line:
+ *   bench sdk-commit ADDR N   a producer with default options: 10,000 records + flush to
+ *                             warm up, then N commits + flush; acknowledged records/s.
+ *   bench sdk-scan DIR PASSES reads DIR (opened inside the timing), summing payload
+ *                             lengths, PASSES times; the best records/s. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +40,8 @@ static msl_status producer_commit(void *ctx, const uint8_t *data, size_t len) {
 }
 static msl_status producer_flush(void *ctx) { return msl_producer_flush(ctx, -1); }
 
+static double last_acked; /* acknowledged records/s of the last run() */
+
 static int run(const char *label, long n, commit_fn commit, flush_fn flush, void *ctx) {
     uint8_t rec[100];
     memset(rec, 'x', sizeof rec);
@@ -52,6 +59,7 @@ static int run(const char *label, long n, commit_fn commit, flush_fn flush, void
         return 1;
     }
     double t2 = now_s();
+    last_acked = (double)n / (t2 - t0);
     printf("%-34s %9ld records  queued %10.0f commits/s (%.3f s, %.0f ns/commit)  acknowledged %10.0f commits/s "
            "(%.3f s)\n",
            label, n, (double)n / (t1 - t0), t1 - t0, (t1 - t0) * 1e9 / (double)n, (double)n / (t2 - t0), t2 - t0);
@@ -114,9 +122,55 @@ static int bench_scan(const char *dir) {
     return 0;
 }
 
+static int sdk_commit(const char *addr, long n) {
+    msl_producer_options opts;
+    msl_producer_options_default(&opts);
+    msl_producer *p;
+    if (msl_producer_new(addr, &opts, &p) != MSL_OK) {
+        fprintf(stderr, "producer: %s\n", msl_last_error());
+        return 1;
+    }
+    if (run("warm-up (producer)", 10000, producer_commit, producer_flush, p)) return 1;
+    int rc = run("producer, default options", n, producer_commit, producer_flush, p);
+    msl_producer_free(p);
+    if (rc == 0) printf("RESULT commit %.0f\n", last_acked);
+    return rc;
+}
+
+static int sdk_scan(const char *dir, int passes) {
+    double best = 0;
+    for (int pass = 0; pass < passes; pass++) {
+        double t0 = now_s();
+        msl_reader *r;
+        if (msl_reader_open(dir, NULL, 0, false, &r) != MSL_OK) {
+            fprintf(stderr, "open: %s\n", msl_last_error());
+            return 1;
+        }
+        msl_record rec;
+        msl_status st;
+        unsigned long n = 0, bytes = 0;
+        while ((st = msl_reader_next(r, &rec, 0)) == MSL_OK) {
+            n++;
+            bytes += rec.len;
+        }
+        double t1 = now_s();
+        msl_reader_free(r);
+        if (st != MSL_END) {
+            fprintf(stderr, "scan: %s\n", msl_last_error());
+            return 1;
+        }
+        printf("C msl_reader_next scan, pass %d: %lu records, %lu B in %.3f s\n", pass + 1, n, bytes, t1 - t0);
+        if ((double)n / (t1 - t0) > best) best = (double)n / (t1 - t0);
+    }
+    printf("RESULT scan %.0f\n", best);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "commit") == 0) return bench_commit(argv[2], atol(argv[3]));
     if (argc == 3 && strcmp(argv[1], "scan") == 0) return bench_scan(argv[2]);
-    fprintf(stderr, "usage: %s commit ADDR N | scan DIR\n", argv[0]);
+    if (argc == 4 && strcmp(argv[1], "sdk-commit") == 0) return sdk_commit(argv[2], atol(argv[3]));
+    if (argc == 4 && strcmp(argv[1], "sdk-scan") == 0) return sdk_scan(argv[2], atoi(argv[3]));
+    fprintf(stderr, "usage: %s commit ADDR N | scan DIR | sdk-commit ADDR N | sdk-scan DIR PASSES\n", argv[0]);
     return 2;
 }

@@ -5,12 +5,21 @@
 // release server (--fsync never) on a temporary folder.
 //
 //	msl-go-bench -addr 127.0.0.1:1235 [-n 1000000] [-goroutines 1,8] [-runs 3] [-size 100]
+//
+// For scripts/bench-sdk.sh (issue 13): -result adds a line `RESULT commit <acked/s>`
+// (the best run; used with -cases default -goroutines 1 -runs 1), and
+//
+//	msl-go-bench -scan DIR [-passes 3]
+//
+// reads the store folder DIR with a Reader (Next until io.EOF, opened inside the timing),
+// summing the payload lengths, and prints `RESULT scan <records/s>` (the best pass).
 package main
 
 import (
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -33,7 +42,14 @@ func main() {
 	runs := flag.Int("runs", 3, "runs of each case")
 	size := flag.Int("size", 100, "payload bytes per record")
 	cases := flag.String("cases", "producer,global", "cases: producer (queue holds N), default (default options), global (Init/Commit)")
+	result := flag.Bool("result", false, "print `RESULT commit <best acknowledged/s>`")
+	scan := flag.String("scan", "", "scan this store folder instead (prints `RESULT scan <best records/s>`)")
+	passes := flag.Int("passes", 3, "passes of -scan")
 	flag.Parse()
+	if *scan != "" {
+		scanDir(*scan, *passes)
+		return
+	}
 	if *addr == "" || *size < 8 {
 		flag.Usage()
 		os.Exit(2)
@@ -49,6 +65,7 @@ func main() {
 	fmt.Printf("libmodsynclog %s, %s %s/%s, GOMAXPROCS %d, %d-byte records, %d records per run\n",
 		modsynclog.Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), *size, *n)
 
+	best := 0.0
 	for _, c := range strings.Split(*cases, ",") {
 		var t target
 		var label string
@@ -78,17 +95,50 @@ func main() {
 		run(t, "warm-up", 20_000, 1, *size) // connect, start the stream
 		for _, g := range counts {
 			for r := 1; r <= *runs; r++ {
-				run(t, fmt.Sprintf("%s, %d goroutine(s), run %d", label, g, r), *n, g, *size)
+				best = max(best, run(t, fmt.Sprintf("%s, %d goroutine(s), run %d", label, g, r), *n, g, *size))
 			}
 		}
 	}
 	if err := modsynclog.Close(); err != nil && !strings.Contains(err.Error(), "NotInitialized") {
 		fail("close: %v", err)
 	}
+	if *result {
+		fmt.Printf("RESULT commit %.0f\n", best)
+	}
 }
 
-// run commits n records from g goroutines, then flushes, and prints the rates.
-func run(t target, label string, n, g, size int) {
+// scanDir reads every record of dir, passes times, and prints the best records/s.
+func scanDir(dir string, passes int) {
+	best := 0.0
+	for pass := 1; pass <= passes; pass++ {
+		start := time.Now()
+		r, err := modsynclog.OpenReader(dir, "", 0, false)
+		if err != nil {
+			fail("open: %v", err)
+		}
+		n, bytes := 0, 0
+		for {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				fail("scan: %v", err)
+			}
+			n++
+			bytes += len(rec.Data)
+		}
+		secs := time.Since(start).Seconds()
+		r.Close()
+		fmt.Printf("Go Reader scan, pass %d: %d records, %d B in %.3f s\n", pass, n, bytes, secs)
+		best = max(best, float64(n)/secs)
+	}
+	fmt.Printf("RESULT scan %.0f\n", best)
+}
+
+// run commits n records from g goroutines, then flushes, prints the rates and returns
+// the acknowledged records/s.
+func run(t target, label string, n, g, size int) float64 {
 	var wg sync.WaitGroup
 	errs := make(chan error, g)
 	start := time.Now()
@@ -127,6 +177,7 @@ func run(t target, label string, n, g, size int) {
 	fmt.Printf("%-52s queued %10.0f/s (%4.0f ns/commit)  acknowledged %10.0f records/s (%.3f s)\n",
 		label, float64(n)/queued.Seconds(), float64(queued.Nanoseconds())/float64(n),
 		float64(n)/acked.Seconds(), acked.Seconds())
+	return float64(n) / acked.Seconds()
 }
 
 func fail(format string, args ...any) {
