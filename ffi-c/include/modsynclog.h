@@ -504,6 +504,21 @@ msl_status msl_reader_open(const char *dir, const char *date, uint64_t id, bool 
 msl_status msl_reader_next(const struct msl_reader *r, struct msl_record *out, int64_t timeout_ms);
 
 /**
+ * Reads up to `cap` records into `out[0..*n]`: waits like `msl_reader_next` for the first
+ * one, then takes only records already there. The statuses are those of
+ * `msl_reader_next` (`MSL_OK` with `*n` >= 1; `*n` = 0 otherwise). An error met after
+ * some records is reported by the next call. Every `out[i].data` is borrowed: valid until
+ * the next `msl_reader_next`, `msl_reader_next_batch` or `msl_reader_free` on this reader.
+ * One call per batch instead of per record: a scan goes about twice as fast, and a
+ * binding (Go) pays one foreign call per batch.
+ *
+ * # Safety
+ * `r` is NULL or a live reader; `out` is NULL or writable for `cap` records; `n` is NULL
+ * or writable.
+ */
+msl_status msl_reader_next_batch(const struct msl_reader *r, struct msl_record *out, size_t cap, size_t *n, int64_t timeout_ms);
+
+/**
  * Stops the reader: a `msl_reader_next` blocked in another thread returns `MSL_END`, and
  * so does every later one. Thread-safe; may be called while another thread is inside
  * `msl_reader_next` (but not after `msl_reader_free`).

@@ -19,8 +19,34 @@ pub struct MslReader {
 
 struct ReaderState {
     reader: Reader,
-    /// The record last returned; `msl_record.data` points into it.
-    current: Option<Record>,
+    /// The records last returned (one by `msl_reader_next`, up to a batch by
+    /// `msl_reader_next_batch`); their `msl_record.data` point into them.
+    current: Vec<Record>,
+    /// The last day seen and its `date` field: formatting it for every record would cost
+    /// more than reading the record.
+    date: Option<(Date, [c_char; 11])>,
+}
+
+impl ReaderState {
+    /// The C view of `record` (its payload borrowed from `record`).
+    fn view(&mut self, record: &Record) -> MslRecord {
+        let date = match self.date {
+            Some((d, field)) if d == record.date => field,
+            _ => {
+                let field = date_field(record.date);
+                self.date = Some((record.date, field));
+                field
+            }
+        };
+        MslRecord {
+            date,
+            id: record.id,
+            time: record.time,
+            r#type: record.ty,
+            data: record.data.as_ptr(),
+            len: record.data.len(),
+        }
+    }
 }
 
 /// One record as `msl_reader_next` returns it.
@@ -79,7 +105,10 @@ pub unsafe extern "C" fn msl_reader_open(
             None => reader.from_id(id),
         }
         .follow(follow);
-        let handle = MslReader { stopper: reader.stopper(), inner: Mutex::new(ReaderState { reader, current: None }) };
+        let handle = MslReader {
+            stopper: reader.stopper(),
+            inner: Mutex::new(ReaderState { reader, current: Vec::new(), date: None }),
+        };
         // SAFETY: non-NULL and writable.
         unsafe { out.write(Box::into_raw(Box::new(handle))) };
         ok()
@@ -112,27 +141,83 @@ pub unsafe extern "C" fn msl_reader_next(r: *const MslReader, out: *mut MslRecor
         // SAFETY: a live reader by the caller's contract.
         let handle = unsafe { &*r };
         let mut state = handle.inner.lock().unwrap_or_else(|p| p.into_inner());
-        state.current = None;
+        state.current.clear();
         match state.reader.next_record(timeout_arg(timeout_ms))? {
             Next::Record(record) => {
-                let rec = MslRecord {
-                    date: date_field(record.date),
-                    id: record.id,
-                    time: record.time,
-                    r#type: record.ty,
-                    data: record.data.as_ptr(),
-                    len: record.data.len(),
-                };
-                state.current = Some(record);
+                let rec = state.view(&record);
+                state.current.push(record);
                 // SAFETY: non-NULL and writable by the caller's contract.
                 unsafe { out.write(rec) };
                 ok()
             }
-            Next::End => Err(Failure::Status(MslStatus::MSL_END, "no more records".into())),
-            Next::Timeout => {
-                Err(Failure::Status(MslStatus::MSL_TIMEOUT, "no record arrived before the timeout".into()))
-            }
+            Next::End => Err(end()),
+            Next::Timeout => Err(timed_out()),
         }
+    })
+}
+
+fn end() -> Failure {
+    Failure::Status(MslStatus::MSL_END, "no more records".into())
+}
+
+fn timed_out() -> Failure {
+    Failure::Status(MslStatus::MSL_TIMEOUT, "no record arrived before the timeout".into())
+}
+
+/// Reads up to `cap` records into `out[0..*n]`: waits like `msl_reader_next` for the first
+/// one, then takes only records already there. The statuses are those of
+/// `msl_reader_next` (`MSL_OK` with `*n` >= 1; `*n` = 0 otherwise). An error met after
+/// some records is reported by the next call. Every `out[i].data` is borrowed: valid until
+/// the next `msl_reader_next`, `msl_reader_next_batch` or `msl_reader_free` on this reader.
+/// One call per batch instead of per record: a scan goes about twice as fast, and a
+/// binding (Go) pays one foreign call per batch.
+///
+/// # Safety
+/// `r` is NULL or a live reader; `out` is NULL or writable for `cap` records; `n` is NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn msl_reader_next_batch(
+    r: *const MslReader,
+    out: *mut MslRecord,
+    cap: usize,
+    n: *mut usize,
+    timeout_ms: i64,
+) -> MslStatus {
+    call(|| {
+        if n.is_null() {
+            return Err(invalid("n is NULL"));
+        }
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { n.write(0) };
+        if r.is_null() {
+            return Err(invalid("reader is NULL"));
+        }
+        if out.is_null() || cap == 0 {
+            return Err(invalid("out is NULL or cap is 0"));
+        }
+        // SAFETY: a live reader by the caller's contract.
+        let handle = unsafe { &*r };
+        let mut state = handle.inner.lock().unwrap_or_else(|p| p.into_inner());
+        state.current.clear();
+        let mut wait = timeout_arg(timeout_ms);
+        while state.current.len() < cap {
+            let record = match state.reader.next_record(wait) {
+                Ok(Next::Record(record)) => record,
+                Ok(Next::End) if state.current.is_empty() => return Err(end()),
+                Ok(Next::Timeout) if state.current.is_empty() => return Err(timed_out()),
+                Err(e) if state.current.is_empty() => return Err(e.into()),
+                // The end, nothing more yet, or an error (the next call reports it).
+                Ok(_) | Err(_) => break,
+            };
+            let rec = state.view(&record);
+            // SAFETY: `out` is writable for `cap` records and `len < cap`.
+            unsafe { out.add(state.current.len()).write(rec) };
+            state.current.push(record);
+            wait = Some(std::time::Duration::ZERO);
+        }
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { n.write(state.current.len()) };
+        ok()
     })
 }
 

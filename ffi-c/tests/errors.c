@@ -56,6 +56,10 @@ int main(int argc, char **argv) {
     CHECK_STATUS(msl_reader_open(missing, NULL, 0, false, NULL), MSL_INVALID_ARGUMENT);
     msl_record rec;
     CHECK_STATUS(msl_reader_next(NULL, &rec, 0), MSL_INVALID_ARGUMENT);
+    size_t n = 7;
+    CHECK_STATUS(msl_reader_next_batch(NULL, &rec, 1, &n, 0), MSL_INVALID_ARGUMENT);
+    CHECK(n == 0, "a failed batch sets n to 0 (%zu)", n);
+    CHECK_STATUS(msl_reader_next_batch(NULL, &rec, 1, NULL, 0), MSL_INVALID_ARGUMENT);
     CHECK_STATUS(msl_reader_stop(NULL), MSL_INVALID_ARGUMENT);
 
     /* Invalid UTF-8 and malformed values. */

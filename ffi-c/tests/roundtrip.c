@@ -113,12 +113,42 @@ static int verify(const char *dir) {
           (unsigned long long)rec.id);
     msl_reader_free(r);
 
+    /* msl_reader_next_batch gives the same records as msl_reader_next, in order. */
+    msl_reader *one = NULL;
+    CHECK_STATUS(msl_reader_open(dir, NULL, 0, false, &one), MSL_OK);
+    CHECK_STATUS(msl_reader_open(dir, NULL, 0, false, &r), MSL_OK);
+    enum { CAP = 100 };
+    msl_record batch[CAP];
+    size_t got = 0;
+    unsigned long batched = 0, batches = 0, differ = 0;
+    while ((st = msl_reader_next_batch(r, batch, CAP, &got, 1000)) == MSL_OK) {
+        batches++;
+        for (size_t i = 0; i < got; i++, batched++) {
+            if (msl_reader_next(one, &rec, 0) != MSL_OK || strcmp(rec.date, batch[i].date) != 0 ||
+                rec.id != batch[i].id || rec.type != batch[i].type || rec.time != batch[i].time ||
+                rec.len != batch[i].len || (rec.len > 0 && memcmp(rec.data, batch[i].data, rec.len) != 0))
+                differ++;
+        }
+    }
+    CHECK(st == MSL_END && got == 0, "a batch reader ends with MSL_END and n = 0 (got %d, n %zu)", (int)st, got);
+    CHECK(batched == total + other && differ == 0, "%lu records in %lu batches, %lu differ from msl_reader_next", batched,
+          batches, differ);
+    CHECK(batches == (batched + CAP - 1) / CAP, "batches are full while records are there (%lu for %lu)", batches,
+          batched);
+    CHECK_STATUS(msl_reader_next(one, &rec, 0), MSL_END);
+    CHECK_STATUS(msl_reader_next_batch(r, batch, 0, &got, 0), MSL_INVALID_ARGUMENT);
+    msl_reader_free(one);
+    msl_reader_free(r);
+
     /* Following the (stopped) store: everything, then MSL_TIMEOUT. */
     CHECK_STATUS(msl_reader_open(dir, last_date, 0, true, &r), MSL_OK);
     unsigned long n = 0;
     while ((st = msl_reader_next(r, &rec, 200)) == MSL_OK) n++;
     CHECK(st == MSL_TIMEOUT, "a follow reader times out at the live end (got %d)", (int)st);
     CHECK(n > 0, "it read %lu records of the last day first", n);
+    got = 1;
+    CHECK_STATUS(msl_reader_next_batch(r, batch, CAP, &got, 100), MSL_TIMEOUT);
+    CHECK(got == 0, "a timed-out batch holds no record (n %zu)", got);
     msl_reader_free(r);
     return report();
 }
