@@ -21,8 +21,8 @@ package modsynclog
 #cgo nocallback gomsl_producer_commit
 #cgo noescape gomsl_producer_try_commit
 #cgo nocallback gomsl_producer_try_commit
-#cgo noescape gomsl_reader_next
-#cgo nocallback gomsl_reader_next
+#cgo noescape gomsl_reader_next_batch
+#cgo nocallback gomsl_reader_next_batch
 
 #include <stdlib.h>
 #include <string.h>
@@ -86,8 +86,8 @@ static gomsl_result gomsl_producer_close(const msl_producer *p, int64_t t) { ret
 static gomsl_result gomsl_reader_open(const char *dir, const char *date, uint64_t id, bool follow, msl_reader **out) {
 	return gomsl_done(msl_reader_open(dir, date, id, follow, out));
 }
-static gomsl_result gomsl_reader_next(const msl_reader *r, msl_record *out, int64_t t) {
-	msl_status st = msl_reader_next(r, out, t);
+static gomsl_result gomsl_reader_next_batch(const msl_reader *r, msl_record *out, size_t cap, size_t *n, int64_t t) {
+	msl_status st = msl_reader_next_batch(r, out, cap, n, t);
 	if (st == MSL_END) {
 		gomsl_result end = { (int32_t)st, NULL };
 		return end;
@@ -107,7 +107,6 @@ import (
 // The C handles, for the other files of the package (which do not import "C").
 type (
 	cProducer = C.msl_producer
-	cReader   = C.msl_reader
 )
 
 // statusEnd is MSL_END: a reader has no more records (or was stopped).
@@ -316,45 +315,74 @@ func freeProducerC(ptr *C.msl_producer) {
 
 // Reader.
 
-func openReaderC(dir, date string, id uint64, follow bool) (*C.msl_reader, error) {
+func openReaderC(dir, date string, id uint64, follow bool) (readerC, error) {
 	cDir := C.CString(dir)
 	defer C.free(unsafe.Pointer(cDir))
 	cDate := cString(date)
 	defer freeString(cDate)
 	var r *C.msl_reader
 	if err := check(C.gomsl_reader_open(cDir, cDate, C.uint64_t(id), C.bool(follow), &r)); err != nil {
-		return nil, err
+		return readerC{}, err
 	}
-	return r, nil
+	batch := (*C.msl_record)(C.calloc(batchRecords, C.sizeof_msl_record))
+	if batch == nil {
+		C.msl_reader_free(r)
+		return readerC{}, &Error{kind: IO, msg: "cannot allocate a reader's batch"}
+	}
+	return readerC{r, batch}, nil
 }
 
-// readerNextC reads the next record; ok is false at the end (err nil) or on an error.
-// The payload is copied out of the library's borrowed buffer.
-func readerNextC(r *C.msl_reader, timeout time.Duration, lastDate string) (rec Record, ok bool, err error) {
-	var out C.msl_record
-	res := C.gomsl_reader_next(r, &out, millis(timeout))
+// batchRecords is how many records a Reader takes from the library per call.
+const batchRecords = 1024
+
+// readerC is a Reader's C side: the library's reader and the array of batchRecords
+// records it fills in. The array is C memory: cgo checks every Go array of pointers
+// passed to C, element by element, on every call.
+type readerC struct {
+	ptr   *C.msl_reader
+	batch *C.msl_record
+}
+
+func (h readerC) free() {
+	C.msl_reader_free(h.ptr)
+	C.free(unsafe.Pointer(h.batch))
+}
+
+// readerNextBatchC appends up to batchRecords records to recs: it waits up to timeout
+// for the first one and takes the others only if already there; ok is false at the end
+// (err nil) or on an error. The payloads are copied out of the library's borrowed
+// buffers into one new buffer, each record's Data a slice of it with its capacity capped
+// (an append to one never writes into the next). One cgo call per batch, not per record.
+func readerNextBatchC(h readerC, timeout time.Duration, lastDate string, recs []Record) ([]Record, bool, error) {
+	var n C.size_t
+	res := C.gomsl_reader_next_batch(h.ptr, h.batch, batchRecords, &n, millis(timeout))
 	switch {
 	case res.status == statusEnd:
-		return Record{}, false, nil
+		return recs, false, nil
 	case res.status != 0:
-		return Record{}, false, errorOf(res)
+		return recs, false, errorOf(res)
 	}
-	date := unsafe.Slice((*byte)(unsafe.Pointer(&out.date[0])), 10)
-	if string(date) == lastDate { // no allocation: reuse the day's string
-		rec.Date = lastDate
-	} else {
-		rec.Date = string(date)
+	out := unsafe.Slice(h.batch, int(n))
+	total := 0
+	for i := range out {
+		total += int(out[i].len)
 	}
-	rec.ID = uint64(out.id)
-	rec.Time = int32(out.time)
-	rec.Type = int16(out._type)
-	rec.Data = make([]byte, int(out.len))
-	if out.len > 0 {
-		copy(rec.Data, unsafe.Slice((*byte)(unsafe.Pointer(out.data)), int(out.len)))
+	buf := make([]byte, total)
+	at := 0
+	for i := range out {
+		o := &out[i]
+		date := unsafe.Slice((*byte)(unsafe.Pointer(&o.date[0])), 10)
+		if string(date) != lastDate { // no allocation while the day stays the same
+			lastDate = string(date)
+		}
+		end := at + int(o.len)
+		if o.len > 0 {
+			copy(buf[at:end], unsafe.Slice((*byte)(unsafe.Pointer(o.data)), int(o.len)))
+		}
+		recs = append(recs, Record{Date: lastDate, ID: uint64(o.id), Time: int32(o.time), Type: int16(o._type), Data: buf[at:end:end]})
+		at = end
 	}
-	return rec, true, nil
+	return recs, true, nil
 }
 
-func stopReaderC(r *C.msl_reader) { C.msl_reader_stop(r) }
-
-func freeReaderC(r *C.msl_reader) { C.msl_reader_free(r) }
+func stopReaderC(h readerC) { C.msl_reader_stop(h.ptr) }

@@ -5,6 +5,7 @@ import (
 	"iter"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,7 +15,7 @@ type Record struct {
 	ID   uint64 // the record's number within its day, from 0
 	Time int32  // Unix seconds, as stored (time.Unix(int64(r.Time), 0))
 	Type int16  // the data type
-	Data []byte // the payload (a copy: the caller owns it)
+	Data []byte // the payload: a copy the caller owns (it shares one allocation with the other records of its batch; appending to it copies)
 }
 
 // Reader walks the records of a store folder (a server's --data-dir, or a replica's) in
@@ -26,9 +27,15 @@ type Record struct {
 type Reader struct {
 	next    sync.Mutex   // one Next at a time; Close takes it before freeing
 	state   sync.RWMutex // ptr: Stop reads it, Close clears it
-	ptr     *cReader
+	ptr     readerC      // zero once closed
 	cleanup runtime.Cleanup
 	date    string // the last record's date, reused to avoid an allocation per record
+
+	// Records are taken from the library a batch at a time (one cgo call per batch):
+	// Next hands out buffered[pos:] before it asks for more.
+	buffered []Record
+	pos      int
+	stopped  atomic.Bool // Stop was called: what is buffered is not handed out
 }
 
 // OpenReader opens the store folder dir at record id of date ("YYYY-MM-DD", or the
@@ -40,7 +47,7 @@ func OpenReader(dir, date string, id uint64, follow bool) (*Reader, error) {
 		return nil, err
 	}
 	r := &Reader{ptr: ptr}
-	r.cleanup = runtime.AddCleanup(r, freeReaderC, ptr)
+	r.cleanup = runtime.AddCleanup(r, readerC.free, ptr)
 	return r, nil
 }
 
@@ -54,21 +61,37 @@ func (r *Reader) Next() (Record, error) { return r.NextTimeout(-1) }
 func (r *Reader) NextTimeout(timeout time.Duration) (Record, error) {
 	r.next.Lock()
 	defer r.next.Unlock()
+	if r.stopped.Load() {
+		return Record{}, io.EOF
+	}
+	if r.pos < len(r.buffered) {
+		rec := r.buffered[r.pos]
+		r.buffered[r.pos] = Record{} // the caller owns it now
+		r.pos++
+		return rec, nil
+	}
 	r.state.RLock()
 	ptr := r.ptr
 	r.state.RUnlock()
-	if ptr == nil {
+	if ptr.ptr == nil {
 		return Record{}, io.EOF
 	}
 	// Close frees ptr only while holding r.next, so it stays valid during the call.
-	rec, ok, err := readerNextC(ptr, timeout, r.date)
+	recs, ok, err := readerNextBatchC(ptr, timeout, r.date, r.buffered[:0])
+	r.buffered, r.pos = recs, 0
 	if err != nil {
 		return Record{}, err
 	}
 	if !ok {
 		return Record{}, io.EOF
 	}
+	rec := r.buffered[0]
+	r.buffered[0] = Record{}
+	r.pos = 1
 	r.date = rec.Date
+	if n := len(r.buffered); n > 1 {
+		r.date = r.buffered[n-1].Date
+	}
 	return rec, nil
 }
 
@@ -91,9 +114,10 @@ func (r *Reader) All() iter.Seq2[Record, error] {
 // Stop ends the reader: a Next blocked in another goroutine returns io.EOF, and so does
 // every later one. Safe to call more than once, from any goroutine.
 func (r *Reader) Stop() {
+	r.stopped.Store(true)
 	r.state.RLock()
 	defer r.state.RUnlock()
-	if r.ptr != nil {
+	if r.ptr.ptr != nil {
 		stopReaderC(r.ptr)
 	}
 }
@@ -106,11 +130,11 @@ func (r *Reader) Close() error {
 	defer r.next.Unlock()
 	r.state.Lock()
 	ptr := r.ptr
-	r.ptr = nil
+	r.ptr = readerC{}
 	r.state.Unlock()
-	if ptr != nil {
+	if ptr.ptr != nil {
 		r.cleanup.Stop()
-		freeReaderC(ptr)
+		ptr.free()
 	}
 	return nil
 }

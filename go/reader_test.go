@@ -124,3 +124,69 @@ func TestCloseUnblocksNextAndIsIdempotent(t *testing.T) {
 		t.Fatalf("Next after Close: %v, want io.EOF", err)
 	}
 }
+
+// The reader takes records from the library in batches: each record's Data stays its
+// own (an append does not write into the next record), the records come in order, and
+// Stop ends the reader even with records still buffered.
+func TestBatchedRecordsAreIndependentAndStopEndsBufferedReader(t *testing.T) {
+	srv := testserver.Start(t)
+	p, err := modsynclog.NewProducer(srv.Addr, modsynclog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const n = 3000 // more than one batch
+	for i := 0; i < n; i++ {
+		if err := p.Commit(5, []byte{byte(i), byte(i >> 8), 'x'}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.FlushTimeout(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := modsynclog.OpenReader(srv.Dir, "", 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := r.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := r.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = append(first.Data, 'A', 'B', 'C')
+	if string(second.Data) != string([]byte{1, 0, 'x'}) {
+		t.Fatalf("appending to one record's Data changed the next one: %q", second.Data)
+	}
+	count := 2
+	for rec, err := range r.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.ID != uint64(count) || string(rec.Data) != string([]byte{byte(count), byte(count >> 8), 'x'}) {
+			t.Fatalf("record %d: id %d data %q", count, rec.ID, rec.Data)
+		}
+		count++
+	}
+	if count != n {
+		t.Fatalf("read %d records, want %d", count, n)
+	}
+	r.Close()
+
+	// Stopped after one record of a full batch: every later Next is io.EOF.
+	r2, err := modsynclog.OpenReader(srv.Dir, "", 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	if _, err := r2.Next(); err != nil {
+		t.Fatal(err)
+	}
+	r2.Stop()
+	if _, err := r2.Next(); err != io.EOF {
+		t.Fatalf("Next after Stop: %v, want io.EOF", err)
+	}
+}
