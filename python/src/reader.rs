@@ -85,6 +85,12 @@ impl PyReader {
         if !self.follow {
             return self.lock().next_record(None).py();
         }
+        // A record already there is taken without releasing the GIL (a round trip of the
+        // GIL per record would halve a follower's catch-up over a backlog).
+        match self.lock().next_record(Some(Duration::ZERO)).py()? {
+            Next::Timeout => {}
+            next => return Ok(next),
+        }
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
             let slice = match deadline {
