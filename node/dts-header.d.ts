@@ -26,6 +26,18 @@ export type ErrorCode =
   | 'NoSpace' // 16
 // END ErrorCode
 
+/** `Producer.prototype.commit` (installed when the addon loads: see node/src/producer.js). */
+export interface Producer {
+  /**
+   * Queues one record; returns at once, never blocking the JavaScript thread.
+   * Throws `QueueFull` at once when the queue is full (see `commitAsync` to wait for
+   * room), `Closed` after `close()`, `TooLarge` over the record limit, the server's
+   * `Unauthenticated`/`PermissionDenied` once it refused the credentials, and `NoSpace`
+   * (nothing queued) while the server reports a full disk, until it stores again.
+   */
+  commit(type: number, data: Buffer | Uint8Array | string): void
+}
+
 /**
  * The reading methods of `Reader` (installed on `Reader.prototype` when the addon loads:
  * see node/src/reader.js). A `Reader` is an async iterable of its records:

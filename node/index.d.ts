@@ -26,6 +26,18 @@ export type ErrorCode =
   | 'NoSpace' // 16
 // END ErrorCode
 
+/** `Producer.prototype.commit` (installed when the addon loads: see node/src/producer.js). */
+export interface Producer {
+  /**
+   * Queues one record; returns at once, never blocking the JavaScript thread.
+   * Throws `QueueFull` at once when the queue is full (see `commitAsync` to wait for
+   * room), `Closed` after `close()`, `TooLarge` over the record limit, the server's
+   * `Unauthenticated`/`PermissionDenied` once it refused the credentials, and `NoSpace`
+   * (nothing queued) while the server reports a full disk, until it stores again.
+   */
+  commit(type: number, data: Buffer | Uint8Array | string): void
+}
+
 /**
  * The reading methods of `Reader` (installed on `Reader.prototype` when the addon loads:
  * see node/src/reader.js). A `Reader` is an async iterable of its records:
@@ -68,14 +80,6 @@ export declare class Producer {
    * the background, not reported here.
    */
   constructor(addr: string, options?: ProducerOptions | undefined | null)
-  /**
-   * Queues one record; returns at once, never blocking the JavaScript thread.
-   * Throws `QueueFull` at once when the queue is full (see `commitAsync` to wait for
-   * room), `Closed` after `close()`, `TooLarge` over the record limit, the server's
-   * `Unauthenticated`/`PermissionDenied` once it refused the credentials, and `NoSpace`
-   * (nothing queued) while the server reports a full disk, until it stores again.
-   */
-  commit(type: number, data: Buffer | Uint8Array | string): void
   /**
    * Queues one record, waiting (off the JavaScript thread) for room in a full queue
    * for up to `enqueueTimeoutMs`; rejects with `QueueFull` after that. Other errors as

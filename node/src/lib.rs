@@ -23,4 +23,16 @@ mod reader;
 
 pub use global::{close, commit, commit_async, flush, init};
 pub use producer::{Producer, ProducerOptions};
-pub use reader::{LogRecord, Reader, ReaderOptions, install_reader_methods};
+pub use reader::{LogRecord, Reader, ReaderOptions};
+
+use napi::Env;
+use napi::bindgen_prelude::Object;
+use napi_derive::napi;
+
+/// Installs what the addon defines in JavaScript when it loads: `Reader`'s reading
+/// methods (`reader.js`) and `Producer.prototype.commit` (`producer.js`).
+#[napi(module_exports)]
+pub fn install_js(exports: Object, env: Env) -> napi::Result<()> {
+    reader::install(&exports, &env)?;
+    producer::install(&exports, &env)
+}

@@ -252,8 +252,7 @@ impl Reader {
 }
 
 /// Installs the public reading methods of `Reader` (see `reader.js`).
-#[napi(module_exports)]
-pub fn install_reader_methods(exports: Object, env: Env) -> napi::Result<()> {
+pub(crate) fn install(exports: &Object, env: &Env) -> napi::Result<()> {
     let reader: Unknown = exports.get_named_property("Reader")?;
     let script = include_str!("reader.js")
         .replace("__CHUNK_RECORDS__", &CHUNK_RECORDS.to_string())
