@@ -509,8 +509,8 @@ msl_status msl_reader_next(const struct msl_reader *r, struct msl_record *out, i
  * `msl_reader_next` (`MSL_OK` with `*n` >= 1; `*n` = 0 otherwise). An error met after
  * some records is reported by the next call. Every `out[i].data` is borrowed: valid until
  * the next `msl_reader_next`, `msl_reader_next_batch` or `msl_reader_free` on this reader.
- * One call per batch instead of per record: a scan goes about twice as fast, and a
- * binding (Go) pays one foreign call per batch.
+ * One call per batch instead of per record: a binding (Go) pays one foreign call per
+ * batch, and a C scan runs about 10% faster.
  *
  * # Safety
  * `r` is NULL or a live reader; `out` is NULL or writable for `cap` records; `n` is NULL

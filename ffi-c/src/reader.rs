@@ -4,6 +4,7 @@
 use std::ffi::c_char;
 use std::io::Write as _;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use modsynclog_core::{Date, Next, Reader, Record, Stopper};
 
@@ -46,6 +47,42 @@ impl ReaderState {
             data: record.data.as_ptr(),
             len: record.data.len(),
         }
+    }
+
+    /// Reads up to `cap` (>= 1) records into `out`, waiting up to `timeout` for the first
+    /// only; the records before become invalid. Returns how many (>= 1); the end, a
+    /// timeout or an error before the first record is the failure. An error met after
+    /// some records ends the batch; the next read meets it again.
+    ///
+    /// # Safety
+    /// `out` is writable for `cap` records.
+    unsafe fn read_into(
+        &mut self,
+        out: *mut MslRecord,
+        cap: usize,
+        timeout: Option<Duration>,
+    ) -> Result<usize, Failure> {
+        self.current.clear();
+        let mut wait = timeout;
+        while self.current.len() < cap {
+            let record = match self.reader.next_record(wait) {
+                Ok(Next::Record(record)) => record,
+                Ok(Next::End) if self.current.is_empty() => {
+                    return Err(Failure::Status(MslStatus::MSL_END, "no more records".into()));
+                }
+                Ok(Next::Timeout) if self.current.is_empty() => {
+                    return Err(Failure::Status(MslStatus::MSL_TIMEOUT, "no record arrived before the timeout".into()));
+                }
+                Err(e) if self.current.is_empty() => return Err(e.into()),
+                Ok(_) | Err(_) => break,
+            };
+            let rec = self.view(&record);
+            // SAFETY: `out` is writable for `cap` records and `len < cap`.
+            unsafe { out.add(self.current.len()).write(rec) };
+            self.current.push(record);
+            wait = Some(Duration::ZERO);
+        }
+        Ok(self.current.len())
     }
 }
 
@@ -139,29 +176,11 @@ pub unsafe extern "C" fn msl_reader_next(r: *const MslReader, out: *mut MslRecor
             return Err(invalid("out is NULL"));
         }
         // SAFETY: a live reader by the caller's contract.
-        let handle = unsafe { &*r };
-        let mut state = handle.inner.lock().unwrap_or_else(|p| p.into_inner());
-        state.current.clear();
-        match state.reader.next_record(timeout_arg(timeout_ms))? {
-            Next::Record(record) => {
-                let rec = state.view(&record);
-                state.current.push(record);
-                // SAFETY: non-NULL and writable by the caller's contract.
-                unsafe { out.write(rec) };
-                ok()
-            }
-            Next::End => Err(end()),
-            Next::Timeout => Err(timed_out()),
-        }
+        let mut state = unsafe { &*r }.inner.lock().unwrap_or_else(|p| p.into_inner());
+        // SAFETY: non-NULL and writable (for one record) by the caller's contract.
+        unsafe { state.read_into(out, 1, timeout_arg(timeout_ms)) }?;
+        ok()
     })
-}
-
-fn end() -> Failure {
-    Failure::Status(MslStatus::MSL_END, "no more records".into())
-}
-
-fn timed_out() -> Failure {
-    Failure::Status(MslStatus::MSL_TIMEOUT, "no record arrived before the timeout".into())
 }
 
 /// Reads up to `cap` records into `out[0..*n]`: waits like `msl_reader_next` for the first
@@ -169,8 +188,8 @@ fn timed_out() -> Failure {
 /// `msl_reader_next` (`MSL_OK` with `*n` >= 1; `*n` = 0 otherwise). An error met after
 /// some records is reported by the next call. Every `out[i].data` is borrowed: valid until
 /// the next `msl_reader_next`, `msl_reader_next_batch` or `msl_reader_free` on this reader.
-/// One call per batch instead of per record: a scan goes about twice as fast, and a
-/// binding (Go) pays one foreign call per batch.
+/// One call per batch instead of per record: a binding (Go) pays one foreign call per
+/// batch, and a C scan runs about 10% faster.
 ///
 /// # Safety
 /// `r` is NULL or a live reader; `out` is NULL or writable for `cap` records; `n` is NULL
@@ -196,27 +215,11 @@ pub unsafe extern "C" fn msl_reader_next_batch(
             return Err(invalid("out is NULL or cap is 0"));
         }
         // SAFETY: a live reader by the caller's contract.
-        let handle = unsafe { &*r };
-        let mut state = handle.inner.lock().unwrap_or_else(|p| p.into_inner());
-        state.current.clear();
-        let mut wait = timeout_arg(timeout_ms);
-        while state.current.len() < cap {
-            let record = match state.reader.next_record(wait) {
-                Ok(Next::Record(record)) => record,
-                Ok(Next::End) if state.current.is_empty() => return Err(end()),
-                Ok(Next::Timeout) if state.current.is_empty() => return Err(timed_out()),
-                Err(e) if state.current.is_empty() => return Err(e.into()),
-                // The end, nothing more yet, or an error (the next call reports it).
-                Ok(_) | Err(_) => break,
-            };
-            let rec = state.view(&record);
-            // SAFETY: `out` is writable for `cap` records and `len < cap`.
-            unsafe { out.add(state.current.len()).write(rec) };
-            state.current.push(record);
-            wait = Some(std::time::Duration::ZERO);
-        }
+        let mut state = unsafe { &*r }.inner.lock().unwrap_or_else(|p| p.into_inner());
+        // SAFETY: writable for `cap` records by the caller's contract.
+        let got = unsafe { state.read_into(out, cap, timeout_arg(timeout_ms)) }?;
         // SAFETY: non-NULL and writable by the caller's contract.
-        unsafe { n.write(state.current.len()) };
+        unsafe { n.write(got) };
         ok()
     })
 }
