@@ -85,13 +85,10 @@ func (r *Reader) NextTimeout(timeout time.Duration) (Record, error) {
 	if !ok {
 		return Record{}, io.EOF
 	}
+	r.date = r.buffered[len(r.buffered)-1].Date
 	rec := r.buffered[0]
 	r.buffered[0] = Record{}
 	r.pos = 1
-	r.date = rec.Date
-	if n := len(r.buffered); n > 1 {
-		r.date = r.buffered[n-1].Date
-	}
 	return rec, nil
 }
 
