@@ -61,6 +61,28 @@ fn current_region(current: &str) -> Option<&str> {
     Some(&current[start..stop])
 }
 
+/// `None` when the committed stub `current` is `want`; otherwise what to tell its
+/// maintainer: the first line that differs, and how to regenerate the file. Used by
+/// `stub_gen --check` and by `tests/stub.rs`.
+pub fn staleness(current: &str, want: &str) -> Option<String> {
+    if current == want {
+        return None;
+    }
+    let line = current
+        .lines()
+        .zip(want.lines())
+        .position(|(a, b)| a != b)
+        .unwrap_or(current.lines().count().min(want.lines().count()));
+    Some(format!(
+        "python/modsynclog/__init__.pyi is stale: it differs from what the annotations in python/src give, from line {}:\n  \
+         committed: {:?}\n  generated: {:?}\n\
+         Regenerate it with: cargo run -p modsynclog-python --bin stub_gen\nand commit the result.",
+        line + 1,
+        current.lines().nth(line).unwrap_or("<end of file>"),
+        want.lines().nth(line).unwrap_or("<end of file>"),
+    ))
+}
+
 /// The stub's text; `current` is the committed file (its error region is kept).
 pub fn render(current: &str) -> pyo3_stub_gen::Result<String> {
     let mut info = stub_info()?;

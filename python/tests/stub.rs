@@ -8,15 +8,7 @@ fn committed_stub_is_what_the_annotations_give() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("modsynclog").join("__init__.pyi");
     let current = std::fs::read_to_string(&path).expect("read the committed stub");
     let want = _modsynclog::stub::render(&current).expect("render the stub");
-    if current != want {
-        let line = current.lines().zip(want.lines()).position(|(a, b)| a != b).unwrap_or(0);
-        panic!(
-            "{} is stale from line {}:\n  committed: {:?}\n  generated: {:?}\n\
-             Regenerate it with: cargo run -p modsynclog-python --bin stub_gen",
-            path.display(),
-            line + 1,
-            current.lines().nth(line).unwrap_or("<end of file>"),
-            want.lines().nth(line).unwrap_or("<end of file>"),
-        );
+    if let Some(message) = _modsynclog::stub::staleness(&current, &want) {
+        panic!("{message}");
     }
 }

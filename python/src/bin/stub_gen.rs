@@ -40,21 +40,11 @@ fn main() -> ExitCode {
         println!("wrote {}", path.display());
         return ExitCode::SUCCESS;
     }
-    if current == want {
-        return ExitCode::SUCCESS;
+    match _modsynclog::stub::staleness(&current, &want) {
+        None => ExitCode::SUCCESS,
+        Some(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
     }
-    let line = current
-        .lines()
-        .zip(want.lines())
-        .position(|(a, b)| a != b)
-        .unwrap_or(current.lines().count().min(want.lines().count()));
-    eprintln!(
-        "python/modsynclog/__init__.pyi is stale: it differs from what the annotations in python/src give, from line {}:\n  \
-         committed: {:?}\n  generated: {:?}\n\
-         Regenerate it with: cargo run -p modsynclog-python --bin stub_gen\nand commit the result.",
-        line + 1,
-        current.lines().nth(line).unwrap_or("<end of file>"),
-        want.lines().nth(line).unwrap_or("<end of file>"),
-    );
-    ExitCode::FAILURE
 }
