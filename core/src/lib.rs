@@ -39,6 +39,8 @@ pub mod sdk;
 pub mod tls;
 
 #[cfg(feature = "reader")]
+pub mod columns;
+#[cfg(feature = "reader")]
 pub mod reader;
 #[cfg(feature = "reader")]
 pub mod store;
@@ -65,6 +67,8 @@ pub mod throttle;
 #[cfg(feature = "server")]
 pub mod wire;
 
+#[cfg(feature = "reader")]
+pub use columns::{Columns, Filled};
 pub use date::Date;
 pub use error::{Error, ErrorKind, Result};
 #[cfg(feature = "reader")]

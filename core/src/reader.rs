@@ -93,6 +93,9 @@ pub struct Reader {
     date: Option<Date>,
     id: u64,
     cursor: Option<DayCursor>,
+    /// Set by [`next_ready_on_day`](Reader::next_ready_on_day): the end of the current day
+    /// ends the step, even where it would move on to the next day.
+    hold_day: bool,
 }
 
 impl Reader {
@@ -133,6 +136,7 @@ impl Reader {
             date: None,
             id: 0,
             cursor: None,
+            hold_day: false,
         }
     }
 
@@ -210,6 +214,19 @@ impl Reader {
         }
     }
 
+    /// The next record if it is already there and of the day of the last one returned
+    /// (`None` otherwise); never waits, never moves to another day. For
+    /// [`next_columns`](Reader::next_columns), whose batches are of one day.
+    pub(crate) fn next_ready_on_day(&mut self) -> Result<Option<Record>> {
+        if self.stopped.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        self.hold_day = true;
+        let next = self.step();
+        self.hold_day = false;
+        next
+    }
+
     /// A follower without an in-process writer watches the folder (inotify, through the
     /// `notify` crate) before it first looks at the files, so no change is missed between
     /// its look and its wait; if watching fails it polls, and says so once.
@@ -285,7 +302,7 @@ impl Reader {
                 }
             }
             let may_leave = finished || !self.follow || !day::day_exists(vfs, &self.root, date);
-            if !may_leave {
+            if !may_leave || self.hold_day {
                 return Ok(None);
             }
             match day::next_day(vfs, &self.root, date)? {
