@@ -11,8 +11,9 @@
  *                             warm up, then N commits + flush; acknowledged records/s.
  *   bench sdk-scan DIR PASSES reads DIR (opened inside the timing), summing payload
  *                             lengths, PASSES times each way: msl_reader_next_batch
- *                             (RESULT scan) and msl_reader_next (RESULT scan-one); the
- *                             best records/s of each. */
+ *                             (RESULT scan), msl_reader_next (RESULT scan-one) and
+ *                             msl_reader_next_columns (RESULT scan-columns); the best
+ *                             records/s of each. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,15 +177,41 @@ static double scan_pass(const char *dir, size_t batch) {
 
 /* Best of `passes` passes each way; `RESULT scan` is the batch reader (the fastest C API),
  * `RESULT scan-one` the one-call-per-record reader. */
+/* One pass with msl_reader_next_columns (default limits): records/s, or -1. */
+static double scan_columns_pass(const char *dir) {
+    double t0 = now_s();
+    msl_reader *r;
+    if (msl_reader_open(dir, NULL, 0, false, &r) != MSL_OK) {
+        fprintf(stderr, "open: %s\n", msl_last_error());
+        return -1;
+    }
+    msl_status st;
+    msl_columns cols;
+    unsigned long n = 0, bytes = 0;
+    while ((st = msl_reader_next_columns(r, &cols, 0, 0, 0)) == MSL_OK) {
+        n += cols.count;
+        bytes += cols.offsets[cols.count];
+    }
+    double t1 = now_s();
+    msl_reader_free(r);
+    if (st != MSL_END) {
+        fprintf(stderr, "scan: %s\n", msl_last_error());
+        return -1;
+    }
+    printf("C msl_reader_next_columns scan: %lu records, %lu B in %.3f s\n", n, bytes, t1 - t0);
+    return (double)n / (t1 - t0);
+}
+
 static int sdk_scan(const char *dir, int passes) {
-    double best = 0, best_one = 0;
+    double best = 0, best_one = 0, best_columns = 0;
     for (int pass = 0; pass < passes; pass++) {
-        double one = scan_pass(dir, 0), batched = scan_pass(dir, 1024);
-        if (one < 0 || batched < 0) return 1;
+        double one = scan_pass(dir, 0), batched = scan_pass(dir, 1024), columns = scan_columns_pass(dir);
+        if (one < 0 || batched < 0 || columns < 0) return 1;
         if (one > best_one) best_one = one;
         if (batched > best) best = batched;
+        if (columns > best_columns) best_columns = columns;
     }
-    printf("RESULT scan %.0f\nRESULT scan-one %.0f\n", best, best_one);
+    printf("RESULT scan %.0f\nRESULT scan-one %.0f\nRESULT scan-columns %.0f\n", best, best_one, best_columns);
     return 0;
 }
 

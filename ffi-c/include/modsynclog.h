@@ -22,7 +22,8 @@
  * (msl_producer_free, msl_producer_config_free, msl_reader_free). Strings it returns are
  * owned by the library.
  * msl_record.data is BORROWED: valid until the next msl_reader_next or msl_reader_free
- * on the same reader.
+ * on the same reader; so are the arrays of msl_columns, until the next
+ * msl_reader_next_columns or msl_reader_free.
  *
  * Threads: the global SDK and msl_producer are thread-safe. A msl_reader is used by one
  * thread at a time, except msl_reader_stop, which any thread may call. A
@@ -238,6 +239,43 @@ typedef struct msl_record {
      */
     size_t len;
 } msl_record;
+
+/**
+ * Records `first_id ..` of one day, as `msl_reader_next_columns` returns them: record `i`
+ * (`i < count`) has id `first_id + i`, time `times[i]`, type `types[i]` and payload
+ * `data[offsets[i] .. offsets[i + 1]]`. Every array is BORROWED from the reader, valid
+ * until the next `msl_reader_next_columns` or `msl_reader_free` on it.
+ */
+typedef struct msl_columns {
+    /**
+     * The day of every record, `YYYY-MM-DD`, NUL-terminated.
+     */
+    char date[11];
+    /**
+     * The first record's number within its day; the others follow it.
+     */
+    uint64_t first_id;
+    /**
+     * How many records (0 unless the status is `MSL_OK`).
+     */
+    size_t count;
+    /**
+     * Unix seconds, as stored: `count` entries.
+     */
+    const int32_t *times;
+    /**
+     * The data types: `count` entries.
+     */
+    const int16_t *types;
+    /**
+     * `count + 1` entries from 0: where each payload starts in `data`, then its end.
+     */
+    const uint32_t *offsets;
+    /**
+     * Every payload, one after another (`offsets[count]` bytes).
+     */
+    const uint8_t *data;
+} msl_columns;
 
 #ifdef __cplusplus
 extern "C" {
@@ -536,6 +574,20 @@ msl_status msl_reader_stop(const struct msl_reader *r);
  * `r` is NULL or a reader from `msl_reader_open` not yet freed.
  */
 void msl_reader_free(struct msl_reader *r);
+
+/**
+ * Reads the next records of one day into `*out`: waits like `msl_reader_next` for the
+ * first one, then takes only records already there, up to `max_records` and until the
+ * payloads reach `max_bytes` (0: the defaults, 16384 records and 1 MiB; at least one
+ * record is taken whatever its size). A batch never spans two days. The statuses are
+ * those of `msl_reader_next` (`MSL_OK` with `out->count` >= 1; on any other status `*out`
+ * is empty, its pointers NULL); an error met after some records is reported by the next
+ * call.
+ *
+ * # Safety
+ * `r` is NULL or a live reader; `out` is NULL or writable.
+ */
+msl_status msl_reader_next_columns(const struct msl_reader *r, struct msl_columns *out, size_t max_records, size_t max_bytes, int64_t timeout_ms);
 
 #ifdef __cplusplus
 }  // extern "C"

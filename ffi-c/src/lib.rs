@@ -19,10 +19,12 @@
 //!   `msl_try_commit`, `msl_flush`, `msl_close`);
 //! * `producer`: `msl_producer` objects and their options (`msl_producer_options`, frozen
 //!   for binary compatibility, and the growable opaque `msl_producer_config`);
-//! * `reader`: `msl_reader` and the `msl_record` it returns.
+//! * `reader`: `msl_reader` and the `msl_record` it returns;
+//! * `reader_columns`: `msl_reader_next_columns` and the `msl_columns` it fills in.
 //!
 //! cbindgen writes the header's functions in module order, and rustfmt sorts `mod` lines:
-//! the names above keep the header's order (errors, global SDK, producers, readers).
+//! the names above keep the header's order (errors, global SDK, producers, readers,
+//! columns).
 
 #![allow(non_camel_case_types)]
 
@@ -31,6 +33,7 @@ mod error;
 mod global;
 mod producer;
 mod reader;
+mod reader_columns;
 #[cfg(test)]
 mod tests;
 
@@ -44,4 +47,7 @@ pub use producer::{
     msl_producer_config_set_queue_bytes, msl_producer_config_set_tls, msl_producer_flush, msl_producer_free,
     msl_producer_new, msl_producer_new_with_config, msl_producer_options_default, msl_producer_try_commit,
 };
-pub use reader::{MslReader, MslRecord, msl_reader_free, msl_reader_next, msl_reader_open, msl_reader_stop};
+pub use reader::{
+    MslReader, MslRecord, msl_reader_free, msl_reader_next, msl_reader_next_batch, msl_reader_open, msl_reader_stop,
+};
+pub use reader_columns::{MslColumns, msl_reader_next_columns};

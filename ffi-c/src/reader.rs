@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use modsynclog_core::{Date, Next, Reader, Record, Stopper};
+use modsynclog_core::{Columns, Date, Next, Reader, Record, Stopper};
 
 use crate::args::{str_arg, timeout_arg};
 use crate::error::{Failure, MslStatus, call, call_void, invalid, ok};
@@ -15,17 +15,19 @@ use crate::error::{Failure, MslStatus, call, call_void, invalid, ok};
 /// which any thread may call while the reader is in use).
 pub struct MslReader {
     stopper: Stopper,
-    inner: Mutex<ReaderState>,
+    pub(crate) inner: Mutex<ReaderState>,
 }
 
-struct ReaderState {
-    reader: Reader,
+pub(crate) struct ReaderState {
+    pub(crate) reader: Reader,
     /// The records last returned (one by `msl_reader_next`, up to a batch by
     /// `msl_reader_next_batch`); their `msl_record.data` point into them.
     current: Vec<Record>,
     /// The last day seen and its `date` field: formatting it for every record would cost
     /// more than reading the record.
     date: Option<(Date, [c_char; 11])>,
+    /// The batch `msl_reader_next_columns` returned last; its `msl_columns` point into it.
+    pub(crate) columns: Columns,
 }
 
 impl ReaderState {
@@ -144,7 +146,7 @@ pub unsafe extern "C" fn msl_reader_open(
         .follow(follow);
         let handle = MslReader {
             stopper: reader.stopper(),
-            inner: Mutex::new(ReaderState { reader, current: Vec::new(), date: None }),
+            inner: Mutex::new(ReaderState { reader, current: Vec::new(), date: None, columns: Columns::default() }),
         };
         // SAFETY: non-NULL and writable.
         unsafe { out.write(Box::into_raw(Box::new(handle))) };

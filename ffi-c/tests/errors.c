@@ -60,6 +60,11 @@ int main(int argc, char **argv) {
     CHECK_STATUS(msl_reader_next_batch(NULL, &rec, 1, &n, 0), MSL_INVALID_ARGUMENT);
     CHECK(n == 0, "a failed batch sets n to 0 (%zu)", n);
     CHECK_STATUS(msl_reader_next_batch(NULL, &rec, 1, NULL, 0), MSL_INVALID_ARGUMENT);
+    msl_columns cols;
+    cols.count = 7;
+    CHECK_STATUS(msl_reader_next_columns(NULL, &cols, 0, 0, 0), MSL_INVALID_ARGUMENT);
+    CHECK(cols.count == 0 && cols.data == NULL, "a failed column batch is empty (%zu)", cols.count);
+    CHECK_STATUS(msl_reader_next_columns(NULL, NULL, 0, 0, 0), MSL_INVALID_ARGUMENT);
     CHECK_STATUS(msl_reader_stop(NULL), MSL_INVALID_ARGUMENT);
 
     /* Invalid UTF-8 and malformed values. */

@@ -140,6 +140,31 @@ static int verify(const char *dir) {
     msl_reader_free(one);
     msl_reader_free(r);
 
+    /* msl_reader_next_columns gives the same records too, one day per batch. */
+    CHECK_STATUS(msl_reader_open(dir, NULL, 0, false, &one), MSL_OK);
+    CHECK_STATUS(msl_reader_open(dir, NULL, 0, false, &r), MSL_OK);
+    msl_columns cols;
+    unsigned long columned = 0, col_batches = 0, col_differ = 0, col_bad_shape = 0;
+    while ((st = msl_reader_next_columns(r, &cols, 1000, 0, 1000)) == MSL_OK) {
+        col_batches++;
+        if (cols.count == 0 || cols.count > 1000 || cols.offsets[0] != 0) col_bad_shape++;
+        for (size_t i = 0; i < cols.count; i++, columned++) {
+            size_t len = cols.offsets[i + 1] - cols.offsets[i];
+            if (msl_reader_next(one, &rec, 0) != MSL_OK || strcmp(rec.date, cols.date) != 0 ||
+                rec.id != cols.first_id + i || rec.type != cols.types[i] || rec.time != cols.times[i] ||
+                rec.len != len || (len > 0 && memcmp(rec.data, cols.data + cols.offsets[i], len) != 0))
+                col_differ++;
+        }
+    }
+    CHECK(st == MSL_END && cols.count == 0 && cols.data == NULL,
+          "a columns reader ends with MSL_END and an empty batch (got %d, count %zu)", (int)st, cols.count);
+    CHECK(columned == total + other && col_differ == 0 && col_bad_shape == 0,
+          "%lu records in %lu column batches, %lu differ from msl_reader_next, %lu malformed", columned, col_batches,
+          col_differ, col_bad_shape);
+    CHECK_STATUS(msl_reader_next(one, &rec, 0), MSL_END);
+    msl_reader_free(one);
+    msl_reader_free(r);
+
     /* Following the (stopped) store: everything, then MSL_TIMEOUT. */
     CHECK_STATUS(msl_reader_open(dir, last_date, 0, true, &r), MSL_OK);
     unsigned long n = 0;
@@ -149,6 +174,8 @@ static int verify(const char *dir) {
     got = 1;
     CHECK_STATUS(msl_reader_next_batch(r, batch, CAP, &got, 100), MSL_TIMEOUT);
     CHECK(got == 0, "a timed-out batch holds no record (n %zu)", got);
+    CHECK_STATUS(msl_reader_next_columns(r, &cols, 0, 0, 100), MSL_TIMEOUT);
+    CHECK(cols.count == 0 && cols.times == NULL, "a timed-out column batch is empty (count %zu)", cols.count);
     msl_reader_free(r);
     return report();
 }
