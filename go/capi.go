@@ -23,6 +23,8 @@ package modsynclog
 #cgo nocallback gomsl_producer_try_commit
 #cgo noescape gomsl_reader_next_batch
 #cgo nocallback gomsl_reader_next_batch
+#cgo noescape gomsl_reader_next_columns
+#cgo nocallback gomsl_reader_next_columns
 
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +90,14 @@ static gomsl_result gomsl_reader_open(const char *dir, const char *date, uint64_
 }
 static gomsl_result gomsl_reader_next_batch(const msl_reader *r, msl_record *out, size_t cap, size_t *n, int64_t t) {
 	msl_status st = msl_reader_next_batch(r, out, cap, n, t);
+	if (st == MSL_END) {
+		gomsl_result end = { (int32_t)st, NULL };
+		return end;
+	}
+	return gomsl_done(st);
+}
+static gomsl_result gomsl_reader_next_columns(const msl_reader *r, msl_columns *out, size_t records, size_t bytes, int64_t t) {
+	msl_status st = msl_reader_next_columns(r, out, records, bytes, t);
 	if (st == MSL_END) {
 		gomsl_result end = { (int32_t)st, NULL };
 		return end;
@@ -383,6 +393,37 @@ func readerNextBatchC(h readerC, timeout time.Duration, lastDate string, recs []
 		at = end
 	}
 	return recs, true, nil
+}
+
+// readerNextColumnsC takes the next batch of one day as columns (see
+// msl_reader_next_columns; 0 limits mean the library's defaults), copied into Go memory:
+// four copies per batch, none per record. nil at the end (err nil) or on an error.
+func readerNextColumnsC(h readerC, maxRecords, maxBytes int, timeout time.Duration) (*Columns, error) {
+	var out C.msl_columns
+	res := C.gomsl_reader_next_columns(h.ptr, &out, C.size_t(maxRecords), C.size_t(maxBytes), millis(timeout))
+	switch {
+	case res.status == statusEnd:
+		return nil, nil
+	case res.status != 0:
+		return nil, errorOf(res)
+	}
+	n := int(out.count)
+	c := &Columns{
+		Date:    C.GoStringN(&out.date[0], 10),
+		FirstID: uint64(out.first_id),
+		Times:   make([]int32, n),
+		Types:   make([]int16, n),
+		Offsets: make([]uint32, n+1),
+	}
+	copy(c.Times, unsafe.Slice((*int32)(unsafe.Pointer(out.times)), n))
+	copy(c.Types, unsafe.Slice((*int16)(unsafe.Pointer(out.types)), n))
+	copy(c.Offsets, unsafe.Slice((*uint32)(unsafe.Pointer(out.offsets)), n+1))
+	if total := c.Offsets[n]; total > 0 {
+		c.Data = C.GoBytes(unsafe.Pointer(out.data), C.int(total)) // not zeroed before the copy
+	} else {
+		c.Data = []byte{}
+	}
+	return c, nil
 }
 
 func stopReaderC(h readerC) { C.msl_reader_stop(h.ptr) }

@@ -12,7 +12,8 @@
 //	msl-go-bench -scan DIR [-passes 3]
 //
 // reads the store folder DIR with a Reader (Next until io.EOF, opened inside the timing),
-// summing the payload lengths, and prints `RESULT scan <records/s>` (the best pass).
+// summing the payload lengths, and prints `RESULT scan <records/s>` (the best pass); then
+// the same with NextColumns (default limits), `RESULT scan-columns <records/s>`.
 package main
 
 import (
@@ -134,6 +135,32 @@ func scanDir(dir string, passes int) {
 		best = max(best, float64(n)/secs)
 	}
 	fmt.Printf("RESULT scan %.0f\n", best)
+
+	best = 0
+	for pass := 1; pass <= passes; pass++ {
+		start := time.Now()
+		r, err := modsynclog.OpenReader(dir, "", 0, false)
+		if err != nil {
+			fail("open: %v", err)
+		}
+		n, bytes := 0, 0
+		for {
+			c, err := r.NextColumns(0, 0, 0)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				fail("scan: %v", err)
+			}
+			n += c.Len()
+			bytes += len(c.Data)
+		}
+		secs := time.Since(start).Seconds()
+		r.Close()
+		fmt.Printf("Go Reader columns scan, pass %d: %d records, %d B in %.3f s\n", pass, n, bytes, secs)
+		best = max(best, float64(n)/secs)
+	}
+	fmt.Printf("RESULT scan-columns %.0f\n", best)
 }
 
 // run commits n records from g goroutines, then flushes, prints the rates and returns
