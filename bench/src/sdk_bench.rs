@@ -8,15 +8,17 @@
 //!   flush's return).
 //! - `sdk scan --dir D [--passes 3]`: reads the store folder D with `Reader` (opened inside
 //!   the timing), summing the payload lengths. Prints `RESULT scan <records/s>`, the best
-//!   of the passes.
+//!   of the passes; then the same passes with `Reader::next_columns` (default limits),
+//!   summing each batch's payload bytes: `RESULT scan-columns <records/s>`.
 
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
-use modsynclog_core::Reader;
+use modsynclog_core::columns::{DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS};
 use modsynclog_core::sdk::{Producer, ProducerOptions, TYPE_APP_LOG};
+use modsynclog_core::{Columns, Filled, Reader};
 
 #[derive(clap::Args, Debug)]
 pub struct SdkArgs {
@@ -79,6 +81,23 @@ pub fn run(args: &SdkArgs) -> Result<()> {
                 best = best.min(secs / n as f64);
             }
             println!("RESULT scan {:.0}", 1.0 / best);
+            let mut best = f64::INFINITY;
+            let mut batch = Columns::default();
+            for pass in 1..=*passes {
+                let start = Instant::now();
+                let (mut n, mut bytes) = (0u64, 0u64);
+                let mut reader = Reader::open(dir)?;
+                while reader.next_columns(&mut batch, DEFAULT_MAX_RECORDS, DEFAULT_MAX_BYTES, None)? == Filled::Records
+                {
+                    n += batch.len() as u64;
+                    bytes += batch.data.len() as u64;
+                }
+                let secs = start.elapsed().as_secs_f64();
+                black_box(bytes);
+                println!("Rust Reader columns scan, pass {pass}: {n} records, {bytes} B in {secs:.3} s");
+                best = best.min(secs / n as f64);
+            }
+            println!("RESULT scan-columns {:.0}", 1.0 / best);
         }
     }
     Ok(())
