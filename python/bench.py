@@ -11,6 +11,9 @@ For scripts/bench-sdk.sh (issue 13), one case each, printing `RESULT <what> <rat
                                                warm up, then N commits + flush; acked/s
     bench.py --sdk-scan DIR [--passes 3]       `for r in Reader(DIR)` summing len(r.data)
                                                (opened inside the timing); best records/s
+    bench.py --sdk-scan-columns DIR [--passes 3]
+                                               the same scan through `Reader.next_columns()`,
+                                               summing len(b) and len(b.data) per batch
 """
 
 from __future__ import annotations
@@ -115,18 +118,36 @@ def sdk_scan(data: str, passes: int) -> None:
     print(f"RESULT scan {best:.0f}")
 
 
+def sdk_scan_columns(data: str, passes: int) -> None:
+    best = 0.0
+    for i in range(passes):
+        t0 = time.perf_counter()
+        count = size = 0
+        r = modsynclog.Reader(data)
+        while (b := r.next_columns()) is not None:
+            count += len(b)
+            size += len(b.data)
+        secs = time.perf_counter() - t0
+        print(f"Python Reader columns scan, pass {i + 1}: {count} records, {size} B in {secs:.3f} s")
+        best = max(best, count / secs)
+    print(f"RESULT scan-columns {best:.0f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--scan", type=int, default=1_000_000)
     ap.add_argument("--sdk-commit", metavar="ADDR", help="only the issue 13 commit case, against ADDR")
     ap.add_argument("--sdk-scan", metavar="DIR", help="only the issue 13 scan case, over DIR")
+    ap.add_argument("--sdk-scan-columns", metavar="DIR", help="the scan case through Reader.next_columns, over DIR")
     ap.add_argument("--passes", type=int, default=3)
     args = ap.parse_args()
     if args.sdk_commit:
         return sdk_commit(args.sdk_commit, args.records)
     if args.sdk_scan:
         return sdk_scan(args.sdk_scan, args.passes)
+    if args.sdk_scan_columns:
+        return sdk_scan_columns(args.sdk_scan_columns, args.passes)
     if not SERVER.exists():
         print(f"building {SERVER} (once)...", flush=True)
         subprocess.run(["cargo", "build", "--release", "-p", "modsynclog-server"], cwd=REPO, check=True)

@@ -15,6 +15,7 @@ __all__ = [
     "AlreadyInitializedError",
     "CLOSE_TIMEOUT",
     "ClosedError",
+    "Columns",
     "ConflictError",
     "CorruptError",
     "Error",
@@ -110,6 +111,61 @@ class NoSpaceError(Error):
 # END error kinds
 
 @typing.final
+class Columns:
+    r"""
+    Records `first_id ..` of one day, as columns: record `i` has id `ids[i]`, time
+    `times[i]`, type `types[i]` and payload `data[offsets[i]:offsets[i + 1]]`.
+    
+    The columns are read-only `memoryview`s in native byte order, so
+    `numpy.frombuffer(cols.times, numpy.int32)` (`int16` for `types`, `uint32` for
+    `offsets`) and `pyarrow.py_buffer(cols.data)` share their memory instead of copying it.
+    `cols[i]` and iteration give `Record`s, made on demand.
+    """
+    @property
+    def date(self) -> builtins.str:
+        r"""
+        The day of every record, as `"YYYY-MM-DD"`.
+        """
+    @property
+    def first_id(self) -> builtins.int:
+        r"""
+        The first record's number within its day; the others follow it.
+        """
+    @property
+    def ids(self) -> builtins.range:
+        r"""
+        The records' ids: `range(first_id, first_id + len(self))`.
+        """
+    @property
+    def times(self) -> builtins.memoryview:
+        r"""
+        Unix seconds, as stored: a `memoryview` of format `"i"` (int32), one per record.
+        """
+    @property
+    def types(self) -> builtins.memoryview:
+        r"""
+        The records' types: a `memoryview` of format `"h"` (int16), one per record.
+        """
+    @property
+    def offsets(self) -> builtins.memoryview:
+        r"""
+        Where each payload starts in `data`, then where the last one ends: a `memoryview`
+        of format `"I"` (uint32), `len(self) + 1` entries from 0.
+        """
+    @property
+    def data(self) -> bytes:
+        r"""
+        Every payload, one after another.
+        """
+    def __len__(self) -> builtins.int: ...
+    def __getitem__(self, i: builtins.int) -> Record:
+        r"""
+        Record `i` (negative: from the end); `IndexError` out of range.
+        """
+    def __iter__(self) -> typing.Iterator[Record]: ...
+    def __repr__(self) -> builtins.str: ...
+
+@typing.final
 class Producer:
     r"""
     Sends records to a modsynclog server in the background.
@@ -159,6 +215,14 @@ class Reader:
         r"""
         The next record; `None` when `timeout` seconds pass first (following), at the end
         of the records (not following) or once closed.
+        """
+    def next_columns(self, max_records: builtins.int = 16384, max_bytes: builtins.int = 1048576, timeout: typing.Optional[builtins.float] = None) -> Columns | None:
+        r"""
+        The next records of one day as a `Columns` batch, for bulk scans: a few objects per
+        batch instead of one per record. Waits like `next` for the first record, then takes
+        only records already there, up to `max_records` and until the payloads reach
+        `max_bytes` (at least one record, whatever its size); a batch never spans two days.
+        `None` when `next` would return it. `max_records` or `max_bytes` 0: `ValueError`.
         """
     def close(self) -> None:
         r"""

@@ -6,13 +6,15 @@
 //!
 //! Modules: `error` (the exception classes and the mapping of core errors onto them),
 //! `convert` (payloads and timeouts from Python values), `global` (the process-wide SDK
-//! functions), `producer` (`Producer`) and `reader` (`Reader` and `Record`), and `stub`
+//! functions), `producer` (`Producer`), `reader` (`Reader` and `Record`), `columns`
+//! (`Columns`, the batches of `Reader.next_columns`) and `stub`
 //! (the typed stub `modsynclog/__init__.pyi`, from the `gen_stub_*` annotations, written
 //! by `src/bin/stub_gen.rs`). This root only assembles the extension module.
 
 use modsynclog_core::sdk;
 use pyo3::prelude::*;
 
+mod columns;
 mod convert;
 mod error;
 mod global;
@@ -20,6 +22,7 @@ mod producer;
 mod reader;
 pub mod stub;
 
+use columns::PyColumns;
 use error::{ERRORS, make_error_classes};
 use producer::PyProducer;
 use reader::{PyReader, PyRecord};
@@ -40,6 +43,7 @@ fn _modsynclog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyProducer>()?;
     m.add_class::<PyReader>()?;
     m.add_class::<PyRecord>()?;
+    m.add_class::<PyColumns>()?;
     m.add("TYPE_DB_LOG", sdk::TYPE_DB_LOG)?;
     m.add("TYPE_APP_LOG", sdk::TYPE_APP_LOG)?;
     m.add("TYPE_JSON_LOG", sdk::TYPE_JSON_LOG)?;

@@ -1,15 +1,20 @@
-//! `Reader` (walks a store folder, following it if asked) and the `Record`s it returns.
+//! `Reader` (walks a store folder, following it if asked) and the `Record`s it returns,
+//! one at a time (`next`, iteration) or a day's batch at a time (`next_columns`, whose
+//! `Columns` class lives in `columns.rs`).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use modsynclog_core::{Date, Next, Reader, Record, Stopper};
+use modsynclog_core::columns::{DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS};
+use modsynclog_core::{Columns, Date, Filled, Next, Reader, Record, Stopper};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 use pyo3_stub_gen::derive::{gen_stub_pyclass, gen_stub_pymethods};
 
+use crate::columns::PyColumns;
 use crate::convert::seconds;
 use crate::error::IntoPy;
 
@@ -20,7 +25,7 @@ const WAIT_SLICE: Duration = Duration::from_millis(100);
 #[gen_stub_pyclass]
 #[pyclass(frozen, module = "modsynclog", name = "Record")]
 pub(crate) struct PyRecord {
-    record: Record,
+    pub(crate) record: Record,
 }
 
 #[gen_stub_pymethods]
@@ -72,6 +77,26 @@ pub(crate) struct PyReader {
     stopper: Stopper,
     follow: bool,
     closed: AtomicBool,
+    /// The buffers of the last batch, reused by the next `next_columns` (taken out while
+    /// one runs, so that this lock is never held across a wait or the GIL).
+    columns: Mutex<Columns>,
+}
+
+/// What a read returns when nothing arrived in time: one wait loop serves both reads.
+trait Waited {
+    fn timed_out(&self) -> bool;
+}
+
+impl Waited for Next {
+    fn timed_out(&self) -> bool {
+        matches!(self, Next::Timeout)
+    }
+}
+
+impl Waited for Filled {
+    fn timed_out(&self) -> bool {
+        matches!(self, Filled::Timeout)
+    }
 }
 
 impl PyReader {
@@ -82,14 +107,24 @@ impl PyReader {
     /// The next step. Following: waits with the GIL released, up to `timeout` (`None`:
     /// until a record arrives or `close()`), in slices so that signals are handled.
     fn step(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<Next> {
+        self.wait(py, timeout, |reader, wait| reader.next_record(wait))
+    }
+
+    /// `read` (a `next_record` or a `next_columns`) with the waiting rules of `step`.
+    fn wait<T: Waited + Send>(
+        &self,
+        py: Python<'_>,
+        timeout: Option<Duration>,
+        mut read: impl FnMut(&mut Reader, Option<Duration>) -> modsynclog_core::Result<T> + Send,
+    ) -> PyResult<T> {
         if !self.follow {
-            return self.lock().next_record(None).py();
+            return read(&mut self.lock(), None).py();
         }
         // A record already there is taken without releasing the GIL (a round trip of the
         // GIL per record would halve a follower's catch-up over a backlog).
-        match self.lock().next_record(Some(Duration::ZERO)).py()? {
-            Next::Timeout => {}
-            next => return Ok(next),
+        let next = read(&mut self.lock(), Some(Duration::ZERO)).py()?;
+        if !next.timed_out() {
+            return Ok(next);
         }
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
@@ -97,11 +132,11 @@ impl PyReader {
                 Some(d) => d.saturating_duration_since(Instant::now()).min(WAIT_SLICE),
                 None => WAIT_SLICE,
             };
-            let next = py.detach(|| self.lock().next_record(Some(slice))).py()?;
-            match next {
-                Next::Timeout if deadline.is_none_or(|d| Instant::now() < d) => py.check_signals()?,
-                next => return Ok(next),
+            let next = py.detach(|| read(&mut self.lock(), Some(slice))).py()?;
+            if !(next.timed_out() && deadline.is_none_or(|d| Instant::now() < d)) {
+                return Ok(next);
             }
+            py.check_signals()?;
         }
     }
 }
@@ -137,7 +172,13 @@ impl PyReader {
         }
         .follow(follow);
         let stopper = reader.stopper();
-        Ok(PyReader { inner: Mutex::new(reader), stopper, follow, closed: AtomicBool::new(false) })
+        Ok(PyReader {
+            inner: Mutex::new(reader),
+            stopper,
+            follow,
+            closed: AtomicBool::new(false),
+            columns: Mutex::new(Columns::default()),
+        })
     }
 
     /// The next record; `None` when `timeout` seconds pass first (following), at the end
@@ -149,6 +190,40 @@ impl PyReader {
             Next::Record(record) => Some(PyRecord { record }),
             Next::End | Next::Timeout => None,
         })
+    }
+
+    /// The next records of one day as a `Columns` batch, for bulk scans: a few objects per
+    /// batch instead of one per record. Waits like `next` for the first record, then takes
+    /// only records already there, up to `max_records` and until the payloads reach
+    /// `max_bytes` (at least one record, whatever its size); a batch never spans two days.
+    /// `None` when `next` would return it. `max_records` or `max_bytes` 0: `ValueError`.
+    #[pyo3(signature = (max_records = DEFAULT_MAX_RECORDS, max_bytes = DEFAULT_MAX_BYTES, timeout = None))]
+    #[gen_stub(override_return_type(type_repr = "Columns | None"))]
+    fn next_columns(
+        &self,
+        py: Python<'_>,
+        max_records: usize,
+        max_bytes: usize,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<PyColumns>> {
+        // An error, not the defaults (as C's 0 means): Python has defaults, and a 0 here
+        // is more likely a computed limit gone wrong than a request for them.
+        if max_records == 0 || max_bytes == 0 {
+            return Err(PyValueError::new_err(format!(
+                "max_records and max_bytes must be at least 1, not {max_records} and {max_bytes}"
+            )));
+        }
+        let timeout = seconds(timeout)?;
+        let mut columns = std::mem::take(&mut *self.columns.lock().unwrap_or_else(|p| p.into_inner()));
+        let filled =
+            self.wait(py, timeout, |reader, wait| reader.next_columns(&mut columns, max_records, max_bytes, wait));
+        let batch = match filled {
+            Ok(Filled::Records) => PyColumns::new(py, &columns).map(Some),
+            Ok(Filled::End | Filled::Timeout) => Ok(None),
+            Err(e) => Err(e),
+        };
+        *self.columns.lock().unwrap_or_else(|p| p.into_inner()) = columns;
+        batch
     }
 
     /// Stops the reader, also from another thread: a waiting `next` returns, iteration ends.
