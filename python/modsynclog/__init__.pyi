@@ -222,7 +222,7 @@ class Reader:
         batch instead of one per record. Waits like `next` for the first record, then takes
         only records already there, up to `max_records` and until the payloads reach
         `max_bytes` (at least one record, whatever its size); a batch never spans two days.
-        `None` when `next` would return it. `max_records` or `max_bytes` 0: `ValueError`.
+        `None` when `next` would return it. `max_records` or `max_bytes` 0: `InvalidArgumentError`.
         """
     def close(self) -> None:
         r"""

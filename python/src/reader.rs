@@ -9,14 +9,13 @@ use std::time::{Duration, Instant};
 
 use modsynclog_core::columns::{DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS};
 use modsynclog_core::{Columns, Date, Filled, Next, Reader, Record, Stopper};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 use pyo3_stub_gen::derive::{gen_stub_pyclass, gen_stub_pymethods};
 
 use crate::columns::PyColumns;
 use crate::convert::seconds;
-use crate::error::IntoPy;
+use crate::error::{IntoPy, py_err};
 
 /// A follow wait is cut into slices this long, so that Ctrl-C (signals) are noticed.
 const WAIT_SLICE: Duration = Duration::from_millis(100);
@@ -196,7 +195,7 @@ impl PyReader {
     /// batch instead of one per record. Waits like `next` for the first record, then takes
     /// only records already there, up to `max_records` and until the payloads reach
     /// `max_bytes` (at least one record, whatever its size); a batch never spans two days.
-    /// `None` when `next` would return it. `max_records` or `max_bytes` 0: `ValueError`.
+    /// `None` when `next` would return it. `max_records` or `max_bytes` 0: `InvalidArgumentError`.
     #[pyo3(signature = (max_records = DEFAULT_MAX_RECORDS, max_bytes = DEFAULT_MAX_BYTES, timeout = None))]
     #[gen_stub(override_return_type(type_repr = "Columns | None"))]
     fn next_columns(
@@ -209,9 +208,9 @@ impl PyReader {
         // An error, not the defaults (as C's 0 means): Python has defaults, and a 0 here
         // is more likely a computed limit gone wrong than a request for them.
         if max_records == 0 || max_bytes == 0 {
-            return Err(PyValueError::new_err(format!(
+            return Err(py_err(modsynclog_core::Error::invalid(format!(
                 "max_records and max_bytes must be at least 1, not {max_records} and {max_bytes}"
-            )));
+            ))));
         }
         let timeout = seconds(timeout)?;
         let mut columns = std::mem::take(&mut *self.columns.lock().unwrap_or_else(|p| p.into_inner()));

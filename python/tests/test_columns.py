@@ -125,7 +125,7 @@ def test_columns_object(two_days: Path) -> None:
 def test_bad_limits(two_days: Path) -> None:
     reader = modsynclog.Reader(two_days)
     for kwargs in ({"max_records": 0}, {"max_bytes": 0}):
-        with pytest.raises(ValueError):
+        with pytest.raises(modsynclog.InvalidArgumentError):
             reader.next_columns(**kwargs)
     with pytest.raises(OverflowError):
         reader.next_columns(max_records=-1)
