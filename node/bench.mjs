@@ -9,6 +9,8 @@
 //                                        QueueFull) + flush; acknowledged records/s
 //   node bench.mjs --sdk-scan DIR [P]    `for await` over new Reader(DIR) summing
 //                                        r.data.length, P passes (default 3); best records/s
+//   node bench.mjs --sdk-scan-columns DIR [P]   the same scan with readColumns() batches
+//                                        (defaults), summing b.length and b.data.length
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
@@ -55,6 +57,24 @@ if (mode === '--sdk-scan') {
     best = Math.max(best, n / s)
   }
   console.log(`RESULT scan ${Math.round(best)}`)
+  process.exit(0)
+}
+if (mode === '--sdk-scan-columns') {
+  let best = 0
+  for (let pass = 1; pass <= Number(passes ?? 3); pass++) {
+    const t0 = process.hrtime.bigint()
+    let n = 0
+    let bytes = 0
+    const r = new Reader(arg)
+    for (let b; (b = await r.readColumns()) !== null; ) {
+      n += b.length
+      bytes += b.data.length
+    }
+    const s = Number(process.hrtime.bigint() - t0) / 1e9
+    console.log(`Node Reader readColumns scan, pass ${pass}: ${n} records, ${bytes} B in ${s.toFixed(3)} s`)
+    best = Math.max(best, n / s)
+  }
+  console.log(`RESULT scan-columns ${Math.round(best)}`)
   process.exit(0)
 }
 const SCAN = 1_000_000

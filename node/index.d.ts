@@ -39,6 +39,28 @@ export interface Producer {
 }
 
 /**
+ * Records `firstId .. firstId + length - 1` of day `date`, as columns (`readColumns`):
+ * record `i` has id `firstId + i`, time `times[i]`, type `types[i]` and payload
+ * `data.subarray(offsets[i], offsets[i + 1])`. The arrays view one buffer of the batch.
+ */
+export interface Columns {
+  /** The day of every record, `YYYY-MM-DD`. */
+  date: string
+  /** The id of the first record (ids are consecutive). */
+  firstId: number
+  /** The number of records (at least 1). */
+  length: number
+  /** Unix seconds, as stored, one per record. */
+  times: Int32Array
+  /** The data types, one per record. */
+  types: Int16Array
+  /** `length + 1` entries from 0: where each payload starts in `data`, then its end. */
+  offsets: Uint32Array
+  /** Every payload, one after another (`offsets[length]` bytes). */
+  data: Buffer
+}
+
+/**
  * The reading methods of `Reader` (installed on `Reader.prototype` when the addon loads:
  * see node/src/reader.js). A `Reader` is an async iterable of its records:
  * `for await (const r of reader) { ... }`. Records already written are read without
@@ -57,6 +79,14 @@ export interface Reader extends AsyncIterable<LogRecord> {
    * call: waits for the first one only (see `read`). An empty array means the end.
    */
   readBatch(max?: number | undefined | null, timeoutMs?: number | undefined | null): Promise<Array<LogRecord>>
+  /**
+   * The next records of one day as columns (see `Columns`), for bulk scans: up to
+   * `maxRecords` (default 16,384) and about `maxBytes` of payload (default 1 MiB), with no
+   * JavaScript object per record. Waits for the first record only, up to `timeoutMs` when
+   * following (then rejects with `Timeout`, as `read` does). `null` at the end (or once
+   * closed). Shares the reader's position with `read`, `readBatch` and `for await`.
+   */
+  readColumns(options?: ColumnsOptions | undefined | null): Promise<Columns | null>
   /**
    * Stops the reader: a pending `read`/iteration ends (with `null` / done), later reads
    * return the end. Safe to call more than once.
@@ -123,6 +153,22 @@ export declare class Reader {
 
 /** Flushes (up to `timeoutMs`, default 10 s) and stops the global producer for good. */
 export declare function close(timeoutMs?: number | undefined | null): Promise<void>
+
+/** Options of `reader.readColumns()`. */
+export interface ColumnsOptions {
+  /** Most records in a batch (default 16,384). */
+  maxRecords?: number
+  /**
+   * A batch takes no more records once its payloads reach this many bytes (default
+   * 1 MiB); it always holds at least one record, however large.
+   */
+  maxBytes?: number
+  /**
+   * When following: how long to wait for the first record (default: as long as it
+   * takes), then reject with `Timeout`, as `read(timeoutMs)` does.
+   */
+  timeoutMs?: number
+}
 
 /**
  * Queues one record on the global producer; returns at once, never blocking the

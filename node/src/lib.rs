@@ -11,16 +11,19 @@
 //!
 //! Modules: `error` (core errors as JavaScript errors, and promises settled with core
 //! results), `convert` (timeouts, record types and payloads from JavaScript values),
-//! `global` (the process-wide SDK functions), `producer` (`Producer` and its options) and
+//! `global` (the process-wide SDK functions), `producer` (`Producer` and its options),
 //! `reader` (`Reader` and the packed chunks of records it hands to `reader.js`, which
-//! defines its reading methods and async iterator).
+//! defines its reading methods and async iterator) and `columns` (the batches of
+//! `readColumns`, as columns).
 
+mod columns;
 mod convert;
 mod error;
 mod global;
 mod producer;
 mod reader;
 
+pub use columns::ColumnsOptions;
 pub use global::{close, commit, commit_async, flush, init};
 pub use producer::{Producer, ProducerOptions};
 pub use reader::{LogRecord, Reader, ReaderOptions};

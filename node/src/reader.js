@@ -1,6 +1,6 @@
-// The public reading methods of `Reader` (`read`, `readBatch`, `close` and the async
-// iterator), installed on `Reader.prototype` when the addon loads (reader.rs runs this
-// script; `dts-header.d.ts` types them). The addon hands over packed chunks of records
+// The public reading methods of `Reader` (`read`, `readBatch`, `readColumns`, `close` and
+// the async iterator), installed on `Reader.prototype` when the addon loads (reader.rs runs
+// this script; `dts-header.d.ts` types them). The addon hands over packed chunks of records
 // (see reader.rs); this builds the record objects from them, lazily, one per call.
 //
 // No thread hop when a record is ready: a read first takes records from the reader's
@@ -8,6 +8,8 @@
 // only when none is there waits in the addon's blocking pool (`_wait`). One chunk per
 // reader is shared by all its methods, so mixing them never skips or repeats a record;
 // while a wait is pending, later calls queue behind it, so they resolve in order.
+// `readColumns` takes its batches from the addon as columns (see columns.rs), after any
+// records the current chunk still holds.
 (function (Reader) {
   'use strict'
   const CHUNK = __CHUNK_RECORDS__
@@ -176,6 +178,84 @@
     })
   }
 
+  // A `Columns` object over `bytes`, laid out as columns.rs says: offsets, times, types,
+  // zeros to a multiple of 8, payloads. Views only: no work per record.
+  function columnsOf(bytes, n, date, firstId) {
+    let buffer = bytes.buffer
+    let at = bytes.byteOffset
+    if (at % 8 !== 0) {
+      // Not expected (napi and Buffer.alloc start their own ArrayBuffer), but a view
+      // must be aligned for its type: copy.
+      buffer = buffer.slice(at, at + bytes.length)
+      at = 0
+    }
+    const offsets = new Uint32Array(buffer, at, n + 1)
+    const times = new Int32Array(buffer, at + 4 * n + 4, n)
+    const types = new Int16Array(buffer, at + 8 * n + 4, n)
+    const dataAt = Math.ceil((10 * n + 4) / 8) * 8
+    const data = new Payload(buffer, at + dataAt, bytes.length - dataAt)
+    return { date, firstId, length: n, times, types, offsets, data }
+  }
+
+  // The records the current chunk still holds (read() or the iterator left them there), as
+  // one batch of one day within the limits, the way the core cuts batches. Rare: copying.
+  function leftover(c, maxRecords, maxBytes) {
+    const rows = []
+    let size = 0
+    while (c.i < c.n && rows.length < maxRecords && size < maxBytes) {
+      if (rows.length > 0 && c.run < c.starts.length && c.starts[c.run] === c.i) break // next day
+      const r = c.shift()
+      rows.push(r)
+      size += r.data.length
+    }
+    const n = rows.length
+    const out = columnsOf(Buffer.alloc(Math.ceil((10 * n + 4) / 8) * 8 + size), n, rows[0].date, rows[0].id)
+    let end = 0
+    for (let k = 0; k < n; k++) {
+      const r = rows[k]
+      out.data.set(r.data, end)
+      end += r.data.length
+      out.offsets[k + 1] = end
+      out.times[k] = r.time
+      out.types[k] = r.type
+    }
+    return out
+  }
+
+  const batchOf = (b) => (b === null ? null : columnsOf(b.bytes, b.length, b.date, b.firstId))
+
+  function readColumns(options) {
+    const c = cursor(this)
+    if (c.waiting !== null) {
+      const again = () => this.readColumns(options)
+      return c.waiting.then(again, again)
+    }
+    let got
+    try {
+      if (c.i < c.n) {
+        const [maxRecords, maxBytes] = this._columnLimits(options)
+        return Promise.resolve(leftover(c, maxRecords, maxBytes))
+      }
+      // Checks the options, and is null once closed.
+      got = this._takeColumns(options)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    if (got !== undefined) return Promise.resolve(batchOf(got))
+    // None ready yet (following): wait in the addon; later calls queue behind this one.
+    c.waiting = this._waitColumns(options).then(
+      (b) => {
+        c.waiting = null
+        return c.closed ? null : batchOf(b)
+      },
+      (e) => {
+        c.waiting = null
+        throw e
+      },
+    )
+    return c.waiting
+  }
+
   function close() {
     const c = cursor(this)
     c.closed = true
@@ -215,6 +295,7 @@
     Object.defineProperty(Reader.prototype, key, { configurable: true, writable: true, value })
   method('read', read)
   method('readBatch', readBatch)
+  method('readColumns', readColumns)
   method('close', close)
   method(Symbol.asyncIterator, iterator)
 })

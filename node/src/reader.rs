@@ -11,13 +11,14 @@
 //! (`_take`, no thread hop: the reader never waits there, and a chunk is bounded in records
 //! and bytes), and only a wait for records not written yet goes to the blocking pool
 //! (`_wait`). The public methods (`read`, `readBatch`, `close`, the async iterator) are
-//! defined in `reader.js` and typed in `dts-header.d.ts`.
+//! defined in `reader.js` and typed in `dts-header.d.ts`; `readColumns`'s native half,
+//! which hands over columns instead of chunks, is in `columns.rs`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use modsynclog_core::{Date, ErrorKind, Next, Record};
+use modsynclog_core::{Columns, Date, ErrorKind, Next, Record};
 use napi::bindgen_prelude::{Function, JsObjectValue, Object, ToNapiValue, Unknown};
 use napi::{Env, JsValue, sys};
 use napi_derive::napi;
@@ -76,23 +77,8 @@ impl ToNapiValue for Chunk {
     /// chunk it read until it ended.
     unsafe fn to_napi_value(raw_env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
         let env = Env::from_raw(raw_env);
-        let numbers: &[u8] = bytemuck_f64(&val.meta);
-        let len = numbers.len() + val.data.len();
-        let mut at = std::ptr::null_mut();
-        let mut bytes = std::ptr::null_mut();
-        // SAFETY: napi allocates `len` writable bytes at `at`, owned by the new Buffer.
-        let status = unsafe { sys::napi_create_buffer(raw_env, len, &mut at, &mut bytes) };
-        if status != sys::Status::napi_ok {
-            return Err(napi::Error::from_reason(format!("cannot allocate a Buffer of {len} bytes")));
-        }
-        if len > 0 {
-            // SAFETY: both sources are valid for their lengths; `at` has room for `len` bytes
-            // and does not overlap them.
-            unsafe {
-                std::ptr::copy_nonoverlapping(numbers.as_ptr(), at.cast::<u8>(), numbers.len());
-                std::ptr::copy_nonoverlapping(val.data.as_ptr(), at.cast::<u8>().add(numbers.len()), val.data.len());
-            }
-        }
+        // SAFETY: called on the JavaScript thread with a live env.
+        let bytes = unsafe { v8_buffer(raw_env, &[native_bytes(&val.meta), &val.data]) }?;
         let mut object = Object::new(&env)?;
         // SAFETY: `bytes` is a live value of this env.
         object.set_named_property("bytes", unsafe { Unknown::from_raw_unchecked(raw_env, bytes) })?;
@@ -104,9 +90,50 @@ impl ToNapiValue for Chunk {
     }
 }
 
-/// The bytes of `numbers` in native order (what a `Float64Array` reads).
-fn bytemuck_f64(numbers: &[f64]) -> &[u8] {
-    // SAFETY: f64 has no padding and every byte pattern is a valid u8; the slice covers
+/// A `Buffer` that V8 allocates and frees itself, holding `parts` back to back (what
+/// chunks and columns hand to `reader.js`; see [`Chunk`]'s `to_napi_value` for why not an
+/// external buffer).
+///
+/// # Safety
+/// `raw_env` must be the live env of the JavaScript thread this runs on.
+pub(crate) unsafe fn v8_buffer(raw_env: sys::napi_env, parts: &[&[u8]]) -> napi::Result<sys::napi_value> {
+    let len = parts.iter().map(|p| p.len()).sum();
+    let mut at = std::ptr::null_mut();
+    let mut bytes = std::ptr::null_mut();
+    // SAFETY: napi allocates `len` writable bytes at `at`, owned by the new Buffer.
+    let status = unsafe { sys::napi_create_buffer(raw_env, len, &mut at, &mut bytes) };
+    if status != sys::Status::napi_ok {
+        return Err(napi::Error::from_reason(format!("cannot allocate a Buffer of {len} bytes")));
+    }
+    let mut to = at.cast::<u8>();
+    for part in parts.iter().filter(|p| !p.is_empty()) {
+        // SAFETY: the parts sum to `len`, so `to` has room for this one; napi's fresh
+        // memory does not overlap them.
+        unsafe {
+            std::ptr::copy_nonoverlapping(part.as_ptr(), to, part.len());
+            to = to.add(part.len());
+        }
+    }
+    Ok(bytes)
+}
+
+/// Numbers whose memory is only their value's bytes (no padding, any byte pattern valid).
+///
+/// # Safety
+/// Implement only for such types.
+pub(crate) unsafe trait Plain: Copy {}
+// SAFETY: primitive numbers.
+unsafe impl Plain for f64 {}
+// SAFETY: as above.
+unsafe impl Plain for u32 {}
+// SAFETY: as above.
+unsafe impl Plain for i32 {}
+// SAFETY: as above.
+unsafe impl Plain for i16 {}
+
+/// The bytes of `numbers` in native order (what a typed array over them reads).
+pub(crate) fn native_bytes<T: Plain>(numbers: &[T]) -> &[u8] {
+    // SAFETY: `Plain` types have no padding and every byte is a valid u8; the slice covers
     // exactly the numbers' memory.
     unsafe { std::slice::from_raw_parts(numbers.as_ptr().cast::<u8>(), std::mem::size_of_val(numbers)) }
 }
@@ -136,15 +163,21 @@ pub struct LogRecord {
     pub data: Vec<u8>,
 }
 
-struct ReaderShared {
+pub(crate) struct ReaderShared {
     reader: Mutex<modsynclog_core::Reader>,
     stopper: modsynclog_core::Stopper,
-    closed: AtomicBool,
+    pub(crate) closed: AtomicBool,
+    /// The vectors of the last `readColumns` batch, kept for the next one (see columns.rs).
+    scratch: Mutex<Columns>,
 }
 
 impl ReaderShared {
-    fn lock(&self) -> MutexGuard<'_, modsynclog_core::Reader> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, modsynclog_core::Reader> {
         self.reader.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn scratch(&self) -> MutexGuard<'_, Columns> {
+        self.scratch.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Up to `max` records: waits up to `first` (`None`: as long as it takes) for the first
@@ -190,7 +223,7 @@ fn chunk_max(max: Option<u32>) -> usize {
 /// is set: then it waits for new records (and days) until `close()` is called.
 #[napi]
 pub struct Reader {
-    shared: Arc<ReaderShared>,
+    pub(crate) shared: Arc<ReaderShared>,
 }
 
 #[napi]
@@ -219,7 +252,12 @@ impl Reader {
             let reader = reader.follow(options.unwrap_or_default().follow.unwrap_or(false));
             let stopper = reader.stopper();
             Ok(Reader {
-                shared: Arc::new(ReaderShared { reader: Mutex::new(reader), stopper, closed: AtomicBool::new(false) }),
+                shared: Arc::new(ReaderShared {
+                    reader: Mutex::new(reader),
+                    stopper,
+                    closed: AtomicBool::new(false),
+                    scratch: Mutex::default(),
+                }),
             })
         };
         build().map_err(|e| js_error(env, &e))
