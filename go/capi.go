@@ -395,35 +395,29 @@ func readerNextBatchC(h readerC, timeout time.Duration, lastDate string, recs []
 	return recs, true, nil
 }
 
-// readerNextColumnsC takes the next batch of one day as columns (see
-// msl_reader_next_columns; 0 limits mean the library's defaults), copied into Go memory:
-// four copies per batch, none per record. nil at the end (err nil) or on an error.
-func readerNextColumnsC(h readerC, maxRecords, maxBytes int, timeout time.Duration) (*Columns, error) {
+// readerNextColumnsC fills c with the next batch of one day as columns (see
+// msl_reader_next_columns; 0 limits mean the library's defaults), copied into c's slices
+// (appended from length 0: c's memory is reused when large enough, and allocated without
+// zeroing otherwise). Four copies per batch, none per record. false at the end (err nil)
+// or on an error.
+func readerNextColumnsC(h readerC, c *Columns, maxRecords, maxBytes int, timeout time.Duration) (bool, error) {
 	var out C.msl_columns
 	res := C.gomsl_reader_next_columns(h.ptr, &out, C.size_t(maxRecords), C.size_t(maxBytes), millis(timeout))
 	switch {
 	case res.status == statusEnd:
-		return nil, nil
+		return false, nil
 	case res.status != 0:
-		return nil, errorOf(res)
+		return false, errorOf(res)
 	}
 	n := int(out.count)
-	c := &Columns{
-		Date:    C.GoStringN(&out.date[0], 10),
-		FirstID: uint64(out.first_id),
-		Times:   make([]int32, n),
-		Types:   make([]int16, n),
-		Offsets: make([]uint32, n+1),
-	}
-	copy(c.Times, unsafe.Slice((*int32)(unsafe.Pointer(out.times)), n))
-	copy(c.Types, unsafe.Slice((*int16)(unsafe.Pointer(out.types)), n))
-	copy(c.Offsets, unsafe.Slice((*uint32)(unsafe.Pointer(out.offsets)), n+1))
-	if total := c.Offsets[n]; total > 0 {
-		c.Data = C.GoBytes(unsafe.Pointer(out.data), C.int(total)) // not zeroed before the copy
-	} else {
-		c.Data = []byte{}
-	}
-	return c, nil
+	offsets := unsafe.Slice((*uint32)(unsafe.Pointer(out.offsets)), n+1)
+	c.Date = C.GoStringN(&out.date[0], 10)
+	c.FirstID = uint64(out.first_id)
+	c.Times = append(c.Times[:0], unsafe.Slice((*int32)(unsafe.Pointer(out.times)), n)...)
+	c.Types = append(c.Types[:0], unsafe.Slice((*int16)(unsafe.Pointer(out.types)), n)...)
+	c.Offsets = append(c.Offsets[:0], offsets...)
+	c.Data = append(c.Data[:0], unsafe.Slice((*byte)(unsafe.Pointer(out.data)), int(offsets[n]))...)
+	return true, nil
 }
 
 func stopReaderC(h readerC) { C.msl_reader_stop(h.ptr) }

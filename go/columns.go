@@ -37,34 +37,55 @@ func (c *Columns) Record(i int) Record {
 // Next has taken from the library but not handed out yet come first, so mixing Next and
 // NextColumns never skips or repeats a record.
 func (r *Reader) NextColumns(maxRecords, maxBytes int, timeout time.Duration) (*Columns, error) {
+	c := new(Columns)
+	if err := r.NextColumnsInto(c, maxRecords, maxBytes, timeout); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// NextColumnsInto is NextColumns filling c, reusing the memory of its slices: what c
+// held is overwritten (keep a copy of anything needed beyond the next call). A scan that
+// reuses one Columns allocates nothing per batch once its slices are large enough, where
+// NextColumns allocates about a batch's size each time (for the garbage collector to
+// reclaim). On an error or io.EOF, c is left empty.
+func (r *Reader) NextColumnsInto(c *Columns, maxRecords, maxBytes int, timeout time.Duration) error {
+	c.reset()
 	r.next.Lock()
 	defer r.next.Unlock()
 	if r.stopped.Load() {
-		return nil, io.EOF
+		return io.EOF
 	}
 	if r.pos < len(r.buffered) {
-		return r.bufferedColumns(maxRecords, maxBytes), nil
+		r.bufferedColumns(c, maxRecords, maxBytes)
+		return nil
 	}
 	r.state.RLock()
 	ptr := r.ptr
 	r.state.RUnlock()
 	if ptr.ptr == nil {
-		return nil, io.EOF
+		return io.EOF
 	}
 	// Close frees ptr only while holding r.next, so it stays valid during the call.
-	c, err := readerNextColumnsC(ptr, max(maxRecords, 0), max(maxBytes, 0), timeout)
-	if err != nil {
-		return nil, err
+	ok, err := readerNextColumnsC(ptr, c, max(maxRecords, 0), max(maxBytes, 0), timeout)
+	if !ok {
+		c.reset()
+		if err == nil {
+			err = io.EOF
+		}
 	}
-	if c == nil {
-		return nil, io.EOF
-	}
-	return c, nil
+	return err
 }
 
-// bufferedColumns hands out Next's buffered records of the first one's day as columns,
+// reset empties c, keeping its slices' memory.
+func (c *Columns) reset() {
+	c.Date, c.FirstID = "", 0
+	c.Times, c.Types, c.Offsets, c.Data = c.Times[:0], c.Types[:0], c.Offsets[:0], c.Data[:0]
+}
+
+// bufferedColumns fills c (empty) with Next's buffered records of the first one's day,
 // within the same limits.
-func (r *Reader) bufferedColumns(maxRecords, maxBytes int) *Columns {
+func (r *Reader) bufferedColumns(c *Columns, maxRecords, maxBytes int) {
 	if maxRecords <= 0 {
 		maxRecords = 16384
 	}
@@ -72,7 +93,8 @@ func (r *Reader) bufferedColumns(maxRecords, maxBytes int) *Columns {
 		maxBytes = 1 << 20
 	}
 	first := r.buffered[r.pos]
-	c := &Columns{Date: first.Date, FirstID: first.ID, Offsets: []uint32{0}, Data: []byte{}}
+	c.Date, c.FirstID = first.Date, first.ID
+	c.Offsets = append(c.Offsets, 0)
 	for r.pos < len(r.buffered) && c.Len() < maxRecords && len(c.Data) < maxBytes {
 		rec := r.buffered[r.pos]
 		if rec.Date != c.Date {
@@ -85,5 +107,4 @@ func (r *Reader) bufferedColumns(maxRecords, maxBytes int) *Columns {
 		c.Data = append(c.Data, rec.Data...)
 		c.Offsets = append(c.Offsets, uint32(len(c.Data)))
 	}
-	return c
 }

@@ -45,16 +45,17 @@ func TestNextColumnsEqualsNextAndMixes(t *testing.T) {
 		t.Fatalf("Next read %d records, want %d", len(want), n)
 	}
 
-	// Columns alone, 300 records or 4 KiB a batch.
+	// Columns alone, 300 records or 4 KiB a batch, into one reused Columns.
 	r, err = modsynclog.OpenReader(srv.Dir, "", 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	var got []modsynclog.Record
+	var c modsynclog.Columns
 	batches := 0
 	for {
-		c, err := r.NextColumns(300, 4096, 0)
+		err := r.NextColumnsInto(&c, 300, 4096, 0)
 		if err == io.EOF {
 			break
 		}
@@ -67,8 +68,13 @@ func TestNextColumnsEqualsNextAndMixes(t *testing.T) {
 			t.Fatalf("batch %d out of shape: %d records, %d offsets, %d bytes", batches, c.Len(), len(c.Offsets), len(c.Data))
 		}
 		for i := 0; i < c.Len(); i++ {
-			got = append(got, c.Record(i))
+			rec := c.Record(i)
+			rec.Data = bytes.Clone(rec.Data) // the next batch overwrites c's memory
+			got = append(got, rec)
 		}
+	}
+	if c.Len() != 0 || len(c.Offsets) != 0 || len(c.Data) != 0 || c.Date != "" {
+		t.Fatalf("after io.EOF the Columns is not empty: %d records, date %q", c.Len(), c.Date)
 	}
 	compareRecords(t, got, want)
 	if batches < n/300 {
