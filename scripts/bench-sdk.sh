@@ -17,7 +17,10 @@
 #    20,000 for Go, and a flush) and flushes: acknowledged/s = N / (first commit -> flush
 #    returned). Node's commit never blocks: on QueueFull it awaits commitAsync.
 # 4. Scan: the server stopped, each language reads the whole scan store with its reader
-#    in one thread, summing the payload lengths; best of 3 passes each.
+#    in one thread, summing the payload lengths; best of 3 passes each. Then the same
+#    with the language's columns reader (Rust Reader::next_columns, C
+#    msl_reader_next_columns, Python Reader.next_columns, Node reader.readColumns, Go
+#    Reader.NextColumns; default limits), summing each batch's payload bytes.
 # 5. Prints one markdown table, with the machine, the load and the date.
 # Each language's bench prints a `RESULT commit|scan <rate>` line (the sdk modes of
 # bench/src/sdk_bench.rs, ffi-c/bench/bench.c, python/bench.py, node/bench.mjs and
@@ -102,6 +105,13 @@ scan_cmd() {
     Go) echo "$out/msl-go-bench" -scan "$tmp/scan" -passes "$PASSES" ;;
     esac
 }
+# The columns scan: Rust, C and Go print it in their scan run; Python and Node run it apart.
+columns_cmd() {
+    case "$1" in
+    Python) echo "$venv/bin/python" python/bench.py --sdk-scan-columns "$tmp/scan" --passes "$PASSES" ;;
+    Node) echo node node/bench.mjs --sdk-scan-columns "$tmp/scan" "$PASSES" ;;
+    esac
+}
 
 load_before="$(uptime | sed 's/.*load average: //')"
 echo "scan store: $SCAN_N records of 100 B (Rust SDK)" >&2
@@ -109,7 +119,7 @@ start_server "$tmp/scan"
 result commit "$rel/modsynclog-bench" sdk commit --addr "$addr" --n "$SCAN_N" --warm-up 0 >/dev/null
 stop_server
 
-declare -A commit scan
+declare -A commit scan columns
 start_server "$tmp/data"
 for l in "${langs[@]}"; do
     echo "commit: $l" >&2
@@ -123,6 +133,12 @@ for l in "${langs[@]}"; do
     scan[$l]="$(result scan $(scan_cmd "$l"))"
     # C's table row is its batch reader; its one-call-per-record reader is noted below.
     if [[ $l == C ]]; then scan_one="$(awk '$1 == "RESULT" && $2 == "scan-one" { print $3 }' "$tmp/run.log")"; fi
+    if [[ -n "$(columns_cmd "$l")" ]]; then
+        # shellcheck disable=SC2046
+        columns[$l]="$(result scan-columns $(columns_cmd "$l"))"
+    else
+        columns[$l]="$(awk '$1 == "RESULT" && $2 == "scan-columns" { print $3 }' "$tmp/run.log")"
+    fi
 done
 load_after="$(uptime | sed 's/.*load average: //')"
 
@@ -134,11 +150,11 @@ echo "SDK parity, $(date -u '+%Y-%m-%d %H:%M UTC'), $(git rev-parse --short HEAD
     "$load_after after. One thread, 100-byte records; commit: $N records, default Producer," \
     "acknowledged/s; scan: $SCAN_N records, best of $PASSES passes."
 echo
-echo "| language | commit acked/s | scan records/s | scan / Rust scan | commit / C commit |"
-echo "|---|---|---|---|---|"
+echo "| language | commit acked/s | scan records/s | scan / Rust scan | columns scan records/s | columns / Rust scan | commit / C commit |"
+echo "|---|---|---|---|---|---|---|"
 for l in "${langs[@]}"; do
-    echo "| $l | $(fmt "${commit[$l]}") | $(fmt "${scan[$l]}") |" \
-        "$(ratio "${scan[$l]}" "${scan[Rust]}") | $(ratio "${commit[$l]}" "${commit[C]}") |"
+    echo "| $l | $(fmt "${commit[$l]}") | $(fmt "${scan[$l]}") | $(ratio "${scan[$l]}" "${scan[Rust]}") |" \
+        "$(fmt "${columns[$l]}") | $(ratio "${columns[$l]}" "${scan[Rust]}") | $(ratio "${commit[$l]}" "${commit[C]}") |"
 done
 echo
 echo "C's scan is msl_reader_next_batch (1024 records a call); msl_reader_next, one call per" \
