@@ -142,6 +142,9 @@ static int sdk_commit(const char *addr, long n) {
 
 /* One pass over DIR: per record (msl_reader_next) when batch is 0, else batch records per
  * msl_reader_next_batch call. Returns records/s, or -1 on an error. */
+/* One scan pass: msl_reader_next (batch 0), msl_reader_next_batch (batch records a call)
+ * or msl_reader_next_columns (batch COLUMNS, default limits). Records/s, or -1. */
+#define COLUMNS ((size_t)-1)
 static double scan_pass(const char *dir, size_t batch) {
     static msl_record recs[4096];
     double t0 = now_s();
@@ -157,6 +160,12 @@ static double scan_pass(const char *dir, size_t batch) {
             n++;
             bytes += recs[0].len;
         }
+    } else if (batch == COLUMNS) {
+        msl_columns cols;
+        while ((st = msl_reader_next_columns(r, &cols, 0, 0, 0)) == MSL_OK) {
+            n += cols.count;
+            bytes += cols.offsets[cols.count];
+        }
     } else {
         size_t got;
         while ((st = msl_reader_next_batch(r, recs, batch, &got, 0)) == MSL_OK) {
@@ -170,42 +179,16 @@ static double scan_pass(const char *dir, size_t batch) {
         fprintf(stderr, "scan: %s\n", msl_last_error());
         return -1;
     }
-    printf("C %s scan: %lu records, %lu B in %.3f s\n", batch ? "msl_reader_next_batch(1024)" : "msl_reader_next", n,
-           bytes, t1 - t0);
-    return (double)n / (t1 - t0);
-}
-
-/* Best of `passes` passes each way; `RESULT scan` is the batch reader (the fastest C API),
- * `RESULT scan-one` the one-call-per-record reader. */
-/* One pass with msl_reader_next_columns (default limits): records/s, or -1. */
-static double scan_columns_pass(const char *dir) {
-    double t0 = now_s();
-    msl_reader *r;
-    if (msl_reader_open(dir, NULL, 0, false, &r) != MSL_OK) {
-        fprintf(stderr, "open: %s\n", msl_last_error());
-        return -1;
-    }
-    msl_status st;
-    msl_columns cols;
-    unsigned long n = 0, bytes = 0;
-    while ((st = msl_reader_next_columns(r, &cols, 0, 0, 0)) == MSL_OK) {
-        n += cols.count;
-        bytes += cols.offsets[cols.count];
-    }
-    double t1 = now_s();
-    msl_reader_free(r);
-    if (st != MSL_END) {
-        fprintf(stderr, "scan: %s\n", msl_last_error());
-        return -1;
-    }
-    printf("C msl_reader_next_columns scan: %lu records, %lu B in %.3f s\n", n, bytes, t1 - t0);
+    printf("C %s scan: %lu records, %lu B in %.3f s\n",
+           batch == 0 ? "msl_reader_next" : batch == COLUMNS ? "msl_reader_next_columns" : "msl_reader_next_batch(1024)",
+           n, bytes, t1 - t0);
     return (double)n / (t1 - t0);
 }
 
 static int sdk_scan(const char *dir, int passes) {
     double best = 0, best_one = 0, best_columns = 0;
     for (int pass = 0; pass < passes; pass++) {
-        double one = scan_pass(dir, 0), batched = scan_pass(dir, 1024), columns = scan_columns_pass(dir);
+        double one = scan_pass(dir, 0), batched = scan_pass(dir, 1024), columns = scan_pass(dir, COLUMNS);
         if (one < 0 || batched < 0 || columns < 0) return 1;
         if (one > best_one) best_one = one;
         if (batched > best) best = batched;

@@ -109,8 +109,34 @@ func main() {
 	}
 }
 
-// scanDir reads every record of dir, passes times, and prints the best records/s.
+// scanDir reads every record of dir, passes times, with Next and then with
+// NextColumnsInto, and prints the best records/s of each.
 func scanDir(dir string, passes int) {
+	timePasses(dir, passes, "scan", "Reader", func(r *modsynclog.Reader) (n, bytes int, err error) {
+		for {
+			rec, err := r.Next()
+			if err != nil {
+				return n, bytes, err
+			}
+			n++
+			bytes += len(rec.Data)
+		}
+	})
+	timePasses(dir, passes, "scan-columns", "Reader columns", func(r *modsynclog.Reader) (n, bytes int, err error) {
+		var c modsynclog.Columns
+		for {
+			if err := r.NextColumnsInto(&c, 0, 0, 0); err != nil {
+				return n, bytes, err
+			}
+			n += c.Len()
+			bytes += len(c.Data)
+		}
+	})
+}
+
+// timePasses times passes of scan over a reader of dir opened inside the timing (scan
+// ends with io.EOF) and prints `RESULT what <best records/s>`.
+func timePasses(dir string, passes int, what, label string, scan func(*modsynclog.Reader) (int, int, error)) {
 	best := 0.0
 	for pass := 1; pass <= passes; pass++ {
 		start := time.Now()
@@ -118,51 +144,16 @@ func scanDir(dir string, passes int) {
 		if err != nil {
 			fail("open: %v", err)
 		}
-		n, bytes := 0, 0
-		for {
-			rec, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				fail("scan: %v", err)
-			}
-			n++
-			bytes += len(rec.Data)
+		n, bytes, err := scan(r)
+		if err != io.EOF {
+			fail("scan: %v", err)
 		}
 		secs := time.Since(start).Seconds()
 		r.Close()
-		fmt.Printf("Go Reader scan, pass %d: %d records, %d B in %.3f s\n", pass, n, bytes, secs)
+		fmt.Printf("Go %s scan, pass %d: %d records, %d B in %.3f s\n", label, pass, n, bytes, secs)
 		best = max(best, float64(n)/secs)
 	}
-	fmt.Printf("RESULT scan %.0f\n", best)
-
-	best = 0
-	for pass := 1; pass <= passes; pass++ {
-		start := time.Now()
-		r, err := modsynclog.OpenReader(dir, "", 0, false)
-		if err != nil {
-			fail("open: %v", err)
-		}
-		n, bytes := 0, 0
-		var c modsynclog.Columns
-		for {
-			err := r.NextColumnsInto(&c, 0, 0, 0)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				fail("scan: %v", err)
-			}
-			n += c.Len()
-			bytes += len(c.Data)
-		}
-		secs := time.Since(start).Seconds()
-		r.Close()
-		fmt.Printf("Go Reader columns scan, pass %d: %d records, %d B in %.3f s\n", pass, n, bytes, secs)
-		best = max(best, float64(n)/secs)
-	}
-	fmt.Printf("RESULT scan-columns %.0f\n", best)
+	fmt.Printf("RESULT %s %.0f\n", what, best)
 }
 
 // run commits n records from g goroutines, then flushes, prints the rates and returns
