@@ -140,8 +140,6 @@ static int sdk_commit(const char *addr, long n) {
     return rc;
 }
 
-/* One pass over DIR: per record (msl_reader_next) when batch is 0, else batch records per
- * msl_reader_next_batch call. Returns records/s, or -1 on an error. */
 /* One scan pass: msl_reader_next (batch 0), msl_reader_next_batch (batch records a call)
  * or msl_reader_next_columns (batch COLUMNS, default limits). Records/s, or -1. */
 #define COLUMNS ((size_t)-1)
