@@ -64,8 +64,8 @@ pub(crate) async fn status(State(state): State<Shared>) -> Result<Json<Value>, R
     let head = match &state.store {
         Some(store) => {
             let (vfs, root) = (store.vfs.clone(), store.root.clone());
-            let days = blocking(move || core_metrics::store::days(vfs.as_ref(), &root)).await?;
-            days.first().map(|d| json!({"date": d.date.to_string(), "records": d.records}))
+            let newest = blocking(move || core_metrics::store::newest_day(vfs.as_ref(), &root)).await?;
+            newest.map(|d| json!({"date": d.date.to_string(), "records": d.records}))
         }
         None => None,
     };

@@ -34,16 +34,22 @@ pub struct DayInfo {
 
 /// The days of the store at `root`, newest first.
 pub fn days(vfs: &dyn Vfs, root: &Path) -> Result<Vec<DayInfo>> {
-    let mut out = Vec::new();
-    for date in day::list_days(vfs, root)?.into_iter().rev() {
-        out.push(DayInfo {
-            date,
-            records: day::record_count(vfs, root, date)?,
-            bytes: day::day_bytes(vfs, root, date)?,
-            finished: day::is_finished(vfs, root, date),
-        });
-    }
-    Ok(out)
+    day::list_days(vfs, root)?.into_iter().rev().map(|date| day_info(vfs, root, date)).collect()
+}
+
+/// The newest day of the store at `root` (`None` when it has none): what [`days`] gives
+/// first, without looking into every other day's files.
+pub fn newest_day(vfs: &dyn Vfs, root: &Path) -> Result<Option<DayInfo>> {
+    day::list_days(vfs, root)?.last().map(|&date| day_info(vfs, root, date)).transpose()
+}
+
+fn day_info(vfs: &dyn Vfs, root: &Path, date: Date) -> Result<DayInfo> {
+    Ok(DayInfo {
+        date,
+        records: day::record_count(vfs, root, date)?,
+        bytes: day::day_bytes(vfs, root, date)?,
+        finished: day::is_finished(vfs, root, date),
+    })
 }
 
 /// A connected replica and how far behind it is.
@@ -143,5 +149,27 @@ impl Collector for StoreMetrics {
         let lag: Vec<_> = replicas.iter().map(|r| (labels(r), r.lag_seconds)).collect();
         gauges(&mut e, "replica_lag_seconds", "Age of the oldest record not yet sent to each replica", &lag)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::io::StdVfs;
+    use crate::store::{Durability, NewRecord, Store, StoreOptions};
+
+    #[test]
+    fn newest_day_is_the_first_of_days() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(newest_day(&StdVfs, dir.path()).unwrap(), None);
+        let mut store =
+            Store::open(dir.path(), StoreOptions { durability: Durability::Never, ..Default::default() }).unwrap();
+        for (day, n) in [("2026-11-20", 2), ("2026-11-22", 3), ("2026-11-21", 1)] {
+            let recs: Vec<_> = (0..n).map(|_| NewRecord { time: 1, ty: 1, data: b"abc" }).collect();
+            store.append(Date::parse(day).unwrap(), &recs).unwrap();
+        }
+        let all = days(&StdVfs, dir.path()).unwrap();
+        assert_eq!(all.iter().map(|d| d.records).collect::<Vec<_>>(), [3, 1, 2]);
+        assert_eq!(newest_day(&StdVfs, dir.path()).unwrap().as_ref(), all.first());
     }
 }
