@@ -59,9 +59,12 @@ fn column<'py, T: Copy, const N: usize>(
     Ok((raw.unbind(), view.unbind()))
 }
 
-/// Value `i` of a column written by `column`.
-fn value<const N: usize>(raw: &Bound<'_, PyBytes>, i: usize) -> [u8; N] {
-    raw.as_bytes()[i * N..(i + 1) * N].try_into().expect("N bytes")
+/// Value `i` of a column written by `column`; `IndexError` past its end.
+fn value<const N: usize>(raw: &Bound<'_, PyBytes>, i: usize) -> PyResult<[u8; N]> {
+    raw.as_bytes()
+        .get(i * N..(i + 1) * N)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| PyIndexError::new_err(format!("no value {i} in a column of {} bytes", raw.as_bytes().len())))
 }
 
 impl PyColumns {
@@ -87,18 +90,24 @@ impl PyColumns {
     }
 
     /// Record `i` (`i < len`), with a copy of its payload.
-    fn record(&self, py: Python<'_>, i: usize) -> PyRecord {
-        let start = u32::from_ne_bytes(value(self.raw_offsets.bind(py), i)) as usize;
-        let end = u32::from_ne_bytes(value(self.raw_offsets.bind(py), i + 1)) as usize;
-        PyRecord {
+    fn record(&self, py: Python<'_>, i: usize) -> PyResult<PyRecord> {
+        let start = u32::from_ne_bytes(value(self.raw_offsets.bind(py), i)?) as usize;
+        let end = u32::from_ne_bytes(value(self.raw_offsets.bind(py), i + 1)?) as usize;
+        let data = self
+            .data
+            .bind(py)
+            .as_bytes()
+            .get(start..end)
+            .ok_or_else(|| PyIndexError::new_err(format!("payload {i} ({start}..{end}) past the batch's data")))?;
+        Ok(PyRecord {
             record: Record {
                 date: self.date,
                 id: self.first_id + i as u64,
-                time: i32::from_ne_bytes(value(self.raw_times.bind(py), i)),
-                ty: i16::from_ne_bytes(value(self.raw_types.bind(py), i)),
-                data: Bytes::copy_from_slice(&self.data.bind(py).as_bytes()[start..end]),
+                time: i32::from_ne_bytes(value(self.raw_times.bind(py), i)?),
+                ty: i16::from_ne_bytes(value(self.raw_types.bind(py), i)?),
+                data: Bytes::copy_from_slice(data),
             },
-        }
+        })
     }
 }
 
@@ -161,7 +170,7 @@ impl PyColumns {
     fn __getitem__(&self, py: Python<'_>, i: isize) -> PyResult<PyRecord> {
         let at = if i < 0 { i.checked_add_unsigned(self.len) } else { Some(i) };
         match at.and_then(|at| usize::try_from(at).ok()).filter(|&at| at < self.len) {
-            Some(at) => Ok(self.record(py, at)),
+            Some(at) => self.record(py, at),
             None => Err(PyIndexError::new_err(format!("record {i} of a batch of {}", self.len))),
         }
     }
@@ -190,10 +199,13 @@ impl ColumnsIter {
         slf
     }
 
-    fn __next__(&mut self, py: Python<'_>) -> Option<PyRecord> {
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<PyRecord>> {
         let columns = self.columns.get();
-        let record = (self.next < columns.len).then(|| columns.record(py, self.next))?;
+        if self.next >= columns.len {
+            return Ok(None);
+        }
+        let record = columns.record(py, self.next)?;
         self.next += 1;
-        Some(record)
+        Ok(Some(record))
     }
 }
