@@ -42,40 +42,41 @@ if (mode === '--sdk-commit') {
   console.log(`RESULT commit ${Math.round(N / s)}`)
   process.exit(0)
 }
-if (mode === '--sdk-scan') {
+// Times P scans of a Reader of `arg` opened inside the timing (`scan` resolves [records,
+// bytes]); prints each pass and `RESULT <what> <best records/s>`.
+async function timePasses(what, label, scan) {
   let best = 0
   for (let pass = 1; pass <= Number(passes ?? 3); pass++) {
     const t0 = process.hrtime.bigint()
+    const [n, bytes] = await scan(new Reader(arg))
+    const s = Number(process.hrtime.bigint() - t0) / 1e9
+    console.log(`Node Reader ${label} scan, pass ${pass}: ${n} records, ${bytes} B in ${s.toFixed(3)} s`)
+    best = Math.max(best, n / s)
+  }
+  console.log(`RESULT ${what} ${Math.round(best)}`)
+  process.exit(0)
+}
+if (mode === '--sdk-scan') {
+  await timePasses('scan', 'for-await', async (reader) => {
     let n = 0
     let bytes = 0
-    for await (const r of new Reader(arg)) {
+    for await (const r of reader) {
       n++
       bytes += r.data.length
     }
-    const s = Number(process.hrtime.bigint() - t0) / 1e9
-    console.log(`Node Reader for-await scan, pass ${pass}: ${n} records, ${bytes} B in ${s.toFixed(3)} s`)
-    best = Math.max(best, n / s)
-  }
-  console.log(`RESULT scan ${Math.round(best)}`)
-  process.exit(0)
+    return [n, bytes]
+  })
 }
 if (mode === '--sdk-scan-columns') {
-  let best = 0
-  for (let pass = 1; pass <= Number(passes ?? 3); pass++) {
-    const t0 = process.hrtime.bigint()
+  await timePasses('scan-columns', 'readColumns', async (reader) => {
     let n = 0
     let bytes = 0
-    const r = new Reader(arg)
-    for (let b; (b = await r.readColumns()) !== null; ) {
+    for (let b; (b = await reader.readColumns()) !== null; ) {
       n += b.length
       bytes += b.data.length
     }
-    const s = Number(process.hrtime.bigint() - t0) / 1e9
-    console.log(`Node Reader readColumns scan, pass ${pass}: ${n} records, ${bytes} B in ${s.toFixed(3)} s`)
-    best = Math.max(best, n / s)
-  }
-  console.log(`RESULT scan-columns ${Math.round(best)}`)
-  process.exit(0)
+    return [n, bytes]
+  })
 }
 const SCAN = 1_000_000
 const repo = path.resolve(nodeDir, '..')

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 # python/ itself holds the source package (without the compiled module): use the installed one.
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -104,33 +105,35 @@ def sdk_commit(addr: str, n: int) -> None:
     print(f"RESULT commit {n / secs:.0f}")
 
 
-def sdk_scan(data: str, passes: int) -> None:
+def time_passes(
+    data: str, passes: int, what: str, label: str, scan: Callable[[modsynclog.Reader], tuple[int, int]]
+) -> None:
+    """Times `passes` scans of a Reader of `data` opened inside the timing (`scan` returns
+    records and bytes); prints each pass and `RESULT <what> <best records/s>`."""
     best = 0.0
     for i in range(passes):
         t0 = time.perf_counter()
-        count = size = 0
-        for rec in modsynclog.Reader(data):
-            count += 1
-            size += len(rec.data)
+        count, size = scan(modsynclog.Reader(data))
         secs = time.perf_counter() - t0
-        print(f"Python Reader scan, pass {i + 1}: {count} records, {size} B in {secs:.3f} s")
+        print(f"Python {label} scan, pass {i + 1}: {count} records, {size} B in {secs:.3f} s")
         best = max(best, count / secs)
-    print(f"RESULT scan {best:.0f}")
+    print(f"RESULT {what} {best:.0f}")
 
 
-def sdk_scan_columns(data: str, passes: int) -> None:
-    best = 0.0
-    for i in range(passes):
-        t0 = time.perf_counter()
-        count = size = 0
-        r = modsynclog.Reader(data)
-        while (b := r.next_columns()) is not None:
-            count += len(b)
-            size += len(b.data)
-        secs = time.perf_counter() - t0
-        print(f"Python Reader columns scan, pass {i + 1}: {count} records, {size} B in {secs:.3f} s")
-        best = max(best, count / secs)
-    print(f"RESULT scan-columns {best:.0f}")
+def scan_records(r: modsynclog.Reader) -> tuple[int, int]:
+    count = size = 0
+    for rec in r:
+        count += 1
+        size += len(rec.data)
+    return count, size
+
+
+def scan_columns(r: modsynclog.Reader) -> tuple[int, int]:
+    count = size = 0
+    while (b := r.next_columns()) is not None:
+        count += len(b)
+        size += len(b.data)
+    return count, size
 
 
 def main() -> None:
@@ -145,9 +148,9 @@ def main() -> None:
     if args.sdk_commit:
         return sdk_commit(args.sdk_commit, args.records)
     if args.sdk_scan:
-        return sdk_scan(args.sdk_scan, args.passes)
+        return time_passes(args.sdk_scan, args.passes, "scan", "Reader", scan_records)
     if args.sdk_scan_columns:
-        return sdk_scan_columns(args.sdk_scan_columns, args.passes)
+        return time_passes(args.sdk_scan_columns, args.passes, "scan-columns", "Reader columns", scan_columns)
     if not SERVER.exists():
         print(f"building {SERVER} (once)...", flush=True)
         subprocess.run(["cargo", "build", "--release", "-p", "modsynclog-server"], cwd=REPO, check=True)
