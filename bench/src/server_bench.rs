@@ -78,6 +78,12 @@ pub struct ServerBenchArgs {
     /// With both, each case runs over each in turn and a side-by-side table is printed.
     #[arg(long, value_enum, default_value = "plain", value_delimiter = ',')]
     pub transport: Vec<Transport>,
+    /// Records of an untimed in-process ingest run over each transport before the first
+    /// timed one (0: none). Without it the first case of the process ran up to 25% slower
+    /// than the same case later (allocator, page cache and CPU still cold), which decided
+    /// a plaintext/TLS comparison by which transport went first.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub warmup_records: u64,
 }
 
 struct Row {
@@ -114,6 +120,17 @@ pub fn run(args: ServerBenchArgs) -> Result<()> {
         eprintln!("  (legacy unary calls and the legacy sync socket are plaintext only: skipped)");
     }
     let mut rows = Vec::new();
+    if (on("ingest") || on("real")) && args.warmup_records > 0 {
+        eprintln!("warming up: {} records over each transport, untimed", args.warmup_records);
+        let warm = ServerBenchArgs { records: args.warmup_records, ..args.clone() };
+        for net in &nets {
+            let dir = tempdir(&args)?;
+            let server = rt.block_on(start_server(dir.path(), false, net))?;
+            native_ingest(&net.url(&server.grpc_addr().to_string()), 4, &warm, net, None)?;
+            check_count(dir.path(), warm.records)?;
+            rt.block_on(server.shutdown())?;
+        }
+    }
     eprintln!("running (each line is printed as it completes):");
     if on("ingest") {
         for producers in [1usize, 4] {
