@@ -224,8 +224,13 @@ fn the_api_shows_days_records_replicas_and_follows_the_head() {
     send(grpc, 9, &noise(many, 500), tmp.path());
     let native_addr =
         listed.iter().find(|r| r["protocol"] == "native").unwrap()["address"].as_str().unwrap().to_string();
+    // Labelled by host, not address: a reconnect (a new port) keeps the series.
+    let native_host = native_addr.parse::<std::net::SocketAddr>().unwrap().ip().to_string();
     let lag = samples(http, "modsynclog_replica_lag_records");
-    let native_lag = lag.iter().find(|s| s.labels.get("replica") == Some(native_addr.as_str())).expect("a lag sample");
+    let native_lag = lag
+        .iter()
+        .find(|s| s.labels.get("replica") == Some(native_host.as_str()) && s.labels.get("protocol") == Some("native"))
+        .expect("a lag sample");
     assert!(value(native_lag) > 0.0, "a stopped replica shows no lag: {lag:?}");
     assert!(value(native_lag) <= many as f64);
     assert_eq!(native_lag.labels.get("protocol"), Some("native"));

@@ -4,6 +4,8 @@
 //! Everything here is a few `stat`s and, per lagging replica, one index entry and one
 //! record header read, all through the store's [`Vfs`]: cheap enough to do on every scrape.
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -138,18 +140,36 @@ impl Collector for StoreMetrics {
             .collect();
         gauges(&mut e, "replicas_connected", "Replicas connected now", &connected)?;
         gauge(&mut e, "producers_connected", "SDK producers (ingest streams) connected now", producers as i64)?;
-        let labels = |r: &ReplicaInfo| {
-            [("replica", r.session.address.clone()), ("protocol", r.session.kind.protocol().to_string())]
+        let hosts = furthest_behind_per_host(&replicas);
+        let labels = |host: &str, r: &ReplicaInfo| {
+            [("replica", host.to_string()), ("protocol", r.session.kind.protocol().to_string())]
         };
         let position: Vec<_> =
-            replicas.iter().map(|r| (labels(r), r.session.position.map_or(0, |(_, id)| id) as i64)).collect();
-        gauges(&mut e, "replica_position", "Next record id sent to each replica, of its day", &position)?;
-        let lag: Vec<_> = replicas.iter().map(|r| (labels(r), r.lag_records as i64)).collect();
-        gauges(&mut e, "replica_lag_records", "Records each replica is behind", &lag)?;
-        let lag: Vec<_> = replicas.iter().map(|r| (labels(r), r.lag_seconds)).collect();
-        gauges(&mut e, "replica_lag_seconds", "Age of the oldest record not yet sent to each replica", &lag)?;
+            hosts.iter().map(|(h, r)| (labels(h, r), r.session.position.map_or(0, |(_, id)| id) as i64)).collect();
+        gauges(&mut e, "replica_position", "Next record id sent to each replica host, of its day", &position)?;
+        let lag: Vec<_> = hosts.iter().map(|(h, r)| (labels(h, r), r.lag_records as i64)).collect();
+        gauges(&mut e, "replica_lag_records", "Records each replica host is behind", &lag)?;
+        let lag: Vec<_> = hosts.iter().map(|(h, r)| (labels(h, r), r.lag_seconds)).collect();
+        gauges(&mut e, "replica_lag_seconds", "Age of the oldest record not yet sent to each replica host", &lag)?;
         Ok(())
     }
+}
+
+/// The replica furthest behind of each host and protocol, with the host: the label the
+/// per-replica gauges carry. A host and not its address, because a replica that reconnects
+/// comes from a new port, and a port in the label made a new series at every reconnect;
+/// two replicas on one host share a series that shows the one further behind.
+fn furthest_behind_per_host(replicas: &[ReplicaInfo]) -> Vec<(String, &ReplicaInfo)> {
+    let mut hosts: BTreeMap<(String, &'static str), &ReplicaInfo> = BTreeMap::new();
+    for r in replicas {
+        let address = &r.session.address;
+        let host = address.parse::<SocketAddr>().map_or_else(|_| address.clone(), |a| a.ip().to_string());
+        let slot = hosts.entry((host, r.session.kind.protocol())).or_insert(r);
+        if (r.lag_records, r.lag_seconds) > (slot.lag_records, slot.lag_seconds) {
+            *slot = r;
+        }
+    }
+    hosts.into_iter().map(|((host, _), r)| (host, r)).collect()
 }
 
 #[cfg(test)]
@@ -171,5 +191,43 @@ mod tests {
         let all = days(&StdVfs, dir.path()).unwrap();
         assert_eq!(all.iter().map(|d| d.records).collect::<Vec<_>>(), [3, 1, 2]);
         assert_eq!(newest_day(&StdVfs, dir.path()).unwrap().as_ref(), all.first());
+    }
+
+    fn replica(kind: SessionKind, address: &str, lag_records: u64) -> ReplicaInfo {
+        let session = SessionInfo {
+            id: 0,
+            kind,
+            address: address.to_string(),
+            connected_since: 0,
+            position: Some((Date::parse("2026-11-30").unwrap(), 100 - lag_records)),
+            records: 0,
+            bytes: 0,
+        };
+        ReplicaInfo { session, lag_records, lag_seconds: lag_records as f64 / 10.0 }
+    }
+
+    #[test]
+    fn replicas_are_labelled_by_host_and_the_furthest_behind_is_shown() {
+        let replicas = [
+            replica(SessionKind::NativeReplica, "10.0.0.7:50123", 5),
+            replica(SessionKind::NativeReplica, "10.0.0.7:50999", 40),
+            replica(SessionKind::NativeReplica, "10.0.0.7:51000", 7),
+            replica(SessionKind::LegacyReplica, "10.0.0.7:41000", 1),
+            replica(SessionKind::NativeReplica, "[::1]:6000", 0),
+            replica(SessionKind::LegacyReplica, "unknown", 3),
+        ];
+        let shown: Vec<_> = furthest_behind_per_host(&replicas)
+            .into_iter()
+            .map(|(host, r)| (host, r.session.kind.protocol(), r.lag_records))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("10.0.0.7".to_string(), "legacy", 1),
+                ("10.0.0.7".to_string(), "native", 40),
+                ("::1".to_string(), "native", 0),
+                ("unknown".to_string(), "legacy", 3),
+            ]
+        );
     }
 }
