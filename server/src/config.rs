@@ -119,6 +119,11 @@ pub struct ServerArgs {
     /// Seconds a new connection has to send its first bytes (and finish TLS). [default: 10]
     #[arg(long, env = "MODSYNCLOG_HANDSHAKE_TIMEOUT")]
     pub handshake_timeout: Option<u64>,
+    /// Seconds a gRPC connection may stay open with no call (no stream, no subscription,
+    /// no unary call) before the server closes it; HTTP/2 pings do not count. Clients
+    /// reconnect on their next call. [default: 300]
+    #[arg(long, env = "MODSYNCLOG_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<u64>,
     /// Payload bytes queued for the writer, all producers together (e.g. 64MiB). [default: 64MiB]
     #[arg(long, env = "MODSYNCLOG_WRITER_QUEUE_BYTES", value_parser = parse_bytes)]
     pub writer_queue_bytes: Option<usize>,
@@ -222,6 +227,7 @@ struct FileConfig {
     legacy_ack: Option<String>,
     legacy_zlib_level: Option<u32>,
     handshake_timeout: Option<u64>,
+    idle_timeout: Option<u64>,
     writer_queue_bytes: Option<String>,
     stream_inflight_bytes: Option<String>,
     fsync: Option<String>,
@@ -338,6 +344,10 @@ impl ServerArgs {
                     .max_ingest_calls
                     .or(file.max_ingest_calls)
                     .unwrap_or(net_default.max_ingest_calls),
+                idle_timeout: self
+                    .idle_timeout
+                    .or(file.idle_timeout)
+                    .map_or(net_default.idle_timeout, Duration::from_secs),
             },
             legacy_max_connections: self
                 .legacy_max_connections
@@ -415,6 +425,9 @@ impl Settings {
         }
         if self.net.handshake_timeout.is_zero() {
             anyhow::bail!("--handshake-timeout must be at least 1 second");
+        }
+        if self.net.idle_timeout.is_zero() {
+            anyhow::bail!("--idle-timeout must be at least 1 second");
         }
         for (name, t) in
             [("--token", &self.token), ("--ingest-token", &self.ingest_token), ("--sync-token", &self.sync_token)]

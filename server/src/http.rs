@@ -138,6 +138,7 @@ fn server_config(s: &Settings, running: &RunningServer) -> Value {
         "max_ingest_calls": s.net.max_ingest_calls,
         "max_subscribers": s.net.max_subscribers,
         "handshake_timeout_s": s.net.handshake_timeout.as_secs(),
+        "idle_timeout_s": s.net.idle_timeout.as_secs(),
         "legacy_max_connections": s.legacy_max_connections,
         "legacy_ack": s.legacy_ack.to_string(),
         "legacy_zlib_level": s.legacy_zlib_level,

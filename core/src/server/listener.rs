@@ -5,7 +5,8 @@
 //! the whole TLS handshake, and only then hands the connection to tonic. A client that
 //! connects and sends nothing is dropped when the timeout passes; past
 //! [`NetLimits::max_connections`] new sockets are closed at once. Each connection carries
-//! its [`PeerInfo`] (address, client certificates) into every request's extensions.
+//! its [`PeerInfo`] (address, client certificates) into every request's extensions, and
+//! is closed once it has held no call for [`NetLimits::idle_timeout`] (see [`super::idle`]).
 
 use std::io;
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::Connected;
 
+use super::idle::{Calls, ConnInfo, IdleTimer};
 pub use crate::access::PeerInfo;
 use crate::metrics::{ConnectionGuard, Port, ServerMetrics};
 use crate::tls::ReloadingAcceptor;
@@ -41,6 +43,9 @@ pub struct NetLimits {
     pub max_subscribers: usize,
     /// Ingest calls (streams and unary appends) in progress at once (default 256).
     pub max_ingest_calls: usize,
+    /// A connection with no call open for this long is closed (default 5 min); HTTP/2
+    /// pings do not count as calls.
+    pub idle_timeout: Duration,
 }
 
 impl Default for NetLimits {
@@ -51,6 +56,7 @@ impl Default for NetLimits {
             handshake_timeout: Duration::from_secs(10),
             max_subscribers: crate::server::sync_service::MAX_SUBSCRIBERS,
             max_ingest_calls: crate::server::ingest::MAX_INGEST_CALLS,
+            idle_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -59,6 +65,8 @@ impl Default for NetLimits {
 pub struct Conn {
     io: Io,
     peer: PeerInfo,
+    calls: Arc<Calls>,
+    idle: IdleTimer,
     _permit: OwnedSemaphorePermit,
     /// Counted in `modsynclog_connections{port="grpc"}` while open.
     _counted: Option<ConnectionGuard>,
@@ -70,19 +78,44 @@ enum Io {
 }
 
 impl Connected for Conn {
-    type ConnectInfo = PeerInfo;
+    type ConnectInfo = ConnInfo;
 
-    fn connect_info(&self) -> PeerInfo {
-        self.peer.clone()
+    fn connect_info(&self) -> ConnInfo {
+        ConnInfo { peer: self.peer.clone(), calls: self.calls.clone() }
     }
 }
 
 impl AsyncRead for Conn {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io {
+        let this = self.get_mut();
+        // Idle: the end of the stream, as if the client had closed, and hyper drops the
+        // connection. Not while bytes wait in the socket: they may be a call that arrived
+        // just now, which must be read and begun, not lost with the connection.
+        if this.idle.poll_expired(cx) {
+            if !this.input_waiting() {
+                return Poll::Ready(Ok(()));
+            }
+            this.idle.postpone(IDLE_READ_GRACE, cx);
+        }
+        match &mut this.io {
             Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
+    }
+}
+
+/// How long bytes that arrive as a connection's idle time runs out put the close off: time
+/// for hyper to read them and begin the call they may hold.
+const IDLE_READ_GRACE: Duration = Duration::from_secs(1);
+
+impl Conn {
+    /// Whether the client has sent bytes that were not read yet.
+    fn input_waiting(&self) -> bool {
+        let tcp = match &self.io {
+            Io::Plain(s) => s,
+            Io::Tls(s) => s.get_ref().0,
+        };
+        matches!(peek_now(tcp, &mut [0u8; 1]), Ok(n) if n > 0)
     }
 }
 
@@ -178,7 +211,10 @@ pub fn incoming(
                 match tokio::time::timeout(limits.handshake_timeout, handshake(stream, remote, tls)).await {
                     Ok(Ok((io, certs))) => {
                         let peer = PeerInfo { remote_addr: Some(remote), certs };
-                        let _ = tx.send(Ok(Conn { io, peer, _permit: permit, _counted: counted })).await;
+                        let calls = Calls::new();
+                        let idle = IdleTimer::new(calls.clone(), limits.idle_timeout);
+                        let conn = Conn { io, peer, calls, idle, _permit: permit, _counted: counted };
+                        let _ = tx.send(Ok(conn)).await;
                     }
                     Ok(Err(e)) => {
                         // Every failure is worth a line until a flood makes it noise.

@@ -16,6 +16,7 @@
 
 pub mod ack;
 pub mod dedup;
+pub mod idle;
 pub mod ingest;
 pub mod legacy_grpc;
 pub mod limits;
@@ -239,6 +240,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         .max_concurrent_streams(config.net.max_streams)
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+        .layer(idle::CallsLayer)
         .add_service(tonic::service::interceptor::InterceptedService::new(ingest, policy.guard(Scope::Write)))
         .add_service(tonic::service::interceptor::InterceptedService::new(sync, policy.guard(Scope::Read)))
         .add_optional_service(legacy);
