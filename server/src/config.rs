@@ -426,8 +426,9 @@ impl Settings {
         if self.net.handshake_timeout.is_zero() {
             anyhow::bail!("--handshake-timeout must be at least 1 second");
         }
-        if self.net.idle_timeout.is_zero() {
-            anyhow::bail!("--idle-timeout must be at least 1 second");
+        let max_idle = modsynclog_core::server::idle::MAX_IDLE_TIMEOUT;
+        if self.net.idle_timeout.is_zero() || self.net.idle_timeout > max_idle {
+            anyhow::bail!("--idle-timeout must be between 1 and {} seconds", max_idle.as_secs());
         }
         for (name, t) in
             [("--token", &self.token), ("--ingest-token", &self.ingest_token), ("--sync-token", &self.sync_token)]
@@ -475,6 +476,20 @@ mod tests {
         std::fs::write(&path, "data_dri = \"typo\"\n").unwrap();
         let err = ServerArgs { config: Some(path), ..Default::default() }.settle().unwrap_err();
         assert!(format!("{err:#}").contains("unknown field `data_dri`"), "{err:#}");
+    }
+
+    #[test]
+    fn the_idle_timeout_from_flag_and_file_within_its_bounds() {
+        assert_eq!(ServerArgs::default().settle().unwrap().net.idle_timeout, Duration::from_secs(300));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("msl.toml");
+        std::fs::write(&path, "idle_timeout = 60\n").unwrap();
+        let s = ServerArgs { config: Some(path), ..Default::default() }.settle().unwrap();
+        assert_eq!(s.net.idle_timeout, Duration::from_secs(60));
+        for bad in [0, u64::MAX] {
+            let err = ServerArgs { idle_timeout: Some(bad), ..Default::default() }.settle().unwrap_err();
+            assert!(format!("{err:#}").contains("--idle-timeout must be between 1 and"), "{err:#}");
+        }
     }
 
     #[test]

@@ -75,8 +75,12 @@ pub struct IdleTimer {
     sleep: Pin<Box<Sleep>>,
 }
 
+/// The longest idle timeout taken: a longer one would overflow the clock's arithmetic.
+pub const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(365 * 86_400);
+
 impl IdleTimer {
     pub fn new(calls: Arc<Calls>, timeout: Duration) -> IdleTimer {
+        let timeout = timeout.min(MAX_IDLE_TIMEOUT);
         IdleTimer { calls, timeout, sleep: Box::pin(tokio::time::sleep(timeout)) }
     }
 
