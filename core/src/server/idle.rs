@@ -53,8 +53,13 @@ impl Calls {
 
     /// How long no call has been open (`None` while one is).
     fn idle_for(&self) -> Option<Duration> {
-        let since = *self.idle_since.lock().unwrap_or_else(|p| p.into_inner());
-        (self.open.load(Ordering::SeqCst) == 0).then(|| since.elapsed())
+        // The count first: once it reads zero, the last call's end stamp (written before
+        // its decrement, see `CallGuard`) is what the lock gives. Calls begin on the
+        // connection's own task, which is also the one asking here, so none begins between.
+        if self.open.load(Ordering::SeqCst) != 0 {
+            return None;
+        }
+        Some(self.idle_since.lock().unwrap_or_else(|p| p.into_inner()).elapsed())
     }
 }
 
@@ -62,7 +67,8 @@ struct CallGuard(Arc<Calls>);
 
 impl Drop for CallGuard {
     fn drop(&mut self) {
-        // The stamp first: a timer that sees the count at zero then reads a fresh stamp.
+        // The stamp before the decrement: a timer that sees the count at zero then reads
+        // this stamp, not the one from before the call.
         *self.0.idle_since.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
         self.0.open.fetch_sub(1, Ordering::SeqCst);
     }
