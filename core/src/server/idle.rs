@@ -7,10 +7,16 @@
 //! Well-behaved clients do not notice: a producer or replica keeps its call open, and a
 //! tonic channel (every SDK, `modsynclog-client`) reconnects on its next call.
 //!
-//! [`CallsLayer`] counts each connection's calls, from a request's arrival to the end (or
-//! drop) of its response body, in the [`Calls`] the listener made for the connection;
-//! [`IdleTimer`], polled on the connection's read path, ends the connection once the
-//! count has stayed at zero for the timeout.
+//! [`CallsLayer`] counts each connection's calls, from a request's arrival at its service
+//! to the end (or drop) of its response body, in the [`Calls`] the listener made for the
+//! connection; [`IdleTimer`], polled on the connection's read path, ends the connection
+//! once the count has stayed at zero for the timeout.
+//!
+//! A call is counted only when the task hyper spawns for its stream first runs, after the
+//! connection has read the request. So bytes read just before the time runs out (or still
+//! waiting in the socket) put the close off by [`READ_GRACE`], a few times at most: long
+//! enough for a call among them to be counted, too short for a client that only pings to
+//! stay.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -54,8 +60,8 @@ impl Calls {
     /// How long no call has been open (`None` while one is).
     fn idle_for(&self) -> Option<Duration> {
         // The count first: once it reads zero, the last call's end stamp (written before
-        // its decrement, see `CallGuard`) is what the lock gives. Calls begin on the
-        // connection's own task, which is also the one asking here, so none begins between.
+        // its decrement, see `CallGuard`) is what the lock gives. A call that begins just
+        // after is what `IdleTimer`'s read grace is for.
         if self.open.load(Ordering::SeqCst) != 0 {
             return None;
         }
@@ -79,7 +85,18 @@ pub struct IdleTimer {
     calls: Arc<Calls>,
     timeout: Duration,
     sleep: Pin<Box<Sleep>>,
+    /// When the connection last read bytes (see [`READ_GRACE`]).
+    last_read: Option<Instant>,
+    /// Closes put off in a row with no call counted since.
+    postponed: u32,
 }
+
+/// How long bytes read (or waiting) as the idle time runs out put the close off: time for
+/// the call they may hold to be counted.
+pub const READ_GRACE: Duration = Duration::from_secs(1);
+/// Closes put off in a row at most, so that a client sending pings (or anything but
+/// calls) every second is closed all the same.
+pub const MAX_POSTPONED: u32 = 3;
 
 /// The longest idle timeout taken: a longer one would overflow the clock's arithmetic.
 pub const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(365 * 86_400);
@@ -87,28 +104,41 @@ pub const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(365 * 86_400);
 impl IdleTimer {
     pub fn new(calls: Arc<Calls>, timeout: Duration) -> IdleTimer {
         let timeout = timeout.min(MAX_IDLE_TIMEOUT);
-        IdleTimer { calls, timeout, sleep: Box::pin(tokio::time::sleep(timeout)) }
+        IdleTimer { calls, timeout, sleep: Box::pin(tokio::time::sleep(timeout)), last_read: None, postponed: 0 }
     }
 
-    /// True once the connection has had no call for the timeout; until then the timer is
-    /// armed with `cx`'s waker for the earliest moment that could be so.
-    pub fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
+    /// The connection read some bytes.
+    pub fn read_some(&mut self) {
+        self.last_read = Some(Instant::now());
+    }
+
+    /// True once the connection is to be closed: no call for the timeout, and no bytes
+    /// read within [`READ_GRACE`] or `input_waiting` (unless the close was put off
+    /// [`MAX_POSTPONED`] times already). Until then the timer is armed with `cx`'s waker
+    /// for the earliest moment that could be so.
+    pub fn poll_expired(&mut self, cx: &mut Context<'_>, input_waiting: impl Fn() -> bool) -> bool {
         while self.sleep.as_mut().poll(cx).is_ready() {
             let next = match self.calls.idle_for() {
-                Some(idle) if idle >= self.timeout => return true,
-                Some(idle) => self.timeout - idle,
-                None => self.timeout,
+                Some(idle) if idle >= self.timeout => {
+                    let recent = self.last_read.is_some_and(|t| t.elapsed() < READ_GRACE);
+                    if self.postponed >= MAX_POSTPONED || !(recent || input_waiting()) {
+                        return true;
+                    }
+                    self.postponed += 1;
+                    READ_GRACE
+                }
+                Some(idle) => {
+                    self.postponed = 0;
+                    self.timeout - idle
+                }
+                None => {
+                    self.postponed = 0;
+                    self.timeout
+                }
             };
             self.sleep.as_mut().reset(Instant::now() + next);
         }
         false
-    }
-
-    /// Bytes arrived just as the time ran out: they may hold a call not yet begun (read,
-    /// but not yet handed to its service). Looks again after `grace`, by when it has.
-    pub fn postpone(&mut self, grace: Duration, cx: &mut Context<'_>) {
-        self.sleep.as_mut().reset(Instant::now() + grace);
-        let _ = self.sleep.as_mut().poll(cx);
     }
 }
 
@@ -193,31 +223,55 @@ mod tests {
 
     use super::*;
 
+    const MINUTE: Duration = Duration::from_secs(60);
+
     #[tokio::test(start_paused = true)]
     async fn expires_only_after_the_timeout_with_no_call_open() {
         let calls = Calls::new();
-        let mut timer = IdleTimer::new(calls.clone(), Duration::from_secs(60));
+        let mut timer = IdleTimer::new(calls.clone(), MINUTE);
         let mut cx = Context::from_waker(Waker::noop());
-        assert!(!timer.poll_expired(&mut cx));
+        let quiet = || false;
+        assert!(!timer.poll_expired(&mut cx, quiet));
 
         let call = calls.begin();
-        tokio::time::advance(Duration::from_secs(300)).await;
-        assert!(!timer.poll_expired(&mut cx), "a call is open: not idle however long");
+        tokio::time::advance(5 * MINUTE).await;
+        assert!(!timer.poll_expired(&mut cx, quiet), "a call is open: not idle however long");
         drop(call);
         tokio::time::advance(Duration::from_secs(59)).await;
-        assert!(!timer.poll_expired(&mut cx), "idle for 59 s of 60");
+        assert!(!timer.poll_expired(&mut cx, quiet), "idle for 59 s of 60");
         tokio::time::advance(Duration::from_secs(2)).await;
-        assert!(timer.poll_expired(&mut cx), "idle for 61 s");
+        assert!(timer.poll_expired(&mut cx, quiet), "idle for 61 s");
+    }
 
-        // Bytes came in as it ran out: a second's grace, then closed unless a call began.
-        timer.postpone(Duration::from_secs(1), &mut cx);
-        assert!(!timer.poll_expired(&mut cx), "within the grace");
-        tokio::time::advance(Duration::from_millis(1001)).await;
-        assert!(timer.poll_expired(&mut cx), "no call began in the grace");
-        timer.postpone(Duration::from_secs(1), &mut cx);
+    #[tokio::test(start_paused = true)]
+    async fn bytes_read_or_waiting_put_the_close_off_a_few_times() {
+        let calls = Calls::new();
+        let mut timer = IdleTimer::new(calls.clone(), MINUTE);
+        let mut cx = Context::from_waker(Waker::noop());
+
+        // Read just before the time ran out: a grace, then closed if no call was counted.
+        tokio::time::advance(MINUTE - Duration::from_millis(500)).await;
+        timer.read_some();
+        tokio::time::advance(Duration::from_millis(600)).await;
+        assert!(!timer.poll_expired(&mut cx, || false), "read 0.6 s ago");
+        tokio::time::advance(READ_GRACE).await;
+        assert!(timer.poll_expired(&mut cx, || false), "nothing read in the grace");
+
+        // A call counted in the grace keeps the connection, and starts the count again.
+        let mut timer = IdleTimer::new(calls.clone(), MINUTE);
+        tokio::time::advance(MINUTE).await;
+        assert!(!timer.poll_expired(&mut cx, || true), "bytes waiting");
         let call = calls.begin();
-        tokio::time::advance(Duration::from_secs(2)).await;
-        assert!(!timer.poll_expired(&mut cx), "a call began in the grace");
+        tokio::time::advance(5 * MINUTE).await;
+        assert!(!timer.poll_expired(&mut cx, || true));
         drop(call);
+
+        // Bytes waiting at every look, never a call: put off MAX_POSTPONED times, then closed.
+        tokio::time::advance(MINUTE).await;
+        for n in 0..MAX_POSTPONED {
+            assert!(!timer.poll_expired(&mut cx, || true), "put off {n} times so far");
+            tokio::time::advance(READ_GRACE).await;
+        }
+        assert!(timer.poll_expired(&mut cx, || true), "put off {MAX_POSTPONED} times: closed");
     }
 }

@@ -44,7 +44,10 @@ pub struct NetLimits {
     /// Ingest calls (streams and unary appends) in progress at once (default 256).
     pub max_ingest_calls: usize,
     /// A connection with no call open for this long is closed (default 5 min); HTTP/2
-    /// pings do not count as calls.
+    /// pings do not count as calls. At most [`MAX_IDLE_TIMEOUT`] (longer counts as that);
+    /// the server's flag refuses 0, which would close connections between calls.
+    ///
+    /// [`MAX_IDLE_TIMEOUT`]: super::idle::MAX_IDLE_TIMEOUT
     pub idle_timeout: Duration,
 }
 
@@ -89,34 +92,30 @@ impl AsyncRead for Conn {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         // Idle: the end of the stream, as if the client had closed, and hyper drops the
-        // connection. Not while bytes wait in the socket: they may be a call that arrived
-        // just now, which must be read and begun, not lost with the connection.
-        if this.idle.poll_expired(cx) {
-            if !this.input_waiting() {
-                return Poll::Ready(Ok(()));
-            }
-            this.idle.postpone(IDLE_READ_GRACE, cx);
+        // connection (see `IdleTimer` for why bytes read or waiting put it off).
+        let io = &this.io;
+        if this.idle.poll_expired(cx, || input_waiting(io)) {
+            return Poll::Ready(Ok(()));
         }
-        match &mut this.io {
+        let before = buf.filled().len();
+        let read = match &mut this.io {
             Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
+        if buf.filled().len() > before {
+            this.idle.read_some();
         }
+        read
     }
 }
 
-/// How long bytes that arrive as a connection's idle time runs out put the close off: time
-/// for hyper to read them and begin the call they may hold.
-const IDLE_READ_GRACE: Duration = Duration::from_secs(1);
-
-impl Conn {
-    /// Whether the client has sent bytes that were not read yet.
-    fn input_waiting(&self) -> bool {
-        let tcp = match &self.io {
-            Io::Plain(s) => s,
-            Io::Tls(s) => s.get_ref().0,
-        };
-        matches!(peek_now(tcp, &mut [0u8; 1]), Ok(n) if n > 0)
-    }
+/// Whether the client has sent bytes that were not read yet.
+fn input_waiting(io: &Io) -> bool {
+    let tcp = match io {
+        Io::Plain(s) => s,
+        Io::Tls(s) => s.get_ref().0,
+    };
+    matches!(peek_now(tcp, &mut [0u8; 1]), Ok(n) if n > 0)
 }
 
 impl AsyncWrite for Conn {
@@ -171,7 +170,9 @@ struct ListenerStats {
     handshake_failures: AtomicU64,
 }
 
-/// Accepts on `listener` until `stop`; the stream tonic serves from.
+/// Accepts on `listener` until `stop`; the stream tonic serves from. The tonic server must
+/// carry [`CallsLayer`](super::idle::CallsLayer): it counts the calls the idle timeout
+/// looks at, and hands the access guards each request's [`PeerInfo`].
 pub fn incoming(
     listener: TcpListener,
     tls: Option<ReloadingAcceptor>,
