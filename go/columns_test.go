@@ -8,18 +8,12 @@ import (
 	"time"
 
 	"modsynclog.dev/go"
-	"modsynclog.dev/go/internal/testserver"
 )
 
 // NextColumns gives the records Next gives, in batches of one day within the limits, and
 // mixing the two on one reader neither skips nor repeats a record.
 func TestNextColumnsEqualsNextAndMixes(t *testing.T) {
-	srv := testserver.Start(t)
-	p, err := modsynclog.NewProducer(srv.Addr, modsynclog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	srv, p := startWithProducer(t)
 	const n = 5000
 	for i := 0; i < n; i++ {
 		if err := p.Commit(int16(i%7), bytes.Repeat([]byte{byte(i)}, i%50)); err != nil {
@@ -129,17 +123,8 @@ func compareRecords(t *testing.T, got, want []modsynclog.Record) {
 
 // A follower's NextColumns times out with ErrTimeout, then returns what is committed.
 func TestNextColumnsFollows(t *testing.T) {
-	srv := testserver.Start(t)
-	p, err := modsynclog.NewProducer(srv.Addr, modsynclog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	r, err := modsynclog.OpenReader(srv.Dir, "", 0, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	srv, p := startWithProducer(t)
+	r := openReader(t, srv.Dir, "", 0, true)
 	if _, err := r.NextColumns(0, 0, 50*time.Millisecond); !errors.Is(err, modsynclog.ErrTimeout) {
 		t.Fatalf("NextColumns on an empty store: %v, want ErrTimeout", err)
 	}

@@ -107,12 +107,7 @@ func TestProducerRoundTrip(t *testing.T) {
 }
 
 func TestProducerConcurrentCommits(t *testing.T) {
-	srv := testserver.Start(t)
-	p, err := modsynclog.NewProducer(srv.Addr, modsynclog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	srv, p := startWithProducer(t)
 	const goroutines, each = 8, 1000
 	errs := make(chan error, goroutines)
 	for g := 0; g < goroutines; g++ {

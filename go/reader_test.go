@@ -26,18 +26,8 @@ func nextAsync(r *modsynclog.Reader) <-chan result {
 }
 
 func TestFollowWaitsForNewRecordsAndStopUnblocks(t *testing.T) {
-	srv := testserver.Start(t)
-	p, err := modsynclog.NewProducer(srv.Addr, modsynclog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-
-	r, err := modsynclog.OpenReader(srv.Dir, "", 0, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	srv, p := startWithProducer(t)
+	r := openReader(t, srv.Dir, "", 0, true)
 
 	// Nothing stored yet: a bounded wait ends with a Timeout, the reader stays usable.
 	if _, err := r.NextTimeout(100 * time.Millisecond); !errors.Is(err, modsynclog.ErrTimeout) {
@@ -129,12 +119,7 @@ func TestCloseUnblocksNextAndIsIdempotent(t *testing.T) {
 // own (an append does not write into the next record), the records come in order, and
 // Stop ends the reader even with records still buffered.
 func TestBatchedRecordsAreIndependentAndStopEndsBufferedReader(t *testing.T) {
-	srv := testserver.Start(t)
-	p, err := modsynclog.NewProducer(srv.Addr, modsynclog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	srv, p := startWithProducer(t)
 	const n = 3000 // more than one batch
 	for i := 0; i < n; i++ {
 		if err := p.Commit(5, []byte{byte(i), byte(i >> 8), 'x'}); err != nil {
