@@ -182,6 +182,11 @@ impl ServerMetrics {
         gauge.inc();
         ConnectionGuard(gauge)
     }
+
+    /// Connections of `port` open now.
+    pub fn open_connections(&self, port: Port) -> i64 {
+        self.connections.get_or_create(&PortLabel { port: port.as_str() }).get()
+    }
 }
 
 /// An open connection, counted in `modsynclog_connections` while it lives.
