@@ -402,6 +402,7 @@
     const seq = ++recs.seq; // a newer search wins over a slower older one
     const list = $('#rec-list');
     list.setAttribute('aria-busy', 'true');
+    delete list.dataset.search;
     $('#rec-error').hidden = true;
     $('#rec-next').disabled = true;
     $('#rec-info').textContent = 'searching…';
@@ -421,7 +422,12 @@
       $('#rec-error').textContent = e.status === 404 ? 'No such day (or nothing stored yet).' : e.message;
       $('#rec-error').hidden = false;
     } finally {
-      if (seq === recs.seq) list.setAttribute('aria-busy', 'false');
+      if (seq === recs.seq) {
+        // Which search the list shows: the hash changes at once, the search runs after the
+        // hashchange event, so "not busy" alone may still describe the previous search.
+        list.dataset.search = params.toString();
+        list.setAttribute('aria-busy', 'false');
+      }
     }
   }
 

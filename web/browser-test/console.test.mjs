@@ -144,6 +144,19 @@ async function waitFor(page, what, fn, ...args) {
   }
 }
 
+// Waits until the record list shows the result of a search for `text`, the one the page's
+// hash holds. The hash changes when the form is submitted but the search starts on the
+// hashchange event after that: until it ends, the list (not busy) is still the previous one.
+async function waitForSearch(page, text) {
+  await waitFor(page, `the result of the search for ${text}`, (t) => {
+    const h = location.hash;
+    const params = new URLSearchParams(h.includes('?') ? h.slice(h.indexOf('?') + 1) : '');
+    const list = document.querySelector('#rec-list');
+    return (params.get('q') === t || params.get('re') === t) &&
+      list.getAttribute('aria-busy') === 'false' && list.dataset.search === params.toString();
+  }, text);
+}
+
 function localDate(d = new Date()) {
   const p = (n) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
@@ -238,9 +251,7 @@ async function main() {
       await page.$eval('#rec-q', (e) => { e.value = ''; });
       await page.type('#rec-q', needle);
       await page.click('#rec-search');
-      await waitFor(page, 'the search result with the needle', (n) =>
-        location.hash.includes(encodeURIComponent(n)) && document.querySelector('#rec-list').getAttribute('aria-busy') !== 'true' &&
-        [...document.querySelectorAll('#rec-list .record')].some((e) => e.textContent.includes(n)), needle);
+      await waitForSearch(page, needle);
       const { total: shown, matching } = await recordsWith(page, '#rec-list', needle);
       assert(matching.length === 1, `exactly one .record has the needle, got ${matching.length}`);
       assert(shown === 1, `the search shows only the match, got ${shown} records`);
@@ -252,9 +263,8 @@ async function main() {
       await page.$eval('#rec-q', (e) => { e.value = ''; });
       await page.type('#rec-q', jsonNeedle);
       await page.click('#rec-search');
-      await waitFor(page, 'the JSON record', (n) => location.hash.includes(n) &&
-        document.querySelector('#rec-list').getAttribute('aria-busy') !== 'true' &&
-        document.querySelectorAll('#rec-list .record').length === 1, jsonNeedle);
+      await waitForSearch(page, jsonNeedle);
+      assert((await recordsWith(page, '#rec-list', jsonNeedle)).total === 1, 'the search shows the JSON record alone');
       await page.select('#rec-view', 'json');
       const pretty = await page.$eval('#rec-list .record .payload', (e) => e.textContent);
       assert(pretty.includes('\n  "user": 42,'), `json view pretty-prints: ${JSON.stringify(pretty)}`);
@@ -267,8 +277,7 @@ async function main() {
     await step('records: a link reproduces a search', async () => {
       await page.goto('about:blank');
       await page.goto(`${backend.url}/#records?date=${today}&q=${encodeURIComponent(needle)}`);
-      await waitFor(page, 'the linked search result', (n) =>
-        [...document.querySelectorAll('#rec-list .record')].some((e) => e.textContent.includes(n)), needle);
+      await waitForSearch(page, needle);
       assert(await page.$eval('#rec-q', (e) => e.value) === needle, 'the search box holds the linked text');
       assert((await recordsWith(page, '#rec-list', needle)).total === 1, 'the linked search shows one record');
       // The day's records in the JSON view, for the picture; the markup in a payload stays text.
