@@ -10,8 +10,9 @@
 //! folders (readers, replicas and the Go format only look at `YYYYMMDD` folders). Rules:
 //!
 //! - in every group commit the writer appends the group's entries (one write) **before**
-//!   the data and index, and under `Durability::Batch` syncs them first, so a batch that
-//!   is in the store always has its entry;
+//!   the data and index, and under `Durability::Batch` their sync (on a helper thread,
+//!   while the data is written and synced) ends before the first index entry is written,
+//!   so a batch that is in the store always has its entry;
 //! - an append that fails is undone in the journal too (truncated back, or, if even that
 //!   fails, the journal is rewritten from memory before the next write);
 //! - at start, an entry whose range is not wholly in the store (`count(date) < first_id +
@@ -36,6 +37,7 @@ use std::time::Instant;
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::io::{StoreFile, Vfs};
+use crate::store::sync_thread::SyncThread;
 use crate::store::{Appended, Durability};
 
 /// The folder, under the store root, holding the server's private state.
@@ -136,6 +138,9 @@ pub struct Journal {
     path: PathBuf,
     durability: Durability,
     file: Arc<dyn StoreFile>,
+    /// Under `Durability::Batch`: syncs what [`write`](Journal::write) wrote while the
+    /// writer goes on with the data.
+    syncer: Option<SyncThread>,
     len: u64,
     /// Length before the last [`write`](Journal::write), for [`abort`](Journal::abort).
     before_write: u64,
@@ -213,8 +218,15 @@ impl Journal {
             }
             report.torn_bytes = len - at as u64;
         }
+        let syncer = match durability {
+            Durability::Batch => Some(
+                SyncThread::spawn("msl-journal-sync").map_err(|e| Error::io(&path, "start a sync thread for", e))?,
+            ),
+            Durability::Never | Durability::Interval(_) => None,
+        };
         let mut journal = Journal {
             file: vfs.open_write(&path).map_err(|e| Error::io(&path, "open", e))?,
+            syncer,
             vfs,
             dir,
             path,
@@ -273,8 +285,9 @@ impl Journal {
         &self.path
     }
 
-    /// Appends `entries` (one write; synced under `Durability::Batch`) before their
-    /// batches are appended to the store. Follow with [`confirm`](Journal::confirm) or
+    /// Appends `entries` (one write) before their batches are appended to the store; under
+    /// `Durability::Batch` it starts their sync, which [`wait_synced`](Journal::wait_synced)
+    /// waits for. Follow with `wait_synced` and [`confirm`](Journal::confirm), or with
     /// [`abort`](Journal::abort).
     pub fn write(&mut self, entries: &[Entry]) -> Result<()> {
         if self.poisoned {
@@ -289,17 +302,13 @@ impl Journal {
             e.encode(&mut self.buf);
         }
         let result = self.file.write_all_at(&self.buf, self.len).map_err(|e| Error::io(&self.path, "write", e));
-        let result = result.and_then(|()| {
-            if self.durability == Durability::Batch {
-                self.file.sync_data().map_err(|e| Error::io(&self.path, "sync", e))
-            } else {
-                self.unsynced = true;
-                Ok(())
-            }
-        });
         match result {
             Ok(()) => {
                 self.len += self.buf.len() as u64;
+                match &self.syncer {
+                    Some(syncer) => syncer.start(self.file.clone()),
+                    None => self.unsynced = true,
+                }
                 Ok(())
             }
             Err(e) => {
@@ -311,6 +320,15 @@ impl Journal {
         }
     }
 
+    /// Waits for the sync that [`write`](Journal::write) started (under `Durability::Batch`):
+    /// the entries are on the disk when it returns `Ok`. At once when none runs.
+    pub fn wait_synced(&self) -> Result<()> {
+        match &self.syncer {
+            Some(syncer) => syncer.wait().map_err(|e| Error::io(&self.path, "sync", e)),
+            None => Ok(()),
+        }
+    }
+
     /// Whether the next write or confirm rewrites the file (a compaction, or repairing a
     /// failed write), which syncs.
     pub(crate) fn needs_rewrite(&self) -> bool {
@@ -318,7 +336,13 @@ impl Journal {
     }
 
     /// The batches of the last [`write`](Journal::write) are in the store: remember them.
+    /// Its sync must have been waited for ([`wait_synced`](Journal::wait_synced)).
     pub fn confirm(&mut self, entries: Vec<Entry>) {
+        if self.wait_synced().is_err() {
+            // Not reached from the writer, which waits first; still, no entry is left to
+            // stand on a sync that failed: the rewrite syncs the table.
+            self.poisoned = true;
+        }
         for e in entries {
             self.clock += 1;
             let slot = Slot { seq: e.seq, ack: e.ack(), used: self.clock };
@@ -338,6 +362,8 @@ impl Journal {
 
     /// The store append of the last [`write`](Journal::write) failed: take the entries back.
     pub fn abort(&mut self) {
+        // The entries are taken back whatever their sync says; it must end before the cut.
+        let _ = self.wait_synced();
         if self.len == self.before_write {
             return;
         }

@@ -6,7 +6,8 @@
 //!   returns an error; every later write fails outright. Syncs can be made to fail too.
 //! - by step: every operation that changes the disk (a write, a truncation, a sync, a
 //!   file or folder created, renamed or removed) is numbered, and
-//!   [`FaultyVfs::fail_step`] makes number `n` fail with a [`Fault`]: a crash (that step
+//!   [`FaultyVfs::fail_step`] makes number `n` fail (or [`FaultyVfs::fail_named`] the
+//!   n-th step of a name, when threads interleave) with a [`Fault`]: a crash (that step
 //!   and every later one fail, nothing more reaches the disk), `ENOSPC` (a write stores
 //!   half its bytes), or `EIO`. A failed file sync also loses the file's writes since
 //!   its last good sync (they read back as zeroes, as pages a kernel dropped after a
@@ -35,8 +36,10 @@ struct Budget {
     steps: AtomicU64,
     /// The step to fail, and how.
     fail_at: Mutex<Option<(u64, Fault)>>,
+    /// The step to fail by name and occurrence, how, and the occurrences seen so far.
+    fail_named: Mutex<Option<(String, u64, Fault, u64)>>,
     crashed: AtomicBool,
-    /// The fault set by `fail_step` was injected.
+    /// The fault set by `fail_step` or `fail_named` was injected.
     fired: AtomicBool,
     /// What each step was, for messages: "write 20260101/index".
     trace: Mutex<Vec<String>>,
@@ -58,11 +61,19 @@ impl Budget {
     fn step(&self, what: &str, path: &Path) -> Option<Fault> {
         let n = self.steps.fetch_add(1, Ordering::SeqCst);
         let name: PathBuf = path.iter().rev().take(2).collect::<Vec<_>>().into_iter().rev().collect();
-        self.trace.lock().unwrap().push(format!("{what} {}", name.display()));
+        let label = format!("{what} {}", name.display());
+        let named = match &mut *self.fail_named.lock().unwrap() {
+            Some((want, occurrence, fault, seen)) if *want == label => {
+                *seen += 1;
+                (*seen - 1 == *occurrence).then_some(*fault)
+            }
+            _ => None,
+        };
+        self.trace.lock().unwrap().push(label);
         if self.crashed.load(Ordering::SeqCst) {
             return Some(Fault::Crash);
         }
-        let fault = self.fail_at.lock().unwrap().filter(|(at, _)| *at == n).map(|(_, f)| f);
+        let fault = self.fail_at.lock().unwrap().filter(|(at, _)| *at == n).map(|(_, f)| f).or(named);
         if fault.is_some() {
             self.fired.store(true, Ordering::SeqCst);
         }
@@ -131,6 +142,13 @@ impl FaultyVfs {
         *self.budget.fail_at.lock().unwrap() = Some((n, fault));
     }
 
+    /// Makes occurrence `occurrence` (from 0, counting from now) of the step named `name`
+    /// (as [`step_name`](FaultyVfs::step_name) gives it) fail with `fault`: the same
+    /// operation whatever the order of steps on different threads.
+    pub fn fail_named(&self, name: &str, occurrence: u64, fault: Fault) {
+        *self.budget.fail_named.lock().unwrap() = Some((name.to_string(), occurrence, fault, 0));
+    }
+
     /// Steps so far.
     pub fn steps(&self) -> u64 {
         self.budget.steps.load(Ordering::SeqCst)
@@ -157,6 +175,7 @@ impl FaultyVfs {
         self.budget.fail_sync.store(false, Ordering::SeqCst);
         self.budget.fail_reads.store(false, Ordering::SeqCst);
         *self.budget.fail_at.lock().unwrap() = None;
+        *self.budget.fail_named.lock().unwrap() = None;
     }
 
     fn step(&self, what: &str, path: &Path) -> io::Result<()> {

@@ -21,6 +21,8 @@ mod recovery_mode;
 mod repair;
 #[cfg(feature = "server")]
 pub(crate) mod shared;
+#[cfg(feature = "server")]
+pub(crate) mod sync_thread;
 pub mod verify;
 mod writer;
 
@@ -195,7 +197,23 @@ impl Store {
 
     /// Appends a batch to `date`; returns where it landed. An empty batch is a no-op.
     pub fn append(&mut self, date: Date, records: &[NewRecord<'_>]) -> Result<Appended> {
-        self.append_checked(date, None, records, false)
+        self.append_checked(date, None, records, false, &mut || Ok(()))
+    }
+
+    /// [`append`](Store::append), or with `defer_sync` [`append_deferred`](Store::append_deferred),
+    /// calling `before_index` once the batch's data is written (and synced, if the policy
+    /// syncs this append) and before any of its index entries is: what must be on the disk
+    /// before the records can count as stored (the server's ingest journal) is waited for
+    /// there, while the data is written. An error from it fails the append like an I/O
+    /// error. It is not called for an empty batch, nor when the append fails before.
+    pub fn append_ordered(
+        &mut self,
+        date: Date,
+        records: &[NewRecord<'_>],
+        defer_sync: bool,
+        before_index: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Appended> {
+        self.append_checked(date, None, records, defer_sync, before_index)
     }
 
     /// [`append`](Store::append) without waiting for the disk, even under
@@ -204,12 +222,12 @@ impl Store {
     /// or the day's end, whichever comes first. Under `batch`, those sync the deferred
     /// records' data before any later index entry, so the store stays consistent.
     pub fn append_deferred(&mut self, date: Date, records: &[NewRecord<'_>]) -> Result<Appended> {
-        self.append_checked(date, None, records, true)
+        self.append_checked(date, None, records, true, &mut || Ok(()))
     }
 
     /// Appends a batch that must start at id `first_id` (a replica copying a master).
     pub fn append_at(&mut self, date: Date, first_id: u64, records: &[NewRecord<'_>]) -> Result<Appended> {
-        self.append_checked(date, Some(first_id), records, false)
+        self.append_checked(date, Some(first_id), records, false, &mut || Ok(()))
     }
 
     fn append_checked(
@@ -218,6 +236,7 @@ impl Store {
         first_id: Option<u64>,
         records: &[NewRecord<'_>],
         defer_sync: bool,
+        before_index: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Appended> {
         let (vfs, durability, targets) = (self.opts.vfs.clone(), self.opts.durability, self.targets.clone());
         self.repair_pending()?;
@@ -243,7 +262,7 @@ impl Store {
             return Ok(Appended { date, first_id: writer.count(), count: 0 });
         }
         let before = writer.count();
-        let result = writer.append(vfs.as_ref(), records, durability, defer_sync, &targets);
+        let result = writer.append(vfs.as_ref(), records, durability, defer_sync, &targets, before_index);
         match &result {
             Ok(a) => {
                 let bytes = records.iter().map(|r| r.data.len() as u64).sum();

@@ -114,6 +114,8 @@ impl DayWriter {
 
     /// Appends `records` and applies `durability`; with `defer_sync` a `batch` policy
     /// does not sync this time (the next synced append, or [`sync`](DayWriter::sync), will).
+    /// `before_index` runs once, before the first index entry is written (see
+    /// [`Store::append_ordered`](super::Store::append_ordered)).
     /// On error the writer must be dropped and reopened: the files may hold a torn tail
     /// that only recovery removes.
     pub(crate) fn append(
@@ -123,6 +125,7 @@ impl DayWriter {
         durability: Durability,
         defer_sync: bool,
         targets: &SyncTargets,
+        before_index: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Appended> {
         let first_id = self.tail.count;
         if let Some(r) = records.iter().find(|r| r.data.len() > MAX_RECORD_LEN) {
@@ -134,13 +137,14 @@ impl DayWriter {
         if first_id + records.len() as u64 > MAX_RECORDS_PER_DAY {
             return Err(Error::new(ErrorKind::TooLarge, format!("day {} is full", self.date)));
         }
+        let mut before_index = Some(before_index);
         let mut rest = records;
         while !rest.is_empty() {
             // Records up to the next data-file boundary go in one write.
             let id = self.tail.count;
             let room = RECORDS_PER_DATA_FILE - id % RECORDS_PER_DATA_FILE;
             let n = rest.len().min(room as usize);
-            self.append_run(vfs, &rest[..n], durability, defer_sync, targets)?;
+            self.append_run(vfs, &rest[..n], durability, defer_sync, targets, &mut before_index)?;
             rest = &rest[n..];
         }
         Ok(Appended { date: self.date, first_id, count: records.len() as u64 })
@@ -153,6 +157,7 @@ impl DayWriter {
         durability: Durability,
         defer_sync: bool,
         targets: &SyncTargets,
+        before_index: &mut Option<&mut dyn FnMut() -> Result<()>>,
     ) -> Result<()> {
         let sync_now = durability == Durability::Batch && !defer_sync;
         let id = self.tail.count;
@@ -190,6 +195,9 @@ impl DayWriter {
             // behind by rolling over is synced here, before any index entry after it.
             self.sync_left_behind()?;
             data.sync_data().map_err(|e| Error::io(&data_path(), "sync", e))?;
+        }
+        if let Some(before_index) = before_index.take() {
+            before_index()?;
         }
         self.index
             .write_all_at(&self.index_buf, id * INDEX_ENTRY_LEN as u64)

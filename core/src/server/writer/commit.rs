@@ -164,7 +164,10 @@ impl Writer {
             );
         }
 
-        // The journal first, then the records.
+        // The journal first, then the records. Under `batch` the journal's sync runs on its
+        // own thread while the data is written and synced, and ends before the first index
+        // entry is written (the commit point): a batch in the store always has its entry,
+        // and the group waits for two syncs in a row, not three.
         if let Err(e) = self.journal.write(&entries) {
             tracing::error!(error = %e, "cannot write the ingest journal");
             return fail(jobs, &mut self.gaps, &e);
@@ -182,13 +185,14 @@ impl Writer {
         let defer =
             self.store.durability() == Durability::Batch && jobs.iter().all(|job| job.ack.when == AckWhen::Written);
         let started = Instant::now();
+        let journal = &self.journal;
         let result = if records.is_empty() {
             Ok(Appended { date, first_id, count: 0 })
-        } else if defer {
-            self.store.append_deferred(date, &records)
         } else {
-            self.store.append(date, &records)
+            self.store.append_ordered(date, &records, defer, &mut || journal.wait_synced())
         };
+        // Waited for already when records were appended; this covers the other cases.
+        let result = result.and_then(|a| self.journal.wait_synced().map(|()| a));
         if !records.is_empty() {
             match (defer, &result) {
                 (true, _) => {
