@@ -16,7 +16,7 @@
 //! - an append that fails is undone in the journal too (truncated back, or, if even that
 //!   fails, the journal is rewritten from memory before the next write);
 //! - at start, an entry whose range is not wholly in the store (`count(date) < first_id +
-//!   count`: the crash came between the journal write and the data write) is dropped, and
+//!   count`: the crash came between the journal write and the index write) is dropped, and
 //!   the journal is rewritten at once, so a dropped entry cannot come back to life once
 //!   later records fill those ids. An entry therefore never claims a batch that is not
 //!   stored.
@@ -321,12 +321,15 @@ impl Journal {
     }
 
     /// Waits for the sync that [`write`](Journal::write) started (under `Durability::Batch`):
-    /// the entries are on the disk when it returns `Ok`. At once when none runs.
-    pub fn wait_synced(&self) -> Result<()> {
-        match &self.syncer {
-            Some(syncer) => syncer.wait().map_err(|e| Error::io(&self.path, "sync", e)),
-            None => Ok(()),
-        }
+    /// the entries are on the disk when it returns `Ok`. At once when none runs. After a
+    /// failed sync the file is not trusted again (a later sync of it may report success
+    /// for writes the kernel dropped): the next write replaces it.
+    pub fn wait_synced(&mut self) -> Result<()> {
+        let Some(syncer) = &self.syncer else { return Ok(()) };
+        syncer.wait().map_err(|e| {
+            self.poisoned = true;
+            Error::io(&self.path, "sync", e)
+        })
     }
 
     /// Whether the next write or confirm rewrites the file (a compaction, or repairing a
@@ -338,11 +341,9 @@ impl Journal {
     /// The batches of the last [`write`](Journal::write) are in the store: remember them.
     /// Its sync must have been waited for ([`wait_synced`](Journal::wait_synced)).
     pub fn confirm(&mut self, entries: Vec<Entry>) {
-        if self.wait_synced().is_err() {
-            // Not reached from the writer, which waits first; still, no entry is left to
-            // stand on a sync that failed: the rewrite syncs the table.
-            self.poisoned = true;
-        }
+        // Not reached from the writer, which waits first. Still, should the sync have
+        // failed, no entry stands on it: the file is poisoned and rewritten below.
+        let _ = self.wait_synced();
         for e in entries {
             self.clock += 1;
             let slot = Slot { seq: e.seq, ack: e.ack(), used: self.clock };
@@ -594,6 +595,41 @@ mod tests {
         let (j, report) = Journal::open(Arc::new(StdVfs), tmp.path(), Durability::Batch, count).unwrap();
         assert_eq!((report.entries, report.torn_bytes), (2, 0));
         assert_eq!(j.last("a").unwrap().0, 1);
+        assert_eq!(j.last("b").unwrap().0, 1);
+    }
+
+    #[test]
+    fn after_a_failed_sync_the_file_is_replaced_not_synced_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let vfs = FaultyVfs::new();
+        let count = |_: Date| Ok(1000);
+        let (mut j, _) = Journal::open(Arc::new(vfs.clone()), tmp.path(), Durability::Batch, count).unwrap();
+        let ok = vec![entry("a", 1, 0, 1)];
+        j.write(&ok).unwrap();
+        j.wait_synced().unwrap();
+        j.confirm(ok);
+        assert!(!j.needs_rewrite());
+
+        // The sync on the helper thread fails: the entries are taken back, and the file,
+        // whose later syncs could report success for writes the kernel dropped, is replaced
+        // with the next write (a new file, synced, renamed over it).
+        vfs.fail_syncs(true);
+        j.write(&[entry("a", 2, 1, 1)]).unwrap();
+        assert!(j.wait_synced().is_err(), "the failed sync is reported");
+        j.abort();
+        assert!(j.needs_rewrite(), "the file is not trusted again");
+        vfs.heal();
+        let steps = vfs.steps();
+        let next = vec![entry("b", 1, 1, 1)];
+        j.write(&next).unwrap();
+        j.wait_synced().unwrap();
+        j.confirm(next);
+        let names: Vec<_> = (steps..vfs.steps()).map(|n| vfs.step_name(n)).collect();
+        assert!(names.iter().any(|n| n.starts_with("rename")), "the next write replaced the file: {names:?}");
+        drop(j);
+        let (j, report) = Journal::open(Arc::new(StdVfs), tmp.path(), Durability::Batch, count).unwrap();
+        assert_eq!((report.entries, report.torn_bytes), (2, 0));
+        assert_eq!(j.last("a").unwrap().0, 1, "the failed batch's entry is gone");
         assert_eq!(j.last("b").unwrap().0, 1);
     }
 

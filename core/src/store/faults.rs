@@ -59,9 +59,12 @@ pub enum Fault {
 impl Budget {
     /// Numbers a step and returns the fault to inject into it, if any.
     fn step(&self, what: &str, path: &Path) -> Option<Fault> {
-        let n = self.steps.fetch_add(1, Ordering::SeqCst);
         let name: PathBuf = path.iter().rev().take(2).collect::<Vec<_>>().into_iter().rev().collect();
         let label = format!("{what} {}", name.display());
+        // Numbered and traced under one lock: step `n` of the trace is the step numbered
+        // `n`, also when two threads take steps.
+        let mut trace = self.trace.lock().unwrap();
+        let n = self.steps.fetch_add(1, Ordering::SeqCst);
         let named = match &mut *self.fail_named.lock().unwrap() {
             Some((want, occurrence, fault, seen)) if *want == label => {
                 *seen += 1;
@@ -69,7 +72,8 @@ impl Budget {
             }
             _ => None,
         };
-        self.trace.lock().unwrap().push(label);
+        trace.push(label);
+        drop(trace);
         if self.crashed.load(Ordering::SeqCst) {
             return Some(Fault::Crash);
         }
@@ -159,7 +163,8 @@ impl FaultyVfs {
         self.budget.trace.lock().unwrap().get(n as usize).cloned().unwrap_or_else(|| format!("step {n}"))
     }
 
-    /// Whether the fault set by [`fail_step`](FaultyVfs::fail_step) was injected.
+    /// Whether the fault set by [`fail_step`](FaultyVfs::fail_step) or
+    /// [`fail_named`](FaultyVfs::fail_named) was injected.
     pub fn fired(&self) -> bool {
         self.budget.fired.load(Ordering::SeqCst)
     }

@@ -55,7 +55,9 @@ impl SyncThread {
             loop {
                 if let Some(file) = state.job.take() {
                     drop(state);
-                    let outcome = file.sync_data();
+                    // A panic must not leave the owner waiting for an outcome forever.
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| file.sync_data()))
+                        .unwrap_or_else(|_| Err(io::Error::other("the sync thread panicked")));
                     state = theirs.lock();
                     state.done = Some(outcome);
                     theirs.finished.notify_all();

@@ -185,7 +185,7 @@ impl Writer {
         let defer =
             self.store.durability() == Durability::Batch && jobs.iter().all(|job| job.ack.when == AckWhen::Written);
         let started = Instant::now();
-        let journal = &self.journal;
+        let journal = &mut self.journal;
         let result = if records.is_empty() {
             Ok(Appended { date, first_id, count: 0 })
         } else {
