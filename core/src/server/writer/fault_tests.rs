@@ -37,12 +37,42 @@ fn spawn(dir: &std::path::Path, vfs: Arc<dyn crate::store::io::Vfs>, clock: &Arc
 async fn run(dir: &std::path::Path, at: Option<(&str, u64, Fault)>) -> (Vec<Appended>, Vec<String>, bool) {
     let vfs = FaultyVfs::new();
     let clock = ManualClock::new(START);
-    let mut control = spawn(dir, Arc::new(vfs.clone()), &clock);
+    let control = spawn(dir, Arc::new(vfs.clone()), &clock);
     let base = vfs.steps();
     if let Some((name, occurrence, fault)) = at {
         vfs.fail_named(name, occurrence, fault);
     }
-    let (mut acks, mut failed, mut crashed) = (Vec::new(), false, false);
+    let (mut failed, mut crashed) = (false, false);
+    let (acks, control) = produce(control, &clock, async |control, _| {
+        failed = true;
+        if vfs.crashed() && !crashed {
+            // The process died: the SDK reconnects to the restarted server.
+            crashed = true;
+            control.shutdown().await;
+            spawn(dir, Arc::new(StdVfs), &clock)
+        } else {
+            vfs.heal();
+            control
+        }
+    })
+    .await;
+    let names = (base..vfs.steps()).map(|n| vfs.step_name(n)).collect();
+    control.shutdown().await;
+    // A failed rollover sync fails no batch (the writer retries `finish` itself).
+    assert!(failed || !vfs.crashed(), "a crash fails the batch in flight");
+    (acks, names, vfs.fired())
+}
+
+/// Sends [`BATCHES`] in order as one producer (its id and seqs, as the SDK tags them),
+/// moving the clock to the next day where a batch says so. A batch that fails is resent
+/// after `on_error` (which may restart the writer: it returns the one to go on with), at
+/// most three times. Returns each batch's acknowledged range.
+async fn produce(
+    mut control: WriterControl,
+    clock: &ManualClock,
+    mut on_error: impl AsyncFnMut(WriterControl, Error) -> WriterControl,
+) -> (Vec<Appended>, WriterControl) {
+    let mut acks = Vec::new();
     for (seq, &(n, next_day)) in BATCHES.iter().enumerate() {
         if next_day {
             clock.advance(86_400);
@@ -58,24 +88,12 @@ async fn run(dir: &std::path::Path, at: Option<(&str, u64, Fault)>) -> (Vec<Appe
                 Ok(Ack::Duplicate(None)) => panic!("batch {seq}: a resend of the last batch must get its range"),
                 Err(e) => {
                     assert!(attempt < 2, "batch {seq} failed again after the fault was gone: {e}");
-                    failed = true;
-                    if vfs.crashed() && !crashed {
-                        // The process died: the SDK reconnects to the restarted server.
-                        crashed = true;
-                        control.shutdown().await;
-                        control = spawn(dir, Arc::new(StdVfs), &clock);
-                    } else {
-                        vfs.heal();
-                    }
+                    control = on_error(control, e).await;
                 }
             }
         }
     }
-    let names = (base..vfs.steps()).map(|n| vfs.step_name(n)).collect();
-    control.shutdown().await;
-    // A failed rollover sync fails no batch (the writer retries `finish` itself).
-    assert!(failed || !vfs.crashed(), "a crash fails the batch in flight");
-    (acks, names, vfs.fired())
+    (acks, control)
 }
 
 fn check(dir: &std::path::Path, acks: &[Appended], ctx: &str) {
@@ -163,39 +181,24 @@ async fn a_batch_queued_behind_a_failed_one_waits_for_its_resend() {
 async fn run_to_power_loss(dir: &std::path::Path, at: Option<(u64, u64)>) -> (Vec<Appended>, u64) {
     let vfs = PowerLossVfs::new();
     let clock = ManualClock::new(START);
-    let mut control = spawn(dir, Arc::new(vfs.clone()), &clock);
+    let control = spawn(dir, Arc::new(vfs.clone()), &clock);
     let base = vfs.steps();
     if let Some((n, seed)) = at {
         vfs.lose_power_at(base + n, seed);
     }
-    let mut acks = Vec::new();
     let mut restarted = false;
-    for (seq, &(n, next_day)) in BATCHES.iter().enumerate() {
-        if next_day {
-            clock.advance(86_400);
-        }
-        let origin = Some(Origin { producer: "producer-1".into(), seq: seq as u64 + 1 });
-        loop {
-            let ack = control.handle().submit_from(origin.clone(), records(seq, n)).await.unwrap().wait_ack().await;
-            match ack {
-                Ok(Ack::Stored(a) | Ack::Duplicate(Some(a))) => {
-                    acks.push(a);
-                    break;
-                }
-                Ok(Ack::Duplicate(None)) => panic!("batch {seq}: a resend of the last batch must get its range"),
-                Err(e) => {
-                    assert!(vfs.is_off() && !restarted, "batch {seq} failed with the power on: {e}");
-                    restarted = true;
-                    control.shutdown().await;
-                    control = spawn(dir, Arc::new(StdVfs), &clock);
-                }
-            }
-        }
-    }
-    let steps = vfs.steps() - base;
+    let (acks, control) = produce(control, &clock, async |control, e| {
+        assert!(vfs.is_off() && !restarted, "a batch failed with the power on: {e}");
+        restarted = true;
+        control.shutdown().await;
+        spawn(dir, Arc::new(StdVfs), &clock)
+    })
+    .await;
     control.shutdown().await;
-    // The power may have gone after the last acknowledgement (the final sync): the next
-    // start recovers what the disk kept.
+    let steps = vfs.steps() - base;
+    assert!(at.is_none() || vfs.is_off(), "the power went at {at:?}");
+    // The power may have gone after the last acknowledgement (in the final sync): the
+    // next start recovers what the disk kept.
     spawn(dir, Arc::new(StdVfs), &clock).shutdown().await;
     (acks, steps)
 }
