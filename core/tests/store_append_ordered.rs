@@ -6,13 +6,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::sync::Arc;
-
 use modsynclog_core::store::faults::FaultyVfs;
 use modsynclog_core::store::format::RECORDS_PER_DATA_FILE;
 use modsynclog_core::store::verify::verify_store;
-use modsynclog_core::{Date, Durability, Error, NewRecord, Reader, Store, StoreOptions};
+use modsynclog_core::{Date, Error, NewRecord, Reader, Store};
 
 /// Records in the day before the batch: two short of a full data file, so that a batch
 /// of five fills data file 0 and goes on in data file 1.
@@ -22,24 +19,12 @@ fn day() -> Date {
     common::date("2026-11-21")
 }
 
-/// A store whose day holds `BEFORE` records (in /dev/shm when there is one), reopened
-/// under `batch` through a `FaultyVfs` that names every step.
+/// A store whose day holds `BEFORE` records, reopened under `batch` through a
+/// `FaultyVfs` that names every step.
 fn setup() -> (tempfile::TempDir, FaultyVfs, Store) {
-    let tmp = if Path::new("/dev/shm").is_dir() { tempfile::tempdir_in("/dev/shm") } else { tempfile::tempdir() };
-    let tmp = tmp.unwrap();
-    let mut store =
-        Store::open(tmp.path(), StoreOptions { durability: Durability::Never, ..Default::default() }).unwrap();
-    store.append(day(), &vec![NewRecord { time: 1, ty: 1, data: b"x" }; BEFORE as usize]).unwrap();
-    store.sync().unwrap();
-    drop(store);
+    let tmp = common::store_of(day(), BEFORE);
     let vfs = FaultyVfs::new();
-    let opts = StoreOptions {
-        durability: Durability::Batch,
-        vfs: Arc::new(vfs.clone()),
-        deferred_appends: true,
-        ..Default::default()
-    };
-    let store = Store::open(tmp.path(), opts).unwrap();
+    let store = common::open_faulty(tmp.path(), &vfs);
     (tmp, vfs, store)
 }
 

@@ -8,7 +8,6 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use modsynclog_core::store::faults::{Fault, FaultyVfs};
 use modsynclog_core::store::format::RECORDS_PER_DATA_FILE;
@@ -52,29 +51,9 @@ fn day(s: &str) -> Date {
     common::date(s)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
-/// A store whose DAY1 holds `BEFORE` one-byte records (made once, copied per run; in
-/// /dev/shm when there is one).
+/// A store whose DAY1 holds `BEFORE` one-byte records (made once, copied per run).
 fn template() -> tempfile::TempDir {
-    let tmp = if Path::new("/dev/shm").is_dir() { tempfile::tempdir_in("/dev/shm") } else { tempfile::tempdir() };
-    let tmp = tmp.unwrap();
-    let mut store =
-        Store::open(tmp.path(), StoreOptions { durability: Durability::Never, ..Default::default() }).unwrap();
-    let records = vec![NewRecord { time: 1, ty: 1, data: b"x" }; BEFORE as usize];
-    store.append(day(DAY1), &records).unwrap();
-    store.sync().unwrap();
-    tmp
+    common::store_of(day(DAY1), BEFORE)
 }
 
 /// What a run acknowledged, in order: (date, first id, batch name, count, durable).
@@ -86,13 +65,7 @@ type Acked = Vec<(Date, u64, &'static str, usize, bool)>;
 /// was seen.
 fn run(dir: &Path, at: Option<(u64, Fault)>) -> (Acked, Vec<String>, bool) {
     let vfs = FaultyVfs::new();
-    let opts = StoreOptions {
-        durability: Durability::Batch,
-        vfs: Arc::new(vfs.clone()),
-        deferred_appends: true,
-        ..Default::default()
-    };
-    let mut store = Store::open(dir, opts).unwrap();
+    let mut store = common::open_faulty(dir, &vfs);
     let base = vfs.steps();
     if let Some((n, fault)) = at {
         vfs.fail_step(base + n, fault);
@@ -190,7 +163,7 @@ fn every_step_of_an_append_and_a_rollover_survives_a_crash_enospc_and_eio() {
     let work = template.path().with_extension("run");
     let fresh = || {
         let _ = std::fs::remove_dir_all(&work);
-        copy_dir(template.path(), &work);
+        common::copy_tree(template.path(), &work);
     };
     fresh();
     let (acked, names, failed) = run(&work, None);

@@ -574,15 +574,30 @@ mod tests {
         assert_eq!(j.last("a"), None);
     }
 
+    /// A journal under `batch` on a `FaultyVfs` that remembers "a" seq 1 (ids 0..1 of a
+    /// store of 1000 records).
+    fn faulty_with_a1(root: &Path) -> (Journal, FaultyVfs) {
+        let vfs = FaultyVfs::new();
+        let (mut j, _) = Journal::open(Arc::new(vfs.clone()), root, Durability::Batch, |_| Ok(1000)).unwrap();
+        let ok = vec![entry("a", 1, 0, 1)];
+        j.write(&ok).unwrap();
+        j.wait_synced().unwrap();
+        j.confirm(ok);
+        (j, vfs)
+    }
+
+    /// Reopened, the journal at `root` holds "a" seq 1 and "b" seq 1, and nothing else.
+    fn assert_holds_a1_b1(root: &Path) {
+        let (j, report) = Journal::open(Arc::new(StdVfs), root, Durability::Batch, |_| Ok(1000)).unwrap();
+        assert_eq!((report.entries, report.torn_bytes), (2, 0));
+        assert_eq!(j.last("a").unwrap().0, 1, "the failed batch's entry is gone");
+        assert_eq!(j.last("b").unwrap().0, 1);
+    }
+
     #[test]
     fn a_failed_write_or_undo_leaves_no_false_entry() {
         let tmp = tempfile::tempdir().unwrap();
-        let vfs = FaultyVfs::new();
-        let count = |_: Date| Ok(1000);
-        let (mut j, _) = Journal::open(Arc::new(vfs.clone()), tmp.path(), Durability::Batch, count).unwrap();
-        let ok = vec![entry("a", 1, 0, 1)];
-        j.write(&ok).unwrap();
-        j.confirm(ok);
+        let (mut j, vfs) = faulty_with_a1(tmp.path());
         // The write tears and the undo (set_len) fails too: the journal is poisoned.
         vfs.fail_after_bytes(10);
         assert!(j.write(&[entry("a", 2, 1, 1)]).is_err());
@@ -592,22 +607,13 @@ mod tests {
         j.write(&next).unwrap();
         j.confirm(next);
         drop(j);
-        let (j, report) = Journal::open(Arc::new(StdVfs), tmp.path(), Durability::Batch, count).unwrap();
-        assert_eq!((report.entries, report.torn_bytes), (2, 0));
-        assert_eq!(j.last("a").unwrap().0, 1);
-        assert_eq!(j.last("b").unwrap().0, 1);
+        assert_holds_a1_b1(tmp.path());
     }
 
     #[test]
     fn after_a_failed_sync_the_file_is_replaced_not_synced_again() {
         let tmp = tempfile::tempdir().unwrap();
-        let vfs = FaultyVfs::new();
-        let count = |_: Date| Ok(1000);
-        let (mut j, _) = Journal::open(Arc::new(vfs.clone()), tmp.path(), Durability::Batch, count).unwrap();
-        let ok = vec![entry("a", 1, 0, 1)];
-        j.write(&ok).unwrap();
-        j.wait_synced().unwrap();
-        j.confirm(ok);
+        let (mut j, vfs) = faulty_with_a1(tmp.path());
         assert!(!j.needs_rewrite());
 
         // The sync on the helper thread fails: the entries are taken back, and the file,
@@ -627,10 +633,7 @@ mod tests {
         let names: Vec<_> = (steps..vfs.steps()).map(|n| vfs.step_name(n)).collect();
         assert!(names.iter().any(|n| n.starts_with("rename")), "the next write replaced the file: {names:?}");
         drop(j);
-        let (j, report) = Journal::open(Arc::new(StdVfs), tmp.path(), Durability::Batch, count).unwrap();
-        assert_eq!((report.entries, report.torn_bytes), (2, 0));
-        assert_eq!(j.last("a").unwrap().0, 1, "the failed batch's entry is gone");
-        assert_eq!(j.last("b").unwrap().0, 1);
+        assert_holds_a1_b1(tmp.path());
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use modsynclog_core::Date;
+use modsynclog_core::store::faults::FaultyVfs;
+use modsynclog_core::{Date, Durability, NewRecord, Store, StoreOptions};
 
 /// The folder of test vectors written by the original Go code.
 pub fn vectors() -> PathBuf {
@@ -90,4 +91,27 @@ pub fn copy_tree(from: &Path, to: &Path) {
 
 pub fn date(s: &str) -> Date {
     Date::parse(s).unwrap()
+}
+
+/// A store whose `day` holds `n` one-byte records, in a temp folder (in /dev/shm when
+/// there is one: a million records are written quickly there).
+pub fn store_of(day: Date, n: u64) -> tempfile::TempDir {
+    let tmp = if Path::new("/dev/shm").is_dir() { tempfile::tempdir_in("/dev/shm") } else { tempfile::tempdir() };
+    let tmp = tmp.unwrap();
+    let mut store =
+        Store::open(tmp.path(), StoreOptions { durability: Durability::Never, ..Default::default() }).unwrap();
+    store.append(day, &vec![NewRecord { time: 1, ty: 1, data: b"x" }; n as usize]).unwrap();
+    store.sync().unwrap();
+    tmp
+}
+
+/// Opens the store at `dir` under `batch` (deferred appends allowed) through `vfs`.
+pub fn open_faulty(dir: &Path, vfs: &FaultyVfs) -> Store {
+    let opts = StoreOptions {
+        durability: Durability::Batch,
+        vfs: std::sync::Arc::new(vfs.clone()),
+        deferred_appends: true,
+        ..Default::default()
+    };
+    Store::open(dir, opts).unwrap()
 }
