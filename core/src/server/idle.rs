@@ -107,6 +107,11 @@ impl IdleTimer {
         IdleTimer { calls, timeout, sleep: Box::pin(tokio::time::sleep(timeout)), last_read: None, postponed: 0 }
     }
 
+    /// The call count this timer watches (the one the connection hands to tonic).
+    pub fn calls(&self) -> &Arc<Calls> {
+        &self.calls
+    }
+
     /// The connection read some bytes.
     pub fn read_some(&mut self) {
         self.last_read = Some(Instant::now());

@@ -68,7 +68,7 @@ impl Default for NetLimits {
 pub struct Conn {
     io: Io,
     peer: PeerInfo,
-    calls: Arc<Calls>,
+    /// Also holds the connection's call count, which tonic's requests carry.
     idle: IdleTimer,
     _permit: OwnedSemaphorePermit,
     /// Counted in `modsynclog_connections{port="grpc"}` while open.
@@ -84,7 +84,7 @@ impl Connected for Conn {
     type ConnectInfo = ConnInfo;
 
     fn connect_info(&self) -> ConnInfo {
-        ConnInfo { peer: self.peer.clone(), calls: self.calls.clone() }
+        ConnInfo { peer: self.peer.clone(), calls: self.idle.calls().clone() }
     }
 }
 
@@ -212,9 +212,8 @@ pub fn incoming(
                 match tokio::time::timeout(limits.handshake_timeout, handshake(stream, remote, tls)).await {
                     Ok(Ok((io, certs))) => {
                         let peer = PeerInfo { remote_addr: Some(remote), certs };
-                        let calls = Calls::new();
-                        let idle = IdleTimer::new(calls.clone(), limits.idle_timeout);
-                        let conn = Conn { io, peer, calls, idle, _permit: permit, _counted: counted };
+                        let idle = IdleTimer::new(Calls::new(), limits.idle_timeout);
+                        let conn = Conn { io, peer, idle, _permit: permit, _counted: counted };
                         let _ = tx.send(Ok(conn)).await;
                     }
                     Ok(Err(e)) => {
