@@ -135,6 +135,13 @@ fn write_seeds() {
     torn.truncate(torn.len() - 3);
     seeds.push(("ingest_journal", "torn".into(), torn));
     seeds.push(("ingest_journal", "empty".into(), fuzzing::journal_input(10, 0, &[])));
+    // With index groups: the day's own (its CRC matches, so the store restores from it),
+    // and one that claims more records than the day holds.
+    let group = fuzzing::day_group();
+    let mut longer = group.clone();
+    longer.types.push((7, 2));
+    let groups = [group, longer];
+    seeds.push(("ingest_journal", "index-groups".into(), fuzzing::journal_input_with(10, 20, &journal, &groups)));
 
     // proto_messages: one message of each kind the services receive.
     for (name, bytes) in proto_seeds() {

@@ -15,7 +15,7 @@
 //! | [`udata_batch`] | a 302 batch body to `decode_batch` | `wire.rs` |
 //! | [`json_bodies`] | a 301 / 304 body to their decoders | `wire.rs` |
 //! | [`day_folder`] | a day folder to the reader, `verify` and recovery | `store.rs` |
-//! | [`ingest_journal`] | an ingest journal file to `Journal::open` | `journal.rs` |
+//! | [`ingest_journal`] | an ingest journal file to `Store::open` (index groups) and `Journal::open` | `journal.rs` |
 //! | [`proto_messages`] | protobuf bytes to every request type and its validation | `proto.rs` |
 
 mod journal;
@@ -24,7 +24,7 @@ mod scratch;
 mod store;
 mod wire;
 
-pub use journal::{ingest_journal, journal_input};
+pub use journal::{day_group, ingest_journal, journal_input, journal_input_with};
 pub use proto::proto_messages;
 pub use store::{DayInput, day_folder};
 pub use wire::{json_bodies, legacy_frame, udata_batch};

@@ -21,13 +21,20 @@
 //!   later records fill those ids. An entry therefore never claims a batch that is not
 //!   stored.
 //!
-//! The journal is bounded: when it grows past [`COMPACT_AT`] (or twice its compacted
-//! size) it is rewritten with one entry per producer (temporary file, sync, rename), and
-//! at most [`MAX_PRODUCERS`] producers are remembered, the least recently seen evicted.
+//! The same file carries the store's index groups (see [`crate::store::index_group`]):
+//! under `batch` each group commit writes one with its entries, and the index is synced
+//! later. The journal keeps the groups written since the writer last synced the index
+//! ([`Journal::index_synced`]) through every rewrite; [`Store::open`](crate::store::Store::open)
+//! restores index entries from them before this table is loaded.
 //!
-//! File format: the 8-byte magic `MSLJRN01`, then entries `u32 len | body | u32 crc32(body)`
-//! (little-endian), body = `u64 seq | 8 ASCII bytes YYYYMMDD | u64 first_id | u64 count |
-//! producer id bytes`. A torn or corrupt entry ends the journal.
+//! The journal is bounded: when it grows past [`COMPACT_AT`] (or twice its compacted
+//! size) it is rewritten with one entry per producer and the groups still needed
+//! (temporary file, sync, rename), and at most [`MAX_PRODUCERS`] producers are
+//! remembered, the least recently seen evicted.
+//!
+//! File format: frames as [`crate::store::journal_file`] describes; a producer entry's
+//! body is `u64 seq | 8 ASCII bytes YYYYMMDD | u64 first_id | u64 count | producer id
+//! bytes`. A torn or corrupt frame ends the journal.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -37,14 +44,13 @@ use std::time::Instant;
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::io::{StoreFile, Vfs};
+use crate::store::journal_file::{Frame, MAGIC_V2, frames_start, next_frame, put_frame};
+pub use crate::store::journal_file::{JOURNAL_FILE, STATE_DIR};
 use crate::store::sync_thread::SyncThread;
-use crate::store::{Appended, Durability};
+use crate::store::{Appended, Durability, IndexGroup};
 
-/// The folder, under the store root, holding the server's private state.
-pub const STATE_DIR: &str = ".modsynclog";
-pub const JOURNAL_FILE: &str = "ingest.journal";
 const TEMP_FILE: &str = "ingest.journal.tmp";
-const MAGIC: &[u8; 8] = b"MSLJRN01";
+const MAGIC: &[u8; 8] = MAGIC_V2;
 /// Longest `producer_id` accepted.
 pub const MAX_PRODUCER_ID_LEN: usize = 128;
 /// The journal is compacted when it grows past this (or twice its size after the last
@@ -70,38 +76,34 @@ impl Entry {
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
-        let body_len = BODY_FIXED + self.producer.len();
-        out.extend_from_slice(&(body_len as u32).to_le_bytes());
-        let start = out.len();
-        out.extend_from_slice(&self.seq.to_le_bytes());
-        out.extend_from_slice(self.date.folder_name().as_bytes());
-        out.extend_from_slice(&self.first_id.to_le_bytes());
-        out.extend_from_slice(&self.count.to_le_bytes());
-        out.extend_from_slice(self.producer.as_bytes());
-        let mut crc = flate2::Crc::new();
-        crc.update(&out[start..]);
-        out.extend_from_slice(&crc.sum().to_le_bytes());
+        let mut body = Vec::with_capacity(BODY_FIXED + self.producer.len());
+        body.extend_from_slice(&self.seq.to_le_bytes());
+        body.extend_from_slice(self.date.folder_name().as_bytes());
+        body.extend_from_slice(&self.first_id.to_le_bytes());
+        body.extend_from_slice(&self.count.to_le_bytes());
+        body.extend_from_slice(self.producer.as_bytes());
+        put_frame(Frame::Producer(&body), out);
     }
 
     /// One entry from the front of `b`: the entry and its encoded length, `None` when `b`
     /// does not start with a whole, valid entry.
+    #[cfg(test)]
     fn decode(b: &[u8]) -> Option<(Entry, usize)> {
-        let len = u32::from_le_bytes(b.get(..4)?.try_into().ok()?) as usize;
-        if !(BODY_FIXED..=BODY_FIXED + MAX_PRODUCER_ID_LEN).contains(&len) {
-            return None;
+        match next_frame(b)? {
+            (Frame::Producer(body), used) => Some((Entry::decode_body(body)?, used)),
+            (Frame::Group(_), _) => None,
         }
-        let body = b.get(4..4 + len)?;
-        let crc = u32::from_le_bytes(b.get(4 + len..8 + len)?.try_into().ok()?);
-        let mut check = flate2::Crc::new();
-        check.update(body);
-        if check.sum() != crc {
+    }
+
+    /// An entry from a producer frame's body.
+    fn decode_body(body: &[u8]) -> Option<Entry> {
+        if !(BODY_FIXED..=BODY_FIXED + MAX_PRODUCER_ID_LEN).contains(&body.len()) {
             return None;
         }
         let u64_at = |i: usize| u64::from_le_bytes(body[i..i + 8].try_into().expect("8 bytes"));
         let date = Date::from_folder_name(std::str::from_utf8(&body[8..16]).ok()?)?;
         let producer = String::from_utf8(body[BODY_FIXED..].to_vec()).ok()?;
-        let entry = Entry { producer, seq: u64_at(0), date, first_id: u64_at(16), count: u64_at(24) };
-        Some((entry, 8 + len))
+        Some(Entry { producer, seq: u64_at(0), date, first_id: u64_at(16), count: u64_at(24) })
     }
 }
 
@@ -124,6 +126,8 @@ pub struct LoadReport {
     pub torn_bytes: u64,
     /// Producers remembered after loading.
     pub producers: usize,
+    /// Index groups passed over (the store restored from them when it opened).
+    pub groups: usize,
     /// Batches only partly in the store (a crash tore the index write): `(date, first_id)`.
     /// Never acknowledged, so the writer cuts the day back to `first_id` and the resent
     /// batch is stored whole, once.
@@ -144,6 +148,11 @@ pub struct Journal {
     len: u64,
     /// Length before the last [`write`](Journal::write), for [`abort`](Journal::abort).
     before_write: u64,
+    /// The frames of the index groups written since the index was last synced
+    /// ([`index_synced`](Journal::index_synced)): every rewrite keeps them.
+    groups: Vec<u8>,
+    /// Length of `groups` before the last write.
+    groups_before_write: usize,
     /// The file may hold entries that are not true (a failed undo): rewrite it first.
     poisoned: bool,
     compact_at: u64,
@@ -193,10 +202,21 @@ impl Journal {
             let mut bytes = vec![0u8; len as usize];
             f.read_exact_at(&mut bytes, 0).map_err(|e| Error::io(&path, "read", e))?;
             let mut at = 0;
-            if bytes.starts_with(MAGIC) {
-                at = MAGIC.len();
+            if let Some(start) = frames_start(&bytes) {
+                at = start;
                 let mut counts: HashMap<Date, u64> = HashMap::new();
-                while let Some((entry, used)) = Entry::decode(&bytes[at..]) {
+                while let Some((frame, used)) = next_frame(&bytes[at..]) {
+                    let entry = match frame {
+                        Frame::Producer(body) => match Entry::decode_body(body) {
+                            Some(entry) => entry,
+                            None => break,
+                        },
+                        Frame::Group(_) => {
+                            at += used;
+                            report.groups += 1;
+                            continue;
+                        }
+                    };
                     at += used;
                     report.entries += 1;
                     let have = match counts.get(&entry.date) {
@@ -233,6 +253,8 @@ impl Journal {
             durability,
             len: 0,
             before_write: 0,
+            groups: Vec::new(),
+            groups_before_write: 0,
             poisoned: false,
             compact_at: COMPACT_AT,
             max_producers: max_producers.max(1),
@@ -285,21 +307,29 @@ impl Journal {
         &self.path
     }
 
-    /// Appends `entries` (one write) before their batches are appended to the store; under
-    /// `Durability::Batch` it starts their sync, which [`wait_synced`](Journal::wait_synced)
-    /// waits for. Follow with `wait_synced` and [`confirm`](Journal::confirm), or with
-    /// [`abort`](Journal::abort).
-    pub fn write(&mut self, entries: &[Entry]) -> Result<()> {
+    /// Appends `entries` and the store's `group`, if any (one write), before their batches
+    /// are appended to the store; under `Durability::Batch` it starts their sync, which
+    /// [`wait_synced`](Journal::wait_synced) waits for. Follow with `wait_synced` and
+    /// [`confirm`](Journal::confirm), or with [`abort`](Journal::abort).
+    pub fn write(&mut self, entries: &[Entry], group: Option<&IndexGroup>) -> Result<()> {
         if self.poisoned {
             self.rewrite()?;
         }
         self.before_write = self.len;
-        if entries.is_empty() {
+        self.groups_before_write = self.groups.len();
+        if entries.is_empty() && group.is_none() {
             return Ok(());
         }
         self.buf.clear();
         for e in entries {
             e.encode(&mut self.buf);
+        }
+        if let Some(group) = group {
+            let mut body = Vec::new();
+            group.encode(&mut body);
+            let start = self.buf.len();
+            put_frame(Frame::Group(&body), &mut self.buf);
+            self.groups.extend_from_slice(&self.buf[start..]);
         }
         let result = self.file.write_all_at(&self.buf, self.len).map_err(|e| Error::io(&self.path, "write", e));
         match result {
@@ -361,10 +391,23 @@ impl Journal {
         }
     }
 
+    /// The store synced its index: the groups written so far are no longer needed (they
+    /// leave the file with its next rewrite).
+    pub fn index_synced(&mut self) {
+        self.groups.clear();
+        self.groups_before_write = 0;
+    }
+
+    /// Whether groups written since the index was last synced are kept.
+    pub fn has_groups(&self) -> bool {
+        !self.groups.is_empty()
+    }
+
     /// The store append of the last [`write`](Journal::write) failed: take the entries back.
     pub fn abort(&mut self) {
         // The entries are taken back whatever their sync says; it must end before the cut.
         let _ = self.wait_synced();
+        self.groups.truncate(self.groups_before_write);
         if self.len == self.before_write {
             return;
         }
@@ -426,6 +469,7 @@ impl Journal {
             };
             entry.encode(&mut self.buf);
         }
+        self.buf.extend_from_slice(&self.groups);
         let temp = self.dir.join(TEMP_FILE);
         let sync = self.durability != Durability::Never;
         let tmp = self.vfs.open_write(&temp).map_err(|e| Error::io(&temp, "open", e))?;
@@ -502,7 +546,7 @@ mod tests {
         let (mut j, report) = open(tmp.path(), 0);
         assert_eq!(report, LoadReport::default());
         let batch = vec![entry("a", 1, 0, 10), entry("b", 1, 10, 5), entry("a", 2, 15, 1)];
-        j.write(&batch).unwrap();
+        j.write(&batch, None).unwrap();
         j.confirm(batch);
         assert_eq!(j.last("a"), Some((2, Appended { date: day(), first_id: 15, count: 1 })));
         drop(j);
@@ -523,10 +567,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (mut j, _) = open(tmp.path(), 0);
         let stored = vec![entry("a", 1, 0, 10)];
-        j.write(&stored).unwrap();
+        j.write(&stored, None).unwrap();
         j.confirm(stored);
         // Written to the journal, then the "crash" came before the data append.
-        j.write(&[entry("a", 2, 10, 10), entry("b", 1, 20, 1)]).unwrap();
+        j.write(&[entry("a", 2, 10, 10), entry("b", 1, 20, 1)], None).unwrap();
         drop(j);
         let (j, report) = open(tmp.path(), 15);
         assert_eq!((report.entries, report.dropped), (3, 2));
@@ -545,9 +589,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (mut j, _) = open(tmp.path(), 0);
         let e = vec![entry("a", 1, 0, 1), entry("a", 2, 1, 1)];
-        j.write(&e).unwrap();
+        j.write(&e, None).unwrap();
         j.confirm(e);
-        j.write(&[entry("a", 3, 2, 1)]).unwrap();
+        j.write(&[entry("a", 3, 2, 1)], None).unwrap();
         let path = j.path().to_path_buf();
         drop(j);
         let len = std::fs::metadata(&path).unwrap().len();
@@ -562,7 +606,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (mut j, _) = open(tmp.path(), 0);
         let len = j.len();
-        j.write(&[entry("a", 1, 0, 4)]).unwrap();
+        j.write(&[entry("a", 1, 0, 4)], None).unwrap();
         assert!(j.len() > len);
         j.abort();
         assert_eq!(j.len(), len);
@@ -580,7 +624,7 @@ mod tests {
         let vfs = FaultyVfs::new();
         let (mut j, _) = Journal::open(Arc::new(vfs.clone()), root, Durability::Batch, |_| Ok(1000)).unwrap();
         let ok = vec![entry("a", 1, 0, 1)];
-        j.write(&ok).unwrap();
+        j.write(&ok, None).unwrap();
         j.wait_synced().unwrap();
         j.confirm(ok);
         (j, vfs)
@@ -600,11 +644,11 @@ mod tests {
         let (mut j, vfs) = faulty_with_a1(tmp.path());
         // The write tears and the undo (set_len) fails too: the journal is poisoned.
         vfs.fail_after_bytes(10);
-        assert!(j.write(&[entry("a", 2, 1, 1)]).is_err());
+        assert!(j.write(&[entry("a", 2, 1, 1)], None).is_err());
         vfs.heal();
         // The next write rewrites the file from memory first.
         let next = vec![entry("b", 1, 1, 1)];
-        j.write(&next).unwrap();
+        j.write(&next, None).unwrap();
         j.confirm(next);
         drop(j);
         assert_holds_a1_b1(tmp.path());
@@ -620,14 +664,14 @@ mod tests {
         // whose later syncs could report success for writes the kernel dropped, is replaced
         // with the next write (a new file, synced, renamed over it).
         vfs.fail_syncs(true);
-        j.write(&[entry("a", 2, 1, 1)]).unwrap();
+        j.write(&[entry("a", 2, 1, 1)], None).unwrap();
         assert!(j.wait_synced().is_err(), "the failed sync is reported");
         j.abort();
         assert!(j.needs_rewrite(), "the file is not trusted again");
         vfs.heal();
         let steps = vfs.steps();
         let next = vec![entry("b", 1, 1, 1)];
-        j.write(&next).unwrap();
+        j.write(&next, None).unwrap();
         j.wait_synced().unwrap();
         j.confirm(next);
         let names: Vec<_> = (steps..vfs.steps()).map(|n| vfs.step_name(n)).collect();
@@ -646,7 +690,7 @@ mod tests {
             let e: Vec<Entry> = (0..3).map(|p| entry(&format!("producer-{p}"), seq, id + p, 1)).collect();
             id += 3;
             let before = j.len();
-            j.write(&e).unwrap();
+            j.write(&e, None).unwrap();
             j.confirm(e);
             compacted |= j.len() < before;
             assert!(j.len() <= COMPACT_AT + 1000, "the journal stays bounded");
@@ -676,7 +720,7 @@ mod tests {
         let (mut j, _) = open(10);
         for p in 0..30u64 {
             let e = vec![entry(&format!("p{p}"), 1, p, 1)];
-            j.write(&e).unwrap();
+            j.write(&e, None).unwrap();
             j.confirm(e);
         }
         assert!(j.producers() <= 11);

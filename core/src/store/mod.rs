@@ -11,7 +11,9 @@ pub mod day;
 pub mod durability;
 pub mod faults;
 pub mod format;
+pub mod index_group;
 pub mod io;
+pub mod journal_file;
 pub mod notify;
 #[cfg(feature = "server")]
 mod plain_append;
@@ -31,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use durability::Durability;
+pub use index_group::IndexGroup;
 pub use notify::{Head, Signal};
 pub use recovery_mode::Recovery;
 pub use writer::{Appended, NewRecord};
@@ -120,6 +123,8 @@ impl Store {
             _syncer: syncer,
             _lock: lock,
         };
+        // Before any day is recovered: recovery cuts data that no index entry points at.
+        store.restore_journaled_groups()?;
         store.recover_open_days()?;
         // What recovery left is published: feeders serve no more than the head, and a
         // first append that fails must not show its records to them.
@@ -136,6 +141,49 @@ impl Store {
             store.signal.publish_late(before, count);
         }
         Ok(store)
+    }
+
+    /// Puts back, from the index groups in the journal, index entries that were written
+    /// but not synced when the power went (see [`index_group`]), and syncs the index of
+    /// every day a group names: the writer's journal drops the groups when it reopens.
+    fn restore_journaled_groups(&mut self) -> Result<()> {
+        let vfs = self.opts.vfs.clone();
+        let groups = journal_file::read_groups(vfs.as_ref(), &self.root)?;
+        let mut days = std::collections::BTreeSet::new();
+        for g in &groups {
+            let (date, first_id, count) = (g.date, g.first_id, g.count());
+            match index_group::restore(vfs.as_ref(), &self.root, g)? {
+                index_group::Restored::Whole | index_group::Restored::Skipped => {}
+                index_group::Restored::Rewrote { from, count } => {
+                    tracing::warn!(%date, from, count, "recovered: index entries the power loss took, rebuilt from the journal");
+                }
+                index_group::Restored::NotOnDisk(why) => {
+                    // Its data was not synced, so it was never acknowledged.
+                    tracing::info!(%date, first_id, count, %why, "a group the crash interrupted is not restored");
+                }
+                index_group::Restored::Gap { have } => {
+                    let what = format!(
+                        "day {date}: the index ends at record {have}, before journaled records {first_id}..{}",
+                        first_id + count
+                    );
+                    if self.opts.recovery == Recovery::Strict {
+                        return Err(Error::new(ErrorKind::Corrupt, format!("{what}; not opened (recovery: strict)")));
+                    }
+                    tracing::error!("{what}: records were lost");
+                }
+            }
+            days.insert(date);
+        }
+        if self.opts.durability != Durability::Never {
+            for date in days {
+                let path = day::day_dir(&self.root, date).join(format::INDEX_FILE);
+                if vfs.exists(&path) && !self.is_finished(date) {
+                    let index = vfs.open_write(&path).map_err(|e| Error::io(&path, "open", e))?;
+                    index.sync_data().map_err(|e| Error::io(&path, "sync", e))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Repairs every day without `finish` now, at open, so that counts are right at once
@@ -197,7 +245,7 @@ impl Store {
 
     /// Appends a batch to `date`; returns where it landed. An empty batch is a no-op.
     pub fn append(&mut self, date: Date, records: &[NewRecord<'_>]) -> Result<Appended> {
-        self.append_checked(date, None, records, false, &mut || Ok(()))
+        self.append_checked(date, None, records, false, None, &mut || Ok(()))
     }
 
     /// [`append`](Store::append), or with `defer_sync` [`append_deferred`](Store::append_deferred),
@@ -213,7 +261,40 @@ impl Store {
         defer_sync: bool,
         before_index: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Appended> {
-        self.append_checked(date, None, records, defer_sync, before_index)
+        self.append_checked(date, None, records, defer_sync, None, before_index)
+    }
+
+    /// The [`IndexGroup`] of appending `records` to `date` now, under `batch` (`None`
+    /// otherwise, or when the day's index cannot wait: see [`append_journaled`](Store::append_journaled)).
+    pub fn plan_group(&mut self, date: Date, records: &[NewRecord<'_>]) -> Result<Option<IndexGroup>> {
+        if self.opts.durability != Durability::Batch {
+            return Ok(None);
+        }
+        self.repair_pending()?;
+        Ok(self.writer(date)?.plan_group(records))
+    }
+
+    /// [`append_ordered`](Store::append_ordered) (not deferred) of the records `group` was
+    /// planned for, whose data is synced but whose index entries are not: the caller has
+    /// written `group` to the journal (see [`journal_file`]), and it is on the disk by the
+    /// time `before_index` returns. After a crash [`Store::open`] restores the entries from
+    /// it. The index is synced by the next [`sync`](Store::sync) (or `finish`, or a switch
+    /// of day); until then the groups must stay in the journal. Falls back to syncing the
+    /// index when `group` is not the plan for this append.
+    pub fn append_journaled(
+        &mut self,
+        date: Date,
+        records: &[NewRecord<'_>],
+        group: &IndexGroup,
+        before_index: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Appended> {
+        self.append_checked(date, None, records, false, Some(group), before_index)
+    }
+
+    /// Whether index entries appended by [`append_journaled`](Store::append_journaled)
+    /// wait for a [`sync`](Store::sync).
+    pub fn index_waits(&self) -> bool {
+        self.repair.is_some() || self.current.as_ref().is_some_and(|w| w.index_waits())
     }
 
     /// [`append`](Store::append) without waiting for the disk, even under
@@ -222,12 +303,12 @@ impl Store {
     /// or the day's end, whichever comes first. Under `batch`, those sync the deferred
     /// records' data before any later index entry, so the store stays consistent.
     pub fn append_deferred(&mut self, date: Date, records: &[NewRecord<'_>]) -> Result<Appended> {
-        self.append_checked(date, None, records, true, &mut || Ok(()))
+        self.append_checked(date, None, records, true, None, &mut || Ok(()))
     }
 
     /// Appends a batch that must start at id `first_id` (a replica copying a master).
     pub fn append_at(&mut self, date: Date, first_id: u64, records: &[NewRecord<'_>]) -> Result<Appended> {
-        self.append_checked(date, Some(first_id), records, false, &mut || Ok(()))
+        self.append_checked(date, Some(first_id), records, false, None, &mut || Ok(()))
     }
 
     fn append_checked(
@@ -236,6 +317,7 @@ impl Store {
         first_id: Option<u64>,
         records: &[NewRecord<'_>],
         defer_sync: bool,
+        journaled: Option<&IndexGroup>,
         before_index: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Appended> {
         let (vfs, durability, targets) = (self.opts.vfs.clone(), self.opts.durability, self.targets.clone());
@@ -262,7 +344,8 @@ impl Store {
             return Ok(Appended { date, first_id: writer.count(), count: 0 });
         }
         let before = writer.count();
-        let result = writer.append(vfs.as_ref(), records, durability, defer_sync, &targets, before_index);
+        let policy = writer::Policy { durability, defer_sync, journaled };
+        let result = writer.append(vfs.as_ref(), records, policy, &targets, before_index);
         match &result {
             Ok(a) => {
                 let bytes = records.iter().map(|r| r.data.len() as u64).sum();
@@ -394,15 +477,16 @@ impl Store {
     /// Drops the open day writer after a failure; its day is repaired before the next
     /// operation, keeping `keep` records (all of them when `None`).
     fn retire_current(&mut self, keep: Option<u64>) {
-        if let Some(w) = self.current.take() {
+        if let Some(mut w) = self.current.take() {
             let keep = keep.unwrap_or(w.count());
-            self.repair = Some(Repair { date: w.date, synced: w.synced().min(keep), keep });
+            let groups = w.take_journaled();
+            self.repair = Some(Repair { date: w.date, synced: w.synced().min(keep), keep, groups });
         }
     }
 
     /// Runs the pending repair, if any; it stays pending while it fails.
     fn repair_pending(&mut self) -> Result<()> {
-        let Some(r) = self.repair else { return Ok(()) };
+        let Some(r) = self.repair.clone() else { return Ok(()) };
         repair::repair(self.opts.vfs.as_ref(), &self.root, self.opts.durability, r)?;
         self.repair = None;
         self.signal.publish_cut();

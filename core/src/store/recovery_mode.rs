@@ -6,6 +6,11 @@
 //! | `strict` | refuse to open, naming the day and record | refuse to open, naming the day and record |
 //!
 //! Finished days are never checked at open (`modsynclog-client verify` reads them all).
+//! Before any of this, opening puts back the index entries that the index groups in the
+//! writer's journal describe and the disk lost (see [`super::index_group`]): under
+//! `batch` the server acknowledges a group before its index is synced, so those entries
+//! are not damage but the last step of a commit. Only when the index ends before such a
+//! group (records before it lost) does `strict` refuse.
 
 use std::fmt;
 use std::str::FromStr;

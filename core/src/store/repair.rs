@@ -21,23 +21,41 @@ use std::sync::Arc;
 use super::day::{day_dir, record_count};
 use super::durability::Durability;
 use super::format::{FINISH_FILE, INDEX_ENTRY_LEN, INDEX_FILE, IndexEntry, data_file_index, data_file_path};
+use super::index_group::{IndexGroup, Restored, restore};
 use super::io::{StoreFile, Vfs};
 use super::recovery::check_entry;
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
 
 /// A day to repair before the store appends again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Repair {
     pub date: Date,
     /// Records known to be on the disk (synced), which need nothing.
     pub synced: u64,
     /// Records to keep: the day ends here (the failed batch started here).
     pub keep: u64,
+    /// Groups acknowledged with their index entries not synced (see [`super::index_group`]):
+    /// their entries are written again from the data first, whatever the page cache lost.
+    pub groups: Vec<IndexGroup>,
 }
 
 /// Cuts, checks, rewrites and syncs the day as [`Repair`] says.
 pub(crate) fn repair(vfs: &dyn Vfs, root: &Path, durability: Durability, r: Repair) -> Result<()> {
+    for g in r.groups.iter().filter(|g| g.date == r.date) {
+        match restore(vfs, root, g)? {
+            Restored::Whole | Restored::Skipped => {}
+            Restored::Rewrote { from, count } => {
+                tracing::warn!(date = %r.date, from, count, "repair: index entries the failed sync may have lost, rebuilt from their group");
+            }
+            Restored::NotOnDisk(why) => {
+                tracing::error!(date = %r.date, first_id = g.first_id, %why, "repair: an acknowledged group's data is not on the disk");
+            }
+            Restored::Gap { have } => {
+                tracing::error!(date = %r.date, have, first_id = g.first_id, "repair: the index ends before an acknowledged group");
+            }
+        }
+    }
     let count = record_count(vfs, root, r.date)?;
     let mut keep = r.keep.min(count);
     let dir = day_dir(root, r.date);

@@ -4,8 +4,9 @@
 //! The server's ingest journal must be on the disk before a group's index entries are
 //! written, but not before the group's data is: with a [`SyncThread`] the writer starts
 //! the journal's `fdatasync`, writes and syncs the data meanwhile, and waits for the
-//! journal just before the index. A group commit then waits for two syncs in a row
-//! instead of three.
+//! journal just before the index. With the group's index entries restorable from the
+//! journal (see [`super::index_group`]), a group commit then waits for one round of syncs
+//! (the journal's and the data's side by side) instead of three in a row.
 
 use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

@@ -4,6 +4,10 @@
 //! encoded into two reusable buffers and written with positioned writes: the data (in
 //! pieces of about 1 MiB), then the index in one write (per data file the batch touches).
 //! Data goes first, so that an index entry a reader can see always points at a whole record.
+//!
+//! Under `batch` an append syncs the data, then the index; or, when the caller journaled
+//! the group's [`IndexGroup`] (the server's writer), the data only: the index is synced
+//! later, by [`DayWriter::sync`], and until then the groups are kept here for a repair.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,6 +17,7 @@ use super::format::{
     INDEX_ENTRY_LEN, INDEX_FILE, IndexEntry, MAX_RECORD_LEN, MAX_RECORDS_PER_DAY, RECORD_HEADER_LEN,
     RECORDS_PER_DATA_FILE, RecordHeader, data_file_index, data_file_path,
 };
+use super::index_group::IndexGroup;
 use super::io::{StoreFile, Vfs};
 use super::recovery::{Tail, recover};
 use crate::date::Date;
@@ -33,6 +38,17 @@ pub struct Appended {
     pub date: Date,
     pub first_id: u64,
     pub count: u64,
+}
+
+/// How an append meets the durability policy.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Policy<'a> {
+    pub durability: Durability,
+    /// Under `batch`, no sync this time (the next synced append, or a sync, syncs it).
+    pub defer_sync: bool,
+    /// The group [`plan_group`](DayWriter::plan_group) gave for this append, on the disk
+    /// by the time `before_index` returns: under `batch` the data is synced, the index not.
+    pub journaled: Option<&'a IndexGroup>,
 }
 
 /// Size of the pieces a batch's data is written in.
@@ -61,6 +77,9 @@ pub(crate) struct DayWriter {
     /// Records known to be on the disk: all of them at open (what recovery kept, whatever
     /// crashed before), then as of the last sync that succeeded.
     synced: u64,
+    /// Groups appended with their data synced and their index entries not (journaled by
+    /// the caller), oldest first; cleared by a sync of the index.
+    journaled: Vec<IndexGroup>,
 }
 
 impl DayWriter {
@@ -101,6 +120,7 @@ impl DayWriter {
             dirty: false,
             dirty_old: Vec::new(),
             synced: tail.count,
+            journaled: Vec::new(),
         })
     }
 
@@ -108,26 +128,41 @@ impl DayWriter {
         self.tail.count
     }
 
+    /// The [`IndexGroup`] that appending `records` now would write, or `None` when the
+    /// index could not wait for its sync: records written before and not synced (deferred
+    /// appends) have no group to restore their entries from.
+    pub(crate) fn plan_group(&self, records: &[NewRecord<'_>]) -> Option<IndexGroup> {
+        (!self.dirty && !self.finished && !records.is_empty())
+            .then(|| IndexGroup::plan(self.date, self.tail.count, self.tail.next_offset, records))
+    }
+
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
-    /// Appends `records` and applies `durability`; with `defer_sync` a `batch` policy
-    /// does not sync this time (the next synced append, or [`sync`](DayWriter::sync), will).
-    /// `before_index` runs once, before the first index entry is written (see
-    /// [`Store::append_ordered`](super::Store::append_ordered)).
-    /// On error the writer must be dropped and reopened: the files may hold a torn tail
+    /// Appends `records` and applies the `policy` (see [`Policy`]). `before_index` runs
+    /// once, before the first index entry is written (see
+    /// [`Store::append_ordered`](super::Store::append_ordered)). On error the writer must be dropped and reopened: the files may hold a torn tail
     /// that only recovery removes.
     pub(crate) fn append(
         &mut self,
         vfs: &dyn Vfs,
         records: &[NewRecord<'_>],
-        durability: Durability,
-        defer_sync: bool,
+        policy: Policy<'_>,
         targets: &SyncTargets,
         before_index: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Appended> {
         let first_id = self.tail.count;
+        // A group planned for other records, or with unsynced records before it, would not
+        // restore these entries: sync the index as usual.
+        let journaled = policy.journaled.filter(|g| {
+            !self.dirty
+                && g.date == self.date
+                && g.first_id == first_id
+                && g.first_offset == self.tail.next_offset
+                && g.count() == records.len() as u64
+        });
+        let policy = Policy { journaled, ..policy };
         if let Some(r) = records.iter().find(|r| r.data.len() > MAX_RECORD_LEN) {
             return Err(Error::new(
                 ErrorKind::TooLarge,
@@ -144,8 +179,14 @@ impl DayWriter {
             let id = self.tail.count;
             let room = RECORDS_PER_DATA_FILE - id % RECORDS_PER_DATA_FILE;
             let n = rest.len().min(room as usize);
-            self.append_run(vfs, &rest[..n], durability, defer_sync, targets, &mut before_index)?;
+            self.append_run(vfs, &rest[..n], policy, targets, &mut before_index)?;
             rest = &rest[n..];
+        }
+        if let Some(group) = journaled
+            && policy.durability == Durability::Batch
+            && !policy.defer_sync
+        {
+            self.journaled.push(group.clone());
         }
         Ok(Appended { date: self.date, first_id, count: records.len() as u64 })
     }
@@ -154,15 +195,16 @@ impl DayWriter {
         &mut self,
         vfs: &dyn Vfs,
         run: &[NewRecord<'_>],
-        durability: Durability,
-        defer_sync: bool,
+        policy: Policy<'_>,
         targets: &SyncTargets,
         before_index: &mut Option<&mut dyn FnMut() -> Result<()>>,
     ) -> Result<()> {
-        let sync_now = durability == Durability::Batch && !defer_sync;
+        let sync_now = policy.durability == Durability::Batch && !policy.defer_sync;
+        // The journaled group restores these entries after a crash: the index waits.
+        let sync_index = sync_now && policy.journaled.is_none();
         let id = self.tail.count;
         let file_index = data_file_index(id);
-        let data = self.data_file(vfs, file_index, durability, targets)?;
+        let data = self.data_file(vfs, file_index, policy.durability, targets)?;
 
         let dir = self.dir.clone();
         let data_path = || data_file_path(&dir, file_index);
@@ -202,15 +244,14 @@ impl DayWriter {
         self.index
             .write_all_at(&self.index_buf, id * INDEX_ENTRY_LEN as u64)
             .map_err(|e| Error::io(&index_path(), "write", e))?;
-        if sync_now {
+        if sync_index {
             self.index.sync_data().map_err(|e| Error::io(&index_path(), "sync", e))?;
-            self.dirty = false;
-        } else {
-            self.dirty = true;
         }
+        // The data is synced (the index, if it waits, is restored from the journal).
+        self.dirty = !sync_now;
         self.tail.count += run.len() as u64;
         self.tail.next_offset = if self.tail.count.is_multiple_of(RECORDS_PER_DATA_FILE) { 0 } else { offset };
-        if sync_now {
+        if sync_index {
             self.synced = self.tail.count;
         }
         Ok(())
@@ -267,12 +308,24 @@ impl DayWriter {
         self.index.sync_data().map_err(|e| Error::io(&self.dir.join(INDEX_FILE), "sync", e))?;
         self.dirty = false;
         self.synced = self.tail.count;
+        self.journaled.clear();
         Ok(())
     }
 
-    /// Records known to be on the disk (see [`repair`](super::repair)).
+    /// Records known to be on the disk, index entries included (see [`repair`](super::repair)).
     pub(crate) fn synced(&self) -> u64 {
         self.synced
+    }
+
+    /// The groups whose index entries wait for a sync, for a repair (see
+    /// [`journaled`](DayWriter::append)).
+    pub(crate) fn take_journaled(&mut self) -> Vec<IndexGroup> {
+        std::mem::take(&mut self.journaled)
+    }
+
+    /// Whether index entries wait for a sync.
+    pub(crate) fn index_waits(&self) -> bool {
+        !self.journaled.is_empty()
     }
 
     fn sync_left_behind(&mut self) -> Result<()> {

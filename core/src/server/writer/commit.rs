@@ -164,14 +164,6 @@ impl Writer {
             );
         }
 
-        // The journal first, then the records. Under `batch` the journal's sync runs on its
-        // own thread while the data is written and synced, and ends before the first index
-        // entry is written (the commit point): a batch in the store always has its entry,
-        // and the group waits for two syncs in a row, not three.
-        if let Err(e) = self.journal.write(&entries) {
-            tracing::error!(error = %e, "cannot write the ingest journal");
-            return fail(jobs, &mut self.gaps, &e);
-        }
         let records: Vec<NewRecord<'_>> = jobs
             .iter()
             .zip(&plans)
@@ -184,12 +176,32 @@ impl Writer {
         // next durable group or tick syncs it first).
         let defer =
             self.store.durability() == Durability::Batch && jobs.iter().all(|job| job.ack.when == AckWhen::Written);
+        // Under `batch`, the group's index entries, described by the data they point at:
+        // with it in the journal the index need not be synced before the acknowledgement.
+        let group = match defer {
+            true => None,
+            false => self.store.plan_group(date, &records).unwrap_or_else(|e| {
+                tracing::warn!(%date, error = %e, "no index group: this group syncs its index");
+                None
+            }),
+        };
+
+        // The journal first, then the records. Under `batch` the journal's sync runs on its
+        // own thread while the data is written and synced, and ends before the first index
+        // entry is written (the commit point): a batch in the store always has its entry,
+        // and its index entries can be restored from the group. The group waits for one
+        // sync (the journal's and the data's side by side), not three in a row.
+        if let Err(e) = self.journal.write(&entries, group.as_ref()) {
+            tracing::error!(error = %e, "cannot write the ingest journal");
+            drop(records);
+            return fail(jobs, &mut self.gaps, &e);
+        }
         let started = Instant::now();
         let journal = &mut self.journal;
-        let result = if records.is_empty() {
-            Ok(Appended { date, first_id, count: 0 })
-        } else {
-            self.store.append_ordered(date, &records, defer, &mut || journal.wait_synced())
+        let result = match (&group, records.is_empty()) {
+            (_, true) => Ok(Appended { date, first_id, count: 0 }),
+            (Some(group), false) => self.store.append_journaled(date, &records, group, &mut || journal.wait_synced()),
+            (None, false) => self.store.append_ordered(date, &records, defer, &mut || journal.wait_synced()),
         };
         // Waited for already when records were appended; this covers the other cases.
         let result = result.and_then(|a| self.journal.wait_synced().map(|()| a));
@@ -222,6 +234,11 @@ impl Writer {
                 if needs_store && Some(date) != self.late_day {
                     self.open_day = Some(date);
                 }
+                if group.is_some() {
+                    self.index_waits_since.get_or_insert_with(Instant::now);
+                }
+                // A compaction would keep the groups: sync the index first, so they go.
+                self.sync_index(self.journal.needs_rewrite());
                 self.journal.confirm(entries);
                 if stored_records > 0 {
                     self.metrics.committed(stored_records, stored_bytes as u64, took);

@@ -3,7 +3,9 @@
 //! Ingest handlers (and embedders, through [`WriterHandle`]) queue batches on a bounded
 //! channel. The writer thread takes everything pending at once (group commit: all the
 //! queued batches of a day go into one [`Store::append`] call, so one data write, one
-//! index write and, under `Durability::Batch`, one pair of `fdatasync`s), stamps the
+//! index write and, under `Durability::Batch`, the data's `fdatasync` beside the journal's:
+//! the index is synced within a second, its entries restorable from the
+//! journal's index group until then, see [`crate::store::index_group`]), stamps the
 //! records with the clock's time and files them under the clock's day. Only after
 //! `append` returned does it acknowledge each batch with its own `(date, first_id, count)`.
 //!
@@ -68,6 +70,11 @@ const GROUP_MAX_BYTES: usize = 64 << 20;
 /// Longest that records answered at [`AckWhen::Written`] wait for their fsync while
 /// groups keep coming (the tick syncs them when idle).
 const DEFERRED_SYNC_AFTER: Duration = Duration::from_secs(1);
+
+/// Longest that index entries wait for their sync while groups keep coming (their index
+/// groups stay in the journal until then, and a restart after a power loss walks their
+/// data: see [`crate::store::index_group`]); the tick syncs them when idle.
+const INDEX_SYNC_AFTER: Duration = Duration::from_secs(1);
 
 /// Who sent a batch, for deduplication: the producer's id and the batch's seq.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,6 +167,7 @@ impl WriterControl {
             pending_finish: Vec::new(),
             warned_backwards: false,
             deferred_since: None,
+            index_waits_since: None,
             gaps: gaps::Gaps::default(),
             metrics,
         };
@@ -240,6 +248,9 @@ struct Writer {
     /// Since when records appended without their sync ([`AckWhen::Written`] groups) wait
     /// for it; the next tick, or the first group after [`DEFERRED_SYNC_AFTER`], syncs them.
     deferred_since: Option<Instant>,
+    /// Since when index entries appended with their group in the journal wait for the
+    /// index's sync ([`Writer::sync_index`]).
+    index_waits_since: Option<Instant>,
     /// Producers whose batch failed: their later batches wait for its resend.
     gaps: gaps::Gaps,
     metrics: Arc<ServerMetrics>,
@@ -297,6 +308,7 @@ fn run(shared: &Mutex<Option<Writer>>, queued: &AtomicUsize, mut rx: mpsc::Recei
         w.commit_all(&mut jobs, today);
         queued.fetch_sub(taken, Ordering::SeqCst);
         w.sync_deferred(ticked);
+        w.sync_index(ticked);
         if let Err(e) = w.journal.sync_if_due(false) {
             tracing::error!(error = %e, "ingest journal sync failed");
         }
@@ -353,6 +365,26 @@ impl Writer {
             Ok(()) => self.deferred_since = None,
             Err(e) => tracing::error!(error = %e, "sync of early-acknowledged records failed; retrying"),
         }
+    }
+
+    /// Syncs the index entries whose groups wait in the journal once a tick came or they
+    /// waited [`INDEX_SYNC_AFTER`] (or now, with `force`); the journal then lets the groups
+    /// go with its next rewrite. A failed sync keeps them: the store restores the entries
+    /// from its copy of the groups before it appends again, and the next call syncs.
+    fn sync_index(&mut self, force: bool) {
+        let Some(since) = self.index_waits_since else { return };
+        if !force && since.elapsed() < INDEX_SYNC_AFTER {
+            return;
+        }
+        // A day switch or `finish` may have synced the index already.
+        if self.store.index_waits()
+            && let Err(e) = self.store.sync()
+        {
+            tracing::error!(error = %e, "index sync failed; the day is repaired from the journal's groups");
+            return;
+        }
+        self.index_waits_since = None;
+        self.journal.index_synced();
     }
 
     /// Finishes the open day when the clock has moved past it, or keeps it open as the

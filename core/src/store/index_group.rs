@@ -1,0 +1,210 @@
+//! Index groups: what a group commit wrote to the index, kept in the journal so that the
+//! index need not be synced before the group is acknowledged.
+//!
+//! An index entry on the disk must never point at data that is not: the format has no
+//! checksum a recovery could tell a record from zeroes with. So under `Durability::Batch`
+//! a group commit used to wait for two fdatasyncs in a row, the data's, then the index's.
+//! The server's writer now puts an [`IndexGroup`] into its journal ahead of the data:
+//! where the group's first record goes, the records' types, and a CRC-32 of the bytes
+//! the group writes to the data files. The journal and the data are synced together, the
+//! index entries are written (not synced) and the group is acknowledged; the writer syncs
+//! the index later (see `Writer::sync_index`), and only then lets the groups leave the
+//! journal.
+//!
+//! After a crash, `restore` (at [`Store::open`](super::Store::open)) rebuilds, for every group still in the journal, the entries
+//! the index lost or holds wrong (a power loss may keep any subset of unsynced writes):
+//! it walks the data from the group's first record and, only if the bytes match the CRC
+//! (so the data reached the disk, as it had before the group was acknowledged), writes
+//! the entries from the first one that differs. A group whose data is not all there was
+//! never acknowledged and no index entry of it was ever written: it is left to recovery.
+//!
+//! Body format (little-endian): `8 ASCII YYYYMMDD | u64 first_id | u64 first_offset |
+//! u32 crc | u32 runs | runs x (i16 type | u32 records)`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::day::day_dir;
+use super::format::{
+    FINISH_FILE, INDEX_ENTRY_LEN, INDEX_FILE, IndexEntry, MAX_RECORDS_PER_DAY, RECORD_HEADER_LEN,
+    RECORDS_PER_DATA_FILE, RecordHeader, data_file_index, data_file_path,
+};
+use super::io::{StoreFile, Vfs};
+use super::writer::NewRecord;
+use crate::date::Date;
+use crate::error::{Error, Result};
+
+const FIXED: usize = 8 + 8 + 8 + 4 + 4;
+const RUN: usize = 2 + 4;
+
+/// The index entries of one group commit, described by the data they point at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexGroup {
+    pub date: Date,
+    pub first_id: u64,
+    /// Where record `first_id` starts in its data file.
+    pub first_offset: u64,
+    /// The records' types in id order, run-length encoded: `(type, records)`.
+    pub types: Vec<(i16, u32)>,
+    /// CRC-32 of the group's bytes in the data files (headers and payloads, in id order).
+    pub crc: u32,
+}
+
+impl IndexGroup {
+    /// The group of `records` appended to `date` from id `first_id`, at `first_offset`.
+    pub(crate) fn plan(date: Date, first_id: u64, first_offset: u64, records: &[NewRecord<'_>]) -> IndexGroup {
+        let mut types: Vec<(i16, u32)> = Vec::new();
+        let mut crc = crc32fast::Hasher::new();
+        for r in records {
+            match types.last_mut() {
+                Some((ty, n)) if *ty == r.ty && *n < u32::MAX => *n += 1,
+                _ => types.push((r.ty, 1)),
+            }
+            crc.update(&RecordHeader::new(r.time, r.data.len()).encode());
+            crc.update(r.data);
+        }
+        IndexGroup { date, first_id, first_offset, types, crc: crc.finalize() }
+    }
+
+    /// Records in the group.
+    pub fn count(&self) -> u64 {
+        self.types.iter().map(|&(_, n)| u64::from(n)).sum()
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.date.folder_name().as_bytes());
+        out.extend_from_slice(&self.first_id.to_le_bytes());
+        out.extend_from_slice(&self.first_offset.to_le_bytes());
+        out.extend_from_slice(&self.crc.to_le_bytes());
+        out.extend_from_slice(&(self.types.len() as u32).to_le_bytes());
+        for &(ty, n) in &self.types {
+            out.extend_from_slice(&ty.to_le_bytes());
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+    }
+
+    /// A group from its body; `None` when `b` is not exactly one.
+    pub fn decode(b: &[u8]) -> Option<IndexGroup> {
+        let fixed = b.get(..FIXED)?;
+        let u32_at = |i: usize| u32::from_le_bytes(fixed[i..i + 4].try_into().expect("4 bytes"));
+        let u64_at = |i: usize| u64::from_le_bytes(fixed[i..i + 8].try_into().expect("8 bytes"));
+        let date = Date::from_folder_name(std::str::from_utf8(&fixed[..8]).ok()?)?;
+        let runs = u32_at(28) as usize;
+        if b.len() != FIXED + runs.checked_mul(RUN)? {
+            return None;
+        }
+        let types = b[FIXED..]
+            .chunks_exact(RUN)
+            .map(|r| (i16::from_le_bytes([r[0], r[1]]), u32::from_le_bytes(r[2..6].try_into().expect("4 bytes"))))
+            .collect();
+        Some(IndexGroup { date, first_id: u64_at(8), first_offset: u64_at(16), crc: u32_at(24), types })
+    }
+}
+
+/// What [`restore`] did with a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Restored {
+    /// The index holds every entry of the group, right.
+    Whole,
+    /// Entries `from .. from + count` were written again.
+    Rewrote { from: u64, count: u64 },
+    /// Nothing to do: the day is gone or finished (a finished day was synced whole).
+    Skipped,
+    /// The group's data is not all on the disk (why): it was never acknowledged.
+    NotOnDisk(String),
+    /// The index ends at `have`, before the group: records before it are lost.
+    Gap { have: u64 },
+}
+
+/// Makes the index of `group.date` hold the group's entries, if its data is on the disk
+/// (see the module docs). The caller syncs the index.
+pub(crate) fn restore(vfs: &dyn Vfs, root: &Path, group: &IndexGroup) -> Result<Restored> {
+    let dir = day_dir(root, group.date);
+    let index_path = dir.join(INDEX_FILE);
+    if !vfs.exists(&index_path) || vfs.exists(&dir.join(FINISH_FILE)) {
+        return Ok(Restored::Skipped);
+    }
+    let count = group.count();
+    let end = group.first_id.saturating_add(count);
+    if count == 0 || end > MAX_RECORDS_PER_DAY {
+        return Ok(Restored::NotOnDisk(format!("records {}..{end} cannot be in a day", group.first_id)));
+    }
+    let want = match walk(vfs, &dir, group)? {
+        Ok(entries) => entries,
+        Err(why) => return Ok(Restored::NotOnDisk(why)),
+    };
+    let index = vfs.open_write(&index_path).map_err(|e| Error::io(&index_path, "open", e))?;
+    let have = index.len().map_err(|e| Error::io(&index_path, "stat", e))? / INDEX_ENTRY_LEN as u64;
+    if have < group.first_id {
+        return Ok(Restored::Gap { have });
+    }
+    let on_disk = read_entries(index.as_ref(), &index_path, group.first_id, have.min(end))?;
+    let from = on_disk.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(on_disk.len());
+    if from == want.len() {
+        return Ok(Restored::Whole);
+    }
+    let bytes: Vec<u8> = want[from..].iter().flat_map(IndexEntry::encode).collect();
+    let at = group.first_id + from as u64;
+    index.write_all_at(&bytes, at * INDEX_ENTRY_LEN as u64).map_err(|e| Error::io(&index_path, "write", e))?;
+    Ok(Restored::Rewrote { from: at, count: end - at })
+}
+
+/// The index entries of the group's records as the data files hold them, or why they do
+/// not (a record not whole, or bytes other than the group wrote).
+fn walk(vfs: &dyn Vfs, dir: &Path, group: &IndexGroup) -> Result<std::result::Result<Vec<IndexEntry>, String>> {
+    let mut entries = Vec::new();
+    let mut crc = crc32fast::Hasher::new();
+    let mut file: Option<(i16, Arc<dyn StoreFile>, u64)> = None;
+    let mut offset = group.first_offset;
+    let mut payload = Vec::new();
+    let mut id = group.first_id;
+    for &(ty, n) in &group.types {
+        for _ in 0..n {
+            let file_index = data_file_index(id);
+            if id != group.first_id && id.is_multiple_of(RECORDS_PER_DATA_FILE) {
+                offset = 0;
+            }
+            if file.as_ref().map(|f| f.0) != Some(file_index) {
+                let path = data_file_path(dir, file_index);
+                let f = match vfs.open_read(&path) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Ok(Err(format!("{} does not exist", path.display())));
+                    }
+                    Err(e) => return Err(Error::io(&path, "open", e)),
+                };
+                let len = f.len().map_err(|e| Error::io(&path, "stat", e))?;
+                file = Some((file_index, f, len));
+            }
+            let (_, f, len) = file.as_ref().expect("opened above");
+            let path = || data_file_path(dir, file_index);
+            if offset + RECORD_HEADER_LEN as u64 > *len {
+                return Ok(Err(format!("record {id} at offset {offset} is past the end of its data file")));
+            }
+            let mut h = [0u8; RECORD_HEADER_LEN];
+            f.read_exact_at(&mut h, offset).map_err(|e| Error::io(&path(), "read", e))?;
+            let header = RecordHeader::decode(&h);
+            if let Err(why) = header.check(offset, *len) {
+                return Ok(Err(format!("record {id}: {why}")));
+            }
+            payload.resize(header.length as usize, 0);
+            f.read_exact_at(&mut payload, offset + RECORD_HEADER_LEN as u64)
+                .map_err(|e| Error::io(&path(), "read", e))?;
+            crc.update(&h);
+            crc.update(&payload);
+            entries.push(IndexEntry { data_file_index: file_index, data_offset: offset as i64, data_type: ty });
+            offset = header.end(offset);
+            id += 1;
+        }
+    }
+    if crc.finalize() != group.crc {
+        return Ok(Err("its data is not what the group wrote (CRC mismatch)".into()));
+    }
+    Ok(Ok(entries))
+}
+
+fn read_entries(index: &dyn StoreFile, path: &Path, from: u64, to: u64) -> Result<Vec<IndexEntry>> {
+    let mut bytes = vec![0u8; (to.saturating_sub(from) as usize) * INDEX_ENTRY_LEN];
+    index.read_exact_at(&mut bytes, from * INDEX_ENTRY_LEN as u64).map_err(|e| Error::io(path, "read", e))?;
+    Ok(bytes.chunks_exact(INDEX_ENTRY_LEN).map(IndexEntry::decode).collect())
+}

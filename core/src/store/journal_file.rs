@@ -1,0 +1,133 @@
+//! The framing of the writer's journal, `<root>/.modsynclog/ingest.journal`.
+//!
+//! The file holds two kinds of entries. The server's exactly-once table writes one per
+//! producer batch (its body is [`crate::server::dedup`]'s business); the store's index
+//! groups ([`IndexGroup`]) say which index entries a group commit wrote before its index
+//! was synced, and [`Store::open`](super::Store::open) reads them back here, before any
+//! day is recovered. Both live in one file so that one `fdatasync` makes both durable.
+//!
+//! Format: an 8-byte magic, then frames `u32 word | body | u32 crc32(body)` (little-endian).
+//! The word's low 31 bits are the body's length; its top bit marks an index group.
+//! [`MAGIC_V1`] files (before index groups) hold producer entries only; they are read and
+//! rewritten as [`MAGIC_V2`]. A torn or corrupt frame ends the file: nothing after it is
+//! trusted.
+
+use std::path::{Path, PathBuf};
+
+use super::index_group::IndexGroup;
+use super::io::Vfs;
+use crate::error::{Error, Result};
+
+/// The folder, under the store root, holding the writer's private state (readers,
+/// replicas and the Go format only look at `YYYYMMDD` folders).
+pub const STATE_DIR: &str = ".modsynclog";
+pub const JOURNAL_FILE: &str = "ingest.journal";
+/// The first format: producer entries only.
+pub const MAGIC_V1: &[u8; 8] = b"MSLJRN01";
+/// The current format: producer entries and index groups.
+pub const MAGIC_V2: &[u8; 8] = b"MSLJRN02";
+const GROUP_BIT: u32 = 1 << 31;
+/// Longest body accepted (an index group of 100,000 records of alternating types is
+/// 600 KB); anything longer is damage.
+pub const MAX_BODY: usize = 8 << 20;
+
+/// The journal's path under `root`.
+pub fn journal_path(root: &Path) -> PathBuf {
+    root.join(STATE_DIR).join(JOURNAL_FILE)
+}
+
+/// One frame's body, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// A body of the server's exactly-once table.
+    Producer(&'a [u8]),
+    /// An encoded [`IndexGroup`].
+    Group(&'a [u8]),
+}
+
+/// Appends one frame around `body` to `out`.
+pub fn put_frame(frame: Frame<'_>, out: &mut Vec<u8>) {
+    let (body, bit) = match frame {
+        Frame::Producer(b) => (b, 0),
+        Frame::Group(b) => (b, GROUP_BIT),
+    };
+    debug_assert!(body.len() <= MAX_BODY);
+    out.extend_from_slice(&(body.len() as u32 | bit).to_le_bytes());
+    out.extend_from_slice(body);
+    out.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+}
+
+/// The frame at the front of `b` and its encoded length; `None` unless `b` starts with a
+/// whole frame whose checksum holds.
+pub fn next_frame(b: &[u8]) -> Option<(Frame<'_>, usize)> {
+    let word = u32::from_le_bytes(b.get(..4)?.try_into().ok()?);
+    let len = (word & !GROUP_BIT) as usize;
+    if len > MAX_BODY {
+        return None;
+    }
+    let body = b.get(4..4 + len)?;
+    let crc = u32::from_le_bytes(b.get(4 + len..8 + len)?.try_into().ok()?);
+    if crc32fast::hash(body) != crc {
+        return None;
+    }
+    let frame = if word & GROUP_BIT != 0 { Frame::Group(body) } else { Frame::Producer(body) };
+    Some((frame, 8 + len))
+}
+
+/// Where the frames of a journal's bytes start: after a known magic, `None` otherwise.
+pub fn frames_start(bytes: &[u8]) -> Option<usize> {
+    (bytes.starts_with(MAGIC_V1) || bytes.starts_with(MAGIC_V2)).then_some(MAGIC_V2.len())
+}
+
+/// The index groups in the journal under `root`, in the order written (none when there is
+/// no journal, or it is not one). A group that does not decode is skipped.
+pub fn read_groups(vfs: &dyn Vfs, root: &Path) -> Result<Vec<IndexGroup>> {
+    let path = journal_path(root);
+    let Some(len) = vfs.file_len(&path).map_err(|e| Error::io(&path, "stat", e))? else {
+        return Ok(Vec::new());
+    };
+    let f = vfs.open_read(&path).map_err(|e| Error::io(&path, "open", e))?;
+    let mut bytes = vec![0u8; len as usize];
+    f.read_exact_at(&mut bytes, 0).map_err(|e| Error::io(&path, "read", e))?;
+    Ok(groups_in(&bytes))
+}
+
+/// The index groups in a journal's bytes (see [`read_groups`]).
+pub fn groups_in(bytes: &[u8]) -> Vec<IndexGroup> {
+    let Some(mut at) = frames_start(bytes) else { return Vec::new() };
+    let mut groups = Vec::new();
+    while let Some((frame, used)) = next_frame(&bytes[at..]) {
+        at += used;
+        if let Frame::Group(body) = frame {
+            match IndexGroup::decode(body) {
+                Some(g) => groups.push(g),
+                None => tracing::warn!("ingest journal: an index group that does not decode; skipped"),
+            }
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_by_kind_and_damage_ends_them() {
+        let mut b = Vec::new();
+        put_frame(Frame::Producer(b"abc"), &mut b);
+        let first = b.len();
+        put_frame(Frame::Group(b"defg"), &mut b);
+        assert_eq!(next_frame(&b), Some((Frame::Producer(b"abc"), first)));
+        assert_eq!(next_frame(&b[first..]), Some((Frame::Group(b"defg"), b.len() - first)));
+        for cut in 0..first {
+            assert_eq!(next_frame(&b[..cut]), None, "cut at {cut}");
+        }
+        let mut bad = b.clone();
+        bad[5] ^= 1;
+        assert_eq!(next_frame(&bad), None);
+        assert_eq!(frames_start(b"MSLJRN01..."), Some(8));
+        assert_eq!(frames_start(b"MSLJRN02"), Some(8));
+        assert_eq!(frames_start(b"MSLJRN03"), None);
+    }
+}
