@@ -44,7 +44,7 @@ use std::time::Instant;
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::io::{StoreFile, Vfs};
-use crate::store::journal_file::{Frame, MAGIC_V2, frames_start, next_frame, put_frame};
+use crate::store::journal_file::{Frame, MAGIC_V2, frames_start, next_frame, put_barrier, put_frame};
 pub use crate::store::journal_file::{JOURNAL_FILE, STATE_DIR};
 use crate::store::sync_thread::SyncThread;
 use crate::store::{Appended, Durability, IndexGroup};
@@ -153,6 +153,8 @@ pub struct Journal {
     groups: Vec<u8>,
     /// Length of `groups` before the last write.
     groups_before_write: usize,
+    /// The file holds group frames after its last barrier.
+    groups_in_file: bool,
     /// The file may hold entries that are not true (a failed undo): rewrite it first.
     poisoned: bool,
     compact_at: u64,
@@ -255,6 +257,7 @@ impl Journal {
             before_write: 0,
             groups: Vec::new(),
             groups_before_write: 0,
+            groups_in_file: false,
             poisoned: false,
             compact_at: COMPACT_AT,
             max_producers: max_producers.max(1),
@@ -330,6 +333,7 @@ impl Journal {
             let start = self.buf.len();
             put_frame(Frame::Group(&body), &mut self.buf);
             self.groups.extend_from_slice(&self.buf[start..]);
+            self.groups_in_file = true;
         }
         let result = self.file.write_all_at(&self.buf, self.len).map_err(|e| Error::io(&self.path, "write", e));
         match result {
@@ -391,11 +395,28 @@ impl Journal {
         }
     }
 
-    /// The store synced its index: the groups written so far are no longer needed (they
-    /// leave the file with its next rewrite).
+    /// The store synced its index: the groups written so far are no longer needed. They
+    /// leave the file with its next rewrite; until then a barrier after them (written,
+    /// synced with the next entries) spares a restart walking their data again.
     pub fn index_synced(&mut self) {
         self.groups.clear();
         self.groups_before_write = 0;
+        if !std::mem::take(&mut self.groups_in_file) {
+            return;
+        }
+        self.buf.clear();
+        put_barrier(&mut self.buf);
+        match self.file.write_all_at(&self.buf, self.len) {
+            Ok(()) => {
+                self.len += self.buf.len() as u64;
+                self.before_write = self.len;
+            }
+            // Harmless to restore from, but the file may now end in a torn frame.
+            Err(e) => {
+                tracing::warn!(error = %e, file = %self.path.display(), "cannot mark the journal's groups done; it will be rewritten");
+                self.poisoned = true;
+            }
+        }
     }
 
     /// Whether groups written since the index was last synced are kept.
@@ -470,6 +491,7 @@ impl Journal {
             entry.encode(&mut self.buf);
         }
         self.buf.extend_from_slice(&self.groups);
+        let groups_in_file = !self.groups.is_empty();
         let temp = self.dir.join(TEMP_FILE);
         let sync = self.durability != Durability::Never;
         let tmp = self.vfs.open_write(&temp).map_err(|e| Error::io(&temp, "open", e))?;
@@ -487,6 +509,7 @@ impl Journal {
         self.len = self.buf.len() as u64;
         self.before_write = self.len;
         self.poisoned = false;
+        self.groups_in_file = groups_in_file;
         self.unsynced = false;
         self.compact_at = COMPACT_AT.max(self.len.saturating_mul(2));
         Ok(())
@@ -678,6 +701,41 @@ mod tests {
         assert!(names.iter().any(|n| n.starts_with("rename")), "the next write replaced the file: {names:?}");
         drop(j);
         assert_holds_a1_b1(tmp.path());
+    }
+
+    #[test]
+    fn groups_stay_through_a_rewrite_until_the_index_is_synced() {
+        use crate::store::journal_file::read_groups;
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut j, _) = open(tmp.path(), 100);
+        let group = |first_id| IndexGroup { date: day(), first_id, first_offset: 0, types: vec![(5, 1)], crc: 1 };
+        let groups = || read_groups(&StdVfs, tmp.path()).unwrap();
+        let a1 = vec![entry("a", 1, 0, 1)];
+        j.write(&a1, Some(&group(0))).unwrap();
+        j.confirm(a1);
+        j.write(&[], Some(&group(1))).unwrap();
+        j.confirm(Vec::new());
+        assert_eq!(groups(), vec![group(0), group(1)]);
+        // An aborted group goes; a rewrite (here: after a failed undo) keeps the others.
+        j.write(&[], Some(&group(2))).unwrap();
+        j.abort();
+        j.poisoned = true;
+        j.write(&[], None).unwrap();
+        assert_eq!(groups(), vec![group(0), group(1)], "kept through the rewrite");
+        assert_eq!(j.last("a").unwrap().0, 1);
+        // Once the index is synced, a barrier ends them; later groups count again.
+        j.index_synced();
+        assert_eq!(groups(), vec![]);
+        j.write(&[], Some(&group(3))).unwrap();
+        assert_eq!(groups(), vec![group(3)]);
+        j.index_synced();
+        j.poisoned = true;
+        j.write(&[], None).unwrap();
+        assert_eq!(groups(), vec![], "a rewrite after the sync drops them");
+        drop(j);
+        let (j, report) = open(tmp.path(), 100);
+        assert_eq!((report.entries, report.groups), (1, 0));
+        assert_eq!(j.last("a").unwrap().0, 1);
     }
 
     #[test]

@@ -154,9 +154,8 @@ pub(crate) fn restore(vfs: &dyn Vfs, root: &Path, group: &IndexGroup) -> Result<
 fn walk(vfs: &dyn Vfs, dir: &Path, group: &IndexGroup) -> Result<std::result::Result<Vec<IndexEntry>, String>> {
     let mut entries = Vec::new();
     let mut crc = crc32fast::Hasher::new();
-    let mut file: Option<(i16, Arc<dyn StoreFile>, u64)> = None;
+    let mut file: Option<(i16, Forward)> = None;
     let mut offset = group.first_offset;
-    let mut payload = Vec::new();
     let mut id = group.first_id;
     for &(ty, n) in &group.types {
         for _ in 0..n {
@@ -164,8 +163,8 @@ fn walk(vfs: &dyn Vfs, dir: &Path, group: &IndexGroup) -> Result<std::result::Re
             if id != group.first_id && id.is_multiple_of(RECORDS_PER_DATA_FILE) {
                 offset = 0;
             }
+            let path = data_file_path(dir, file_index);
             if file.as_ref().map(|f| f.0) != Some(file_index) {
-                let path = data_file_path(dir, file_index);
                 let f = match vfs.open_read(&path) {
                     Ok(f) => f,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -174,24 +173,22 @@ fn walk(vfs: &dyn Vfs, dir: &Path, group: &IndexGroup) -> Result<std::result::Re
                     Err(e) => return Err(Error::io(&path, "open", e)),
                 };
                 let len = f.len().map_err(|e| Error::io(&path, "stat", e))?;
-                file = Some((file_index, f, len));
+                file = Some((file_index, Forward::new(f, len)));
             }
-            let (_, f, len) = file.as_ref().expect("opened above");
-            let path = || data_file_path(dir, file_index);
-            if offset + RECORD_HEADER_LEN as u64 > *len {
+            let (_, f) = file.as_mut().expect("opened above");
+            if offset + RECORD_HEADER_LEN as u64 > f.len {
                 return Ok(Err(format!("record {id} at offset {offset} is past the end of its data file")));
             }
-            let mut h = [0u8; RECORD_HEADER_LEN];
-            f.read_exact_at(&mut h, offset).map_err(|e| Error::io(&path(), "read", e))?;
+            let mut h = Vec::with_capacity(RECORD_HEADER_LEN);
+            f.feed(offset, RECORD_HEADER_LEN as u64, &mut |b| h.extend_from_slice(b))
+                .map_err(|e| Error::io(&path, "read", e))?;
             let header = RecordHeader::decode(&h);
-            if let Err(why) = header.check(offset, *len) {
+            if let Err(why) = header.check(offset, f.len) {
                 return Ok(Err(format!("record {id}: {why}")));
             }
-            payload.resize(header.length as usize, 0);
-            f.read_exact_at(&mut payload, offset + RECORD_HEADER_LEN as u64)
-                .map_err(|e| Error::io(&path(), "read", e))?;
             crc.update(&h);
-            crc.update(&payload);
+            f.feed(offset + RECORD_HEADER_LEN as u64, header.length as u64, &mut |b| crc.update(b))
+                .map_err(|e| Error::io(&path, "read", e))?;
             entries.push(IndexEntry { data_file_index: file_index, data_offset: offset as i64, data_type: ty });
             offset = header.end(offset);
             id += 1;
@@ -201,6 +198,45 @@ fn walk(vfs: &dyn Vfs, dir: &Path, group: &IndexGroup) -> Result<std::result::Re
         return Ok(Err("its data is not what the group wrote (CRC mismatch)".into()));
     }
     Ok(Ok(entries))
+}
+
+/// A data file read forward through a buffer: a group's records are walked in a few large
+/// reads, not two per record, and a large record is never held whole.
+struct Forward {
+    file: Arc<dyn StoreFile>,
+    len: u64,
+    buf: Vec<u8>,
+    /// The file offset of `buf[0]`.
+    at: u64,
+}
+
+impl Forward {
+    const BUF: u64 = 1 << 20;
+
+    fn new(file: Arc<dyn StoreFile>, len: u64) -> Forward {
+        Forward { file, len, buf: Vec::new(), at: 0 }
+    }
+
+    /// Passes bytes `offset .. offset + n` (within the file) to `out`, in pieces.
+    fn feed(&mut self, mut offset: u64, mut n: u64, out: &mut dyn FnMut(&[u8])) -> std::io::Result<()> {
+        while n > 0 {
+            if !(self.at..self.at + self.buf.len() as u64).contains(&offset) {
+                let size = Self::BUF.min(self.len.saturating_sub(offset));
+                self.buf.resize(size as usize, 0);
+                self.file.read_exact_at(&mut self.buf, offset)?;
+                self.at = offset;
+                if size == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+            }
+            let from = (offset - self.at) as usize;
+            let take = (n as usize).min(self.buf.len() - from);
+            out(&self.buf[from..from + take]);
+            offset += take as u64;
+            n -= take as u64;
+        }
+        Ok(())
+    }
 }
 
 fn read_entries(index: &dyn StoreFile, path: &Path, from: u64, to: u64) -> Result<Vec<IndexEntry>> {

@@ -7,7 +7,10 @@
 //! day is recovered. Both live in one file so that one `fdatasync` makes both durable.
 //!
 //! Format: an 8-byte magic, then frames `u32 word | body | u32 crc32(body)` (little-endian).
-//! The word's low 31 bits are the body's length; its top bit marks an index group.
+//! The word's low 31 bits are the body's length; its top bit marks an index group. An
+//! index-group frame with an empty body is a *barrier*: the index was synced with every
+//! group before it, which need not be restored (the journal keeps old frames until its
+//! next rewrite; without barriers a restart would walk all their data again).
 //! [`MAGIC_V1`] files (before index groups) hold producer entries only; they are read and
 //! rewritten as [`MAGIC_V2`]. A torn or corrupt frame ends the file: nothing after it is
 //! trusted.
@@ -41,8 +44,13 @@ pub fn journal_path(root: &Path) -> PathBuf {
 pub enum Frame<'a> {
     /// A body of the server's exactly-once table.
     Producer(&'a [u8]),
-    /// An encoded [`IndexGroup`].
+    /// An encoded [`IndexGroup`], or empty: a barrier (see the module docs).
     Group(&'a [u8]),
+}
+
+/// The frame of a barrier.
+pub fn put_barrier(out: &mut Vec<u8>) {
+    put_frame(Frame::Group(&[]), out);
 }
 
 /// Appends one frame around `body` to `out`.
@@ -79,8 +87,9 @@ pub fn frames_start(bytes: &[u8]) -> Option<usize> {
     (bytes.starts_with(MAGIC_V1) || bytes.starts_with(MAGIC_V2)).then_some(MAGIC_V2.len())
 }
 
-/// The index groups in the journal under `root`, in the order written (none when there is
-/// no journal, or it is not one). A group that does not decode is skipped.
+/// The index groups in the journal under `root` after its last barrier, in the order
+/// written (none when there is no journal, or it is not one). A group that does not
+/// decode is skipped.
 pub fn read_groups(vfs: &dyn Vfs, root: &Path) -> Result<Vec<IndexGroup>> {
     let path = journal_path(root);
     let Some(len) = vfs.file_len(&path).map_err(|e| Error::io(&path, "stat", e))? else {
@@ -99,6 +108,10 @@ pub fn groups_in(bytes: &[u8]) -> Vec<IndexGroup> {
     while let Some((frame, used)) = next_frame(&bytes[at..]) {
         at += used;
         if let Frame::Group(body) = frame {
+            if body.is_empty() {
+                groups.clear();
+                continue;
+            }
             match IndexGroup::decode(body) {
                 Some(g) => groups.push(g),
                 None => tracing::warn!("ingest journal: an index group that does not decode; skipped"),
@@ -129,5 +142,25 @@ mod tests {
         assert_eq!(frames_start(b"MSLJRN01..."), Some(8));
         assert_eq!(frames_start(b"MSLJRN02"), Some(8));
         assert_eq!(frames_start(b"MSLJRN03"), None);
+    }
+
+    #[test]
+    fn a_barrier_drops_the_groups_before_it() {
+        let date = crate::date::Date::parse("2026-11-21").unwrap();
+        let group = |first_id| IndexGroup { date, first_id, first_offset: 0, types: vec![(1, 2)], crc: 7 };
+        let mut b = MAGIC_V2.to_vec();
+        for g in [group(0), group(2)] {
+            let mut body = Vec::new();
+            g.encode(&mut body);
+            put_frame(Frame::Group(&body), &mut b);
+        }
+        assert_eq!(groups_in(&b), vec![group(0), group(2)]);
+        put_barrier(&mut b);
+        assert_eq!(groups_in(&b), vec![]);
+        let mut body = Vec::new();
+        group(4).encode(&mut body);
+        put_frame(Frame::Group(&body), &mut b);
+        put_frame(Frame::Producer(b"a producer entry"), &mut b);
+        assert_eq!(groups_in(&b), vec![group(4)]);
     }
 }
