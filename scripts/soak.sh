@@ -226,6 +226,7 @@ done
 # Python SDKs do not log).
 sum_of() { grep -o "$1=[0-9]*" "$2" | awk -F= '{ s += $2 } END { print s + 0 }'; }
 note "server: $(grep -c 'recovered:' "$tmp/server.log") torn tails cut at restart," \
+    "$(grep -c 'restored from the journal' "$tmp/server.log") groups' index entries restored from the journal," \
     "$(sum_of dropped "$tmp/server.log") journal entries of unstored batches dropped," \
     "$(sum_of dup_batches "$tmp/server.log") resent batches ($(sum_of dup_records "$tmp/server.log") records) recognised as stored and not stored again;" \
     "Rust producer: $(grep 'resending unacknowledged' "$tmp/producer-rs.log" | sum_of batches -) batches resent after reconnects"

@@ -155,7 +155,7 @@ impl Store {
             match index_group::restore(vfs.as_ref(), &self.root, g)? {
                 index_group::Restored::Whole | index_group::Restored::Skipped => {}
                 index_group::Restored::Rewrote { from, count } => {
-                    tracing::warn!(%date, from, count, "recovered: index entries the power loss took, rebuilt from the journal");
+                    tracing::warn!(%date, from, count, "restored from the journal: index entries a crash left unwritten or damaged");
                 }
                 index_group::Restored::NotOnDisk(why) => {
                     // Its data was not synced, so it was never acknowledged.
