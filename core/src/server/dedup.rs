@@ -419,11 +419,6 @@ impl Journal {
         }
     }
 
-    /// Whether groups written since the index was last synced are kept.
-    pub fn has_groups(&self) -> bool {
-        !self.groups.is_empty()
-    }
-
     /// The store append of the last [`write`](Journal::write) failed: take the entries back.
     pub fn abort(&mut self) {
         // The entries are taken back whatever their sync says; it must end before the cut.

@@ -142,8 +142,8 @@ impl DayWriter {
 
     /// Appends `records` and applies the `policy` (see [`Policy`]). `before_index` runs
     /// once, before the first index entry is written (see
-    /// [`Store::append_ordered`](super::Store::append_ordered)). On error the writer must be dropped and reopened: the files may hold a torn tail
-    /// that only recovery removes.
+    /// [`Store::append_ordered`](super::Store::append_ordered)). On error the writer must
+    /// be dropped and reopened: the files may hold a torn tail that only recovery removes.
     pub(crate) fn append(
         &mut self,
         vfs: &dyn Vfs,

@@ -71,9 +71,9 @@ const GROUP_MAX_BYTES: usize = 64 << 20;
 /// groups keep coming (the tick syncs them when idle).
 const DEFERRED_SYNC_AFTER: Duration = Duration::from_secs(1);
 
-/// Longest that index entries wait for their sync while groups keep coming (their index
-/// groups stay in the journal until then, and a restart after a power loss walks their
-/// data: see [`crate::store::index_group`]); the tick syncs them when idle.
+/// Longest that index entries wait for their sync (their index groups stay in the journal
+/// until then, and a restart after a power loss walks their data: see
+/// [`crate::store::index_group`]); the writer's tick, every second, syncs them too.
 const INDEX_SYNC_AFTER: Duration = Duration::from_secs(1);
 
 /// Who sent a batch, for deduplication: the producer's id and the batch's seq.
@@ -330,8 +330,9 @@ fn run(shared: &Mutex<Option<Writer>>, queued: &AtomicUsize, mut rx: mpsc::Recei
             let today = w.clock.today();
             w.rollover(today);
             w.commit_all(&mut jobs, today);
-            if let Err(e) = w.store.sync() {
-                tracing::error!(error = %e, "final sync failed");
+            match w.store.sync() {
+                Ok(()) => w.journal.index_synced(),
+                Err(e) => tracing::error!(error = %e, "final sync failed"),
             }
             if let Err(e) = w.journal.sync_if_due(true) {
                 tracing::error!(error = %e, "final ingest journal sync failed");
@@ -368,9 +369,10 @@ impl Writer {
     }
 
     /// Syncs the index entries whose groups wait in the journal once a tick came or they
-    /// waited [`INDEX_SYNC_AFTER`] (or now, with `force`); the journal then lets the groups
-    /// go with its next rewrite. A failed sync keeps them: the store restores the entries
-    /// from its copy of the groups before it appends again, and the next call syncs.
+    /// waited [`INDEX_SYNC_AFTER`] (or now, with `force`); the journal then marks the
+    /// groups done (a barrier) and drops them with its next rewrite. A failed sync keeps
+    /// them: the store restores the entries from its copy of the groups before it appends
+    /// again, and the next call syncs.
     fn sync_index(&mut self, force: bool) {
         let Some(since) = self.index_waits_since else { return };
         if !force && since.elapsed() < INDEX_SYNC_AFTER {
@@ -380,7 +382,7 @@ impl Writer {
         if self.store.index_waits()
             && let Err(e) = self.store.sync()
         {
-            tracing::error!(error = %e, "index sync failed; the day is repaired from the journal's groups");
+            tracing::error!(error = %e, "index sync failed; the store repairs the day from its copy of the groups");
             return;
         }
         self.index_waits_since = None;
