@@ -179,9 +179,12 @@ fn walk(vfs: &dyn Vfs, dir: &Path, group: &IndexGroup) -> Result<std::result::Re
             if offset + RECORD_HEADER_LEN as u64 > f.len {
                 return Ok(Err(format!("record {id} at offset {offset} is past the end of its data file")));
             }
-            let mut h = Vec::with_capacity(RECORD_HEADER_LEN);
-            f.feed(offset, RECORD_HEADER_LEN as u64, &mut |b| h.extend_from_slice(b))
-                .map_err(|e| Error::io(&path, "read", e))?;
+            let (mut h, mut filled) = ([0u8; RECORD_HEADER_LEN], 0);
+            f.feed(offset, RECORD_HEADER_LEN as u64, &mut |b| {
+                h[filled..filled + b.len()].copy_from_slice(b);
+                filled += b.len();
+            })
+            .map_err(|e| Error::io(&path, "read", e))?;
             let header = RecordHeader::decode(&h);
             if let Err(why) = header.check(offset, f.len) {
                 return Ok(Err(format!("record {id}: {why}")));
