@@ -2,7 +2,7 @@
 //! is written (and synced when the append syncs) and before any of its index entries is
 //! written, also for a batch that spills over into the next data file (two index writes);
 //! an error from it fails the append and leaves nothing of the batch behind. The server's
-//! ingest journal relies on this order (see `core/src/server/dedup.rs`).
+//! ingest journal relies on this order (see `core/src/server/dedup/mod.rs`).
 
 mod common;
 
