@@ -1,4 +1,4 @@
-//! Unit tests of the writer: byte budget, early answers, ticks, shutdown, torn batches.
+//! Unit tests of the writer: byte budget, early answers, ticks, the index's deferred sync, shutdown, torn batches.
 
 use futures::FutureExt;
 
@@ -171,4 +171,61 @@ async fn an_oversize_batch_waits_for_an_empty_queue_not_forever() {
     assert!(big.as_mut().now_or_never().is_none());
     drop(rx.recv().await);
     big.await.unwrap();
+}
+
+/// Whether the index of `day` was synced at a step from `from` on.
+fn index_synced_since(vfs: &crate::store::faults::FaultyVfs, from: u64, day: &str) -> bool {
+    (from..vfs.steps()).any(|n| vfs.step_name(n) == format!("sync {day}/index"))
+}
+
+/// Waits (up to 10 s) until the index of `day` was synced at a step from `from` on.
+async fn wait_index_synced(vfs: &crate::store::faults::FaultyVfs, from: u64, day: &str, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !index_synced_since(vfs, from, day) {
+        assert!(std::time::Instant::now() < deadline, "{what}: the index was never synced");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Under `batch` a group's index entries are acknowledged before their sync (the journal
+/// holds their index group); the writer syncs them on its next tick, and, under a steady
+/// flow of groups with no tick, once they waited `INDEX_SYNC_AFTER`.
+#[tokio::test]
+async fn the_index_is_synced_after_the_acknowledgement_on_a_tick_or_once_due() {
+    use crate::clock::Clock;
+    use crate::store::StoreOptions;
+    use crate::store::faults::FaultyVfs;
+    let tmp = tempfile::tempdir().unwrap();
+    let vfs = FaultyVfs::new();
+    let opts = StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()), ..Default::default() };
+    let store = Store::open(tmp.path(), opts).unwrap();
+    let clock = crate::clock::ManualClock::new(1_795_000_000);
+    let day = clock.today().to_string().replace('-', "");
+    let control = WriterControl::spawn(store, clock, Limits::default(), 16, Duration::ZERO).unwrap();
+    let writer = control.handle();
+    // The first group opens the day (which syncs its new files); the next ones do not.
+    writer.append(batch(10)).await.unwrap();
+    writer.tick();
+    wait_index_synced(&vfs, 0, &day, "the first tick").await;
+
+    let from = vfs.steps();
+    writer.append(batch(10)).await.unwrap();
+    // A later group is taken after the loop that committed this one has ended.
+    writer.append(batch(10)).await.unwrap();
+    assert!(!index_synced_since(&vfs, from, &day), "the index was synced before the acknowledgement");
+    writer.tick();
+    wait_index_synced(&vfs, from, &day, "a tick").await;
+
+    // No tick: the group that finds the entries waiting for INDEX_SYNC_AFTER syncs them.
+    let from = vfs.steps();
+    writer.append(batch(10)).await.unwrap();
+    // The entries wait from their commit, before this acknowledgement.
+    let waiting = std::time::Instant::now();
+    while waiting.elapsed() < INDEX_SYNC_AFTER {
+        tokio::time::sleep(INDEX_SYNC_AFTER - waiting.elapsed()).await;
+    }
+    assert!(!index_synced_since(&vfs, from, &day), "synced with no tick and nothing due");
+    writer.append(batch(10)).await.unwrap();
+    wait_index_synced(&vfs, from, &day, "a group after INDEX_SYNC_AFTER").await;
+    control.shutdown().await;
 }
