@@ -105,17 +105,20 @@ fn with_causes(mut text: String, mut source: Option<&(dyn std::error::Error + 's
 
 /// A status's message with the causes behind it. A call that failed in the transport
 /// (for example plaintext to a TLS port) only says "transport error"; the hint says what
-/// usually causes that.
+/// usually causes that. It names the plainest cause first: a server that stopped or
+/// restarted breaks plaintext connections the same way.
 pub fn status_detail(status: &tonic::Status) -> String {
     let mut text = with_causes(status.message().to_string(), std::error::Error::source(status));
     if text.contains("transport error") {
-        text.push_str(
-            " (the connection broke: a TLS server is reached with https://, and one that requires client \
-             certificates needs --tls-cert and --tls-key)",
-        );
+        text.push_str(TRANSPORT_HINT);
     }
     text
 }
+
+/// What [`status_detail`] adds to a transport error.
+const TRANSPORT_HINT: &str = " (the connection broke: the server stopped or restarted; if it keeps breaking, a \
+     TLS server is reached with https://, and one that requires client certificates needs --tls-cert and \
+     --tls-key)";
 
 #[cfg(test)]
 mod tests {
@@ -135,5 +138,17 @@ mod tests {
         assert_eq!(endpoint(" ", &plain).unwrap_err().kind(), ErrorKind::InvalidArgument);
         let half = ClientTls { cert_file: Some("/x".into()), ..ClientTls::default() };
         assert_eq!(endpoint("https://h:1", &half).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    }
+
+    /// A broken connection names the plain cause (the server went away) before the TLS
+    /// ones; other failures get no hint.
+    #[test]
+    fn transport_errors_get_a_hint_that_starts_with_the_plain_cause() {
+        let broken = status_detail(&tonic::Status::unavailable("error trying to connect: transport error"));
+        assert!(
+            broken.ends_with(" (the connection broke: the server stopped or restarted; if it keeps breaking, a TLS server is reached with https://, and one that requires client certificates needs --tls-cert and --tls-key)"),
+            "{broken}"
+        );
+        assert_eq!(status_detail(&tonic::Status::not_found("no such day")), "no such day");
     }
 }
