@@ -117,7 +117,8 @@ pub(crate) enum Restored {
 }
 
 /// Makes the index of `group.date` hold the group's entries, if its data is on the disk
-/// (see the module docs). The caller syncs the index.
+/// (see the module docs): the data files it writes entries for are synced first. The
+/// caller syncs the index.
 pub(crate) fn restore(vfs: &dyn Vfs, root: &Path, group: &IndexGroup) -> Result<Restored> {
     let dir = day_dir(root, group.date);
     let index_path = dir.join(INDEX_FILE);
@@ -143,6 +144,19 @@ pub(crate) fn restore(vfs: &dyn Vfs, root: &Path, group: &IndexGroup) -> Result<
     if from == want.len() {
         return Ok(Restored::Whole);
     }
+    // The data may still be only in the page cache: a kill -9 can come before the group's
+    // data sync ended (the group was then never acknowledged, but the CRC matched). Its
+    // entries must not reach the disk before it does, nor a file it created its folder's.
+    let mut synced: Vec<i16> = Vec::new();
+    for e in &want[from..] {
+        if !synced.contains(&e.data_file_index) {
+            let path = data_file_path(&dir, e.data_file_index);
+            let data = vfs.open_write(&path).map_err(|e| Error::io(&path, "open", e))?;
+            data.sync_data().map_err(|e| Error::io(&path, "sync", e))?;
+            synced.push(e.data_file_index);
+        }
+    }
+    vfs.sync_dir(&dir).map_err(|e| Error::io(&dir, "sync", e))?;
     let bytes: Vec<u8> = want[from..].iter().flat_map(IndexEntry::encode).collect();
     let at = group.first_id + from as u64;
     index.write_all_at(&bytes, at * INDEX_ENTRY_LEN as u64).map_err(|e| Error::io(&index_path, "write", e))?;
@@ -176,7 +190,7 @@ fn walk(vfs: &dyn Vfs, dir: &Path, group: &IndexGroup) -> Result<std::result::Re
                 file = Some((file_index, Forward::new(f, len)));
             }
             let (_, f) = file.as_mut().expect("opened above");
-            if offset + RECORD_HEADER_LEN as u64 > f.len {
+            if offset.checked_add(RECORD_HEADER_LEN as u64).is_none_or(|end| end > f.len) {
                 return Ok(Err(format!("record {id} at offset {offset} is past the end of its data file")));
             }
             let (mut h, mut filled) = ([0u8; RECORD_HEADER_LEN], 0);
