@@ -142,6 +142,11 @@ fn write_seeds() {
     longer.types.push((7, 2));
     let groups = [group, longer];
     seeds.push(("ingest_journal", "index-groups".into(), fuzzing::journal_input_with(10, 20, &journal, &groups)));
+    // The same with a hole (eight zero bytes: a barrier a power loss took) before the groups.
+    let at = fuzzing::journal_input(10, 20, &journal).len();
+    let mut hole = fuzzing::journal_input_with(10, 20, &journal, &groups);
+    hole.splice(at..at, [0u8; 8]);
+    seeds.push(("ingest_journal", "a-hole-before-the-groups".into(), hole));
 
     // proto_messages: one message of each kind the services receive.
     for (name, bytes) in proto_seeds() {

@@ -1,6 +1,7 @@
 //! What restoring index entries from the journal's groups must not do (found by a review
 //! of `core/src/store/index_group.rs`): make entries durable over data that is still
-//! only in the page cache, or refuse to open over a group that points nowhere.
+//! only in the page cache, restore a group that the exactly-once table does not see
+//! (after a hole a lost write left), or refuse to open over a group that points nowhere.
 
 mod common;
 
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use modsynclog_core::server::dedup::Journal;
 use modsynclog_core::store::format::{RECORDS_PER_DATA_FILE, RecordHeader};
 use modsynclog_core::store::io::{StdVfs, Vfs};
-use modsynclog_core::store::journal_file::{Frame, MAGIC_V2, journal_path, put_frame};
+use modsynclog_core::store::journal_file::{Frame, MAGIC_V2, journal_path, put_barrier, put_frame};
 use modsynclog_core::store::power_loss::PowerLossVfs;
 use modsynclog_core::store::verify::verify_store;
 use modsynclog_core::store::{Durability, IndexGroup, StoreOptions};
@@ -111,6 +112,45 @@ fn kill_restore_power_loss(before: u64, seeds: std::ops::Range<u64>) {
         let tail: Vec<usize> = Reader::open(root).unwrap().from(day(), before).map(|r| r.unwrap().data.len()).collect();
         assert_eq!(tail, vec![5000, 5000], "seed {seed}");
     }
+}
+
+/// A barrier was written and not synced, then the next group's frames; the power went
+/// during their sync and the disk kept the later write but not the barrier: eight zero
+/// bytes, which read as an empty producer entry with a valid checksum. That group was
+/// never acknowledged. Neither reader may trust what follows the hole: the store must not
+/// restore the group while the exactly-once table drops its entry (a resend would then be
+/// stored twice).
+#[test]
+fn a_hole_where_a_barrier_was_ends_the_journal_for_both_readers() {
+    let tmp = common::store_of(day(), 3);
+    let root = tmp.path();
+    let first = vec![NewRecord { time: 7, ty: 1, data: b"one" }; 2];
+    let second = vec![NewRecord { time: 7, ty: 1, data: b"two" }; 2];
+    let mut store = Store::open(root, opts(Arc::new(StdVfs))).unwrap();
+    let g1 = store.plan_group(day(), &first).unwrap().unwrap();
+    store.append_journaled(day(), &first, &g1, &mut || Ok(())).unwrap();
+    let g2 = store.plan_group(day(), &second).unwrap().unwrap();
+    store.append_journaled(day(), &second, &g2, &mut || Ok(())).unwrap();
+    drop(store);
+    // The second group's index entries never reached the disk; its data did.
+    let index = root.join(day().folder_name()).join("index");
+    std::fs::OpenOptions::new().write(true).open(&index).unwrap().set_len(12 * 5).unwrap();
+
+    let mut journal = MAGIC_V2.to_vec();
+    put_entry(1, 3, &mut journal);
+    put_group(&g1, &mut journal);
+    let mut barrier = Vec::new();
+    put_barrier(&mut barrier);
+    journal.extend(std::iter::repeat_n(0u8, barrier.len()));
+    put_entry(2, 5, &mut journal);
+    put_group(&g2, &mut journal);
+    write_journal(root, &journal);
+
+    let store = Store::open(root, opts(Arc::new(StdVfs))).unwrap();
+    let (table, report) = Journal::open(Arc::new(StdVfs), root, Durability::Batch, |d| store.count(d)).unwrap();
+    assert!(report.torn_bytes > 0, "the hole ends the table's journal: {report:?}");
+    assert_eq!(table.last("p1").map(|(seq, _)| seq), Some(1));
+    assert_eq!(store.count(day()).unwrap(), 5, "the group after the hole was restored, its entry dropped");
 }
 
 /// A group whose checksum holds but whose first offset is past any file (only someone

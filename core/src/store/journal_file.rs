@@ -13,7 +13,11 @@
 //! next rewrite; without barriers a restart would walk all their data again).
 //! [`MAGIC_V1`] files (before index groups) hold producer entries only; they are read and
 //! rewritten as [`MAGIC_V2`]. A torn or corrupt frame ends the file: nothing after it is
-//! trusted.
+//! trusted. Eight zero bytes would be an empty producer entry with a valid checksum; no
+//! entry is empty, so they are taken for what they are, the hole a lost write leaves.
+//! Both readers, the store's ([`read_groups`]) and the exactly-once table's, walk the
+//! frames with [`Frames`], so they stop at the same place: a group after a hole is
+//! neither restored nor given the producer entries it was written with.
 
 use std::path::{Path, PathBuf};
 
@@ -66,11 +70,11 @@ pub fn put_frame(frame: Frame<'_>, out: &mut Vec<u8>) {
 }
 
 /// The frame at the front of `b` and its encoded length; `None` unless `b` starts with a
-/// whole frame whose checksum holds.
+/// whole frame whose checksum holds (and is not zeroes: see the module docs).
 pub fn next_frame(b: &[u8]) -> Option<(Frame<'_>, usize)> {
     let word = u32::from_le_bytes(b.get(..4)?.try_into().ok()?);
     let len = (word & !GROUP_BIT) as usize;
-    if len > MAX_BODY {
+    if len > MAX_BODY || word == 0 {
         return None;
     }
     let body = b.get(4..4 + len)?;
@@ -85,6 +89,36 @@ pub fn next_frame(b: &[u8]) -> Option<(Frame<'_>, usize)> {
 /// Where the frames of a journal's bytes start: after a known magic, `None` otherwise.
 pub fn frames_start(bytes: &[u8]) -> Option<usize> {
     (bytes.starts_with(MAGIC_V1) || bytes.starts_with(MAGIC_V2)).then_some(MAGIC_V2.len())
+}
+
+/// The frames of a journal's bytes in order, up to the first torn or damaged one.
+#[derive(Debug, Clone)]
+pub struct Frames<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Frames<'a> {
+    /// The frames of `bytes`; `None` unless they start with a known magic.
+    pub fn new(bytes: &'a [u8]) -> Option<Frames<'a>> {
+        Some(Frames { bytes, at: frames_start(bytes)? })
+    }
+
+    /// Where the frames read so far end: once the iterator is done, where the journal's
+    /// trusted part ends.
+    pub fn end(&self) -> usize {
+        self.at
+    }
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = Frame<'a>;
+
+    fn next(&mut self) -> Option<Frame<'a>> {
+        let (frame, used) = next_frame(&self.bytes[self.at..])?;
+        self.at += used;
+        Some(frame)
+    }
 }
 
 /// The index groups in the journal under `root` after its last barrier, in the order
@@ -103,10 +137,9 @@ pub fn read_groups(vfs: &dyn Vfs, root: &Path) -> Result<Vec<IndexGroup>> {
 
 /// The index groups in a journal's bytes (see [`read_groups`]).
 pub fn groups_in(bytes: &[u8]) -> Vec<IndexGroup> {
-    let Some(mut at) = frames_start(bytes) else { return Vec::new() };
+    let Some(frames) = Frames::new(bytes) else { return Vec::new() };
     let mut groups = Vec::new();
-    while let Some((frame, used)) = next_frame(&bytes[at..]) {
-        at += used;
+    for frame in frames {
         if let Frame::Group(body) = frame {
             if body.is_empty() {
                 groups.clear();

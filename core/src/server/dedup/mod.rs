@@ -44,7 +44,7 @@ use std::time::Instant;
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::io::{StoreFile, Vfs};
-use crate::store::journal_file::{Frame, MAGIC_V2, frames_start, next_frame, put_barrier, put_frame};
+use crate::store::journal_file::{Frame, Frames, MAGIC_V2, put_barrier, put_frame};
 pub use crate::store::journal_file::{JOURNAL_FILE, STATE_DIR};
 use crate::store::sync_thread::SyncThread;
 use crate::store::{Appended, Durability, IndexGroup};
@@ -89,7 +89,7 @@ impl Entry {
     /// does not start with a whole, valid entry.
     #[cfg(test)]
     fn decode(b: &[u8]) -> Option<(Entry, usize)> {
-        match next_frame(b)? {
+        match crate::store::journal_file::next_frame(b)? {
             (Frame::Producer(body), used) => Some((Entry::decode_body(body)?, used)),
             (Frame::Group(_), _) => None,
         }
@@ -204,22 +204,25 @@ impl Journal {
             let mut bytes = vec![0u8; len as usize];
             f.read_exact_at(&mut bytes, 0).map_err(|e| Error::io(&path, "read", e))?;
             let mut at = 0;
-            if let Some(start) = frames_start(&bytes) {
-                at = start;
+            if let Some(mut frames) = Frames::new(&bytes) {
                 let mut counts: HashMap<Date, u64> = HashMap::new();
-                while let Some((frame, used)) = next_frame(&bytes[at..]) {
+                // The same walk as the store's restore: both stop where the frames end.
+                for frame in frames.by_ref() {
                     let entry = match frame {
                         Frame::Producer(body) => match Entry::decode_body(body) {
                             Some(entry) => entry,
-                            None => break,
+                            None => {
+                                // Its checksum holds, so no torn write made it: skipped
+                                // like a group that does not decode, not an end.
+                                tracing::warn!("ingest journal: a producer entry that does not decode; skipped");
+                                continue;
+                            }
                         },
                         Frame::Group(_) => {
-                            at += used;
                             report.groups += 1;
                             continue;
                         }
                     };
-                    at += used;
                     report.entries += 1;
                     let have = match counts.get(&entry.date) {
                         Some(n) => *n,
@@ -235,6 +238,7 @@ impl Journal {
                     clock += 1;
                     table.insert(entry.producer.clone(), Slot { seq: entry.seq, ack: entry.ack(), used: clock });
                 }
+                at = frames.end();
             } else if !bytes.is_empty() {
                 tracing::warn!(file = %path.display(), "not an ingest journal; starting with an empty one");
             }
