@@ -65,6 +65,10 @@ fn tail_and_verify(root: &Path) -> Vec<Vec<u8>> {
     Reader::open(root).unwrap().map(|r| r.unwrap()).filter(|r| r.id >= BEFORE).map(|r| r.data.to_vec()).collect()
 }
 
+/// The batch spans two data files. Both are synced; the index entries of the last run
+/// wait for the next sync, and those of the first run are synced before the second run's
+/// data is written (a group is restored whole or not at all: a crash in the second run
+/// must not leave the first run's entries as the disk happened to keep them).
 #[test]
 fn the_data_is_synced_and_the_index_waits_for_the_next_sync() {
     let tmp = common::store_of(day(), BEFORE);
@@ -75,11 +79,16 @@ fn the_data_is_synced_and_the_index_waits_for_the_next_sync() {
     let start = vfs.steps();
     store.append_journaled(day(), &records, &group, &mut || Ok(())).unwrap();
     let steps: Vec<String> = (start..vfs.steps()).map(|n| vfs.step_name(n)).collect();
+    let at = |step: &str| steps.iter().position(|s| s == step).unwrap_or_else(|| panic!("no {step}: {steps:?}"));
+    let last = |step: &str| steps.iter().rposition(|s| s == step).unwrap_or_else(|| panic!("no {step}: {steps:?}"));
     for file in ["data000000", "data000001"] {
-        assert!(steps.contains(&format!("sync 20261121/{file}")), "{file} is synced: {steps:?}");
+        at(&format!("sync 20261121/{file}"));
     }
-    assert!(steps.contains(&"write 20261121/index".to_string()), "{steps:?}");
-    assert!(!steps.contains(&"sync 20261121/index".to_string()), "the index waits: {steps:?}");
+    let index_synced = at("sync 20261121/index");
+    assert_eq!(index_synced, last("sync 20261121/index"), "the index is synced once: {steps:?}");
+    assert!(at("write 20261121/index") < index_synced, "{steps:?}");
+    assert!(index_synced < at("write 20261121/data000001"), "the first run's entries, first: {steps:?}");
+    assert!(last("write 20261121/index") > index_synced, "the last run's entries wait: {steps:?}");
     assert!(store.index_waits());
     let start = vfs.steps();
     store.sync().unwrap();

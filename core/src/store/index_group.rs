@@ -16,7 +16,10 @@
 //! it walks the data from the group's first record and, only if the bytes match the CRC
 //! (so the data reached the disk, as it had before the group was acknowledged), writes
 //! the entries from the first one that differs. A group whose data is not all there was
-//! never acknowledged and no index entry of it was ever written: it is left to recovery.
+//! never acknowledged, and none of its index entries was left unsynced (a group spanning
+//! two data files syncs the first run's entries before it writes the second run's data;
+//! the last run's are written only once all of its data is synced): it is left to
+//! recovery.
 //!
 //! Body format (little-endian): `8 ASCII YYYYMMDD | u64 first_id | u64 first_offset |
 //! u32 crc | u32 runs | runs x (i16 type | u32 records)`.

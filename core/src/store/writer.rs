@@ -179,7 +179,8 @@ impl DayWriter {
             let id = self.tail.count;
             let room = RECORDS_PER_DATA_FILE - id % RECORDS_PER_DATA_FILE;
             let n = rest.len().min(room as usize);
-            self.append_run(vfs, &rest[..n], policy, targets, &mut before_index)?;
+            let last = n == rest.len();
+            self.append_run(vfs, &rest[..n], policy, targets, last, &mut before_index)?;
             rest = &rest[n..];
         }
         if let Some(group) = journaled
@@ -197,11 +198,16 @@ impl DayWriter {
         run: &[NewRecord<'_>],
         policy: Policy<'_>,
         targets: &SyncTargets,
+        last: bool,
         before_index: &mut Option<&mut dyn FnMut() -> Result<()>>,
     ) -> Result<()> {
         let sync_now = policy.durability == Durability::Batch && !policy.defer_sync;
-        // The journaled group restores these entries after a crash: the index waits.
-        let sync_index = sync_now && policy.journaled.is_none();
+        // The journaled group restores these entries after a crash: the index waits. But a
+        // group is restored whole or not at all, so the entries of a run before its last
+        // (a group spanning two data files) are synced before the next run's data is
+        // written: a crash there leaves the group unrestorable, and its first entries must
+        // not be left as the disk happened to keep them.
+        let sync_index = sync_now && (policy.journaled.is_none() || !last);
         let id = self.tail.count;
         let file_index = data_file_index(id);
         let data = self.data_file(vfs, file_index, policy.durability, targets)?;
