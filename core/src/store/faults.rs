@@ -39,6 +39,9 @@ struct Budget {
     /// The step to fail by name and occurrence, how, and the occurrences seen so far.
     fail_named: Mutex<Option<(String, u64, Fault, u64)>>,
     crashed: AtomicBool,
+    /// Steps left, once the fault set by `fail_step` or `fail_named` was injected, before
+    /// the process dies (see [`FaultyVfs::crash_after_fault`]).
+    crash_after: Mutex<Option<u64>>,
     /// The fault set by `fail_step` or `fail_named` was injected.
     fired: AtomicBool,
     /// What each step was, for messages: "write 20260101/index".
@@ -77,7 +80,14 @@ impl Budget {
         if self.crashed.load(Ordering::SeqCst) {
             return Some(Fault::Crash);
         }
-        let fault = self.fail_at.lock().unwrap().filter(|(at, _)| *at == n).map(|(_, f)| f).or(named);
+        let mut fault = self.fail_at.lock().unwrap().filter(|(at, _)| *at == n).map(|(_, f)| f).or(named);
+        if fault.is_none() && self.fired.load(Ordering::SeqCst) {
+            match &mut *self.crash_after.lock().unwrap() {
+                Some(0) => fault = Some(Fault::Crash),
+                Some(left) => *left -= 1,
+                None => {}
+            }
+        }
         if fault.is_some() {
             self.fired.store(true, Ordering::SeqCst);
         }
@@ -153,6 +163,14 @@ impl FaultyVfs {
         *self.budget.fail_named.lock().unwrap() = Some((name.to_string(), occurrence, fault, 0));
     }
 
+    /// Once the fault set by [`fail_step`](FaultyVfs::fail_step) or
+    /// [`fail_named`](FaultyVfs::fail_named) was injected, the process dies at the
+    /// `k`-th step after it (0: the next one): a failure, then a crash before whatever
+    /// was to put it right. [`heal`](FaultyVfs::heal) does not cancel it.
+    pub fn crash_after_fault(&self, k: u64) {
+        *self.budget.crash_after.lock().unwrap() = Some(k);
+    }
+
     /// Steps so far.
     pub fn steps(&self) -> u64 {
         self.budget.steps.load(Ordering::SeqCst)
@@ -174,7 +192,8 @@ impl FaultyVfs {
         self.budget.crashed.load(Ordering::SeqCst)
     }
 
-    /// Back to a healthy file system (not after a crash: the process is dead).
+    /// Back to a healthy file system (not after a crash: the process is dead; a crash
+    /// set by [`crash_after_fault`](FaultyVfs::crash_after_fault) still comes).
     pub fn heal(&self) {
         self.budget.armed.store(false, Ordering::SeqCst);
         self.budget.fail_sync.store(false, Ordering::SeqCst);

@@ -493,6 +493,13 @@ impl Store {
         Ok(())
     }
 
+    /// Runs now the repair that a failed append or sync left pending (it runs anyway before
+    /// the next operation): the day is cut back to its acknowledged records and synced.
+    /// `Ok` at once when none is pending; it stays pending while it fails.
+    pub fn repair_now(&mut self) -> Result<()> {
+        self.repair_pending()
+    }
+
     /// The in-process change signal, for readers and replica feeders.
     pub fn signal(&self) -> Arc<Signal> {
         self.signal.clone()

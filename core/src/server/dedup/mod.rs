@@ -14,7 +14,9 @@
 //!   while the data is written and synced) ends before the first index entry is written,
 //!   so a batch that is in the store always has its entry;
 //! - an append that fails is undone in the journal too (truncated back, or, if even that
-//!   fails, the journal is rewritten from memory before the next write);
+//!   fails, the journal is rewritten from memory before the next write), but only once
+//!   the store has cut the failed batch back (the writer's `settle_failed`): until then
+//!   the entry stays, and a restart treats it as an entry over a batch not wholly stored;
 //! - at start, an entry whose range is not wholly in the store (`count(date) < first_id +
 //!   count`: the crash came between the journal write and the index write) is dropped, and
 //!   the journal is rewritten at once, so a dropped entry cannot come back to life once

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::{Ack, Job, Writer, gaps};
 use crate::date::Date;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::Source;
 use crate::server::ack::AckWhen;
 use crate::server::dedup::Entry;
@@ -108,6 +108,10 @@ impl Writer {
                 let _ = ack.send(Err(Error::new(e.kind(), e.message().to_string())));
             }
         };
+        if let Err(e) = self.settle_failed() {
+            tracing::error!(error = %e, "the day is not repaired after a failed append; the group is refused");
+            return fail(jobs, &mut self.gaps, &e);
+        }
 
         // Where the day ends now (opening the day runs its recovery, so this is exact).
         let needs_store = jobs.iter().any(|job| match &job.origin {
@@ -261,9 +265,30 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!(%date, error = %e, "append failed");
-                self.journal.abort();
+                self.abort_pending = true;
+                if let Err(e) = self.settle_failed() {
+                    tracing::error!(error = %e, "cannot repair the day after the failed append; its journal entries stay until it is");
+                }
                 fail(jobs, &mut self.gaps, &e);
             }
         }
+    }
+
+    /// After a failed group: the store cuts the group's batches back (the repair the
+    /// failure left pending), and only then does the journal take back their entries. In
+    /// the other order a crash between the two leaves records in the store that no entry
+    /// claims, and the producer's resend stores them a second time; in this order it
+    /// leaves an entry over a batch that is not (wholly) stored, which the journal drops
+    /// at start (the writer cutting what part of it is there). While the repair fails,
+    /// nothing is committed: a resend answered from the journal would claim a batch the
+    /// repair may still cut.
+    pub(super) fn settle_failed(&mut self) -> Result<()> {
+        if !self.abort_pending {
+            return Ok(());
+        }
+        self.store.repair_now()?;
+        self.journal.abort();
+        self.abort_pending = false;
+        Ok(())
     }
 }

@@ -34,13 +34,21 @@ fn spawn(dir: &std::path::Path, vfs: Arc<dyn crate::store::io::Vfs>, clock: &Arc
 /// one, from 0: the journal's sync runs on its own thread, so its place among the steps
 /// of the data varies); returns each batch's acknowledged range, the names of the steps
 /// taken, and whether the fault was injected.
-async fn run(dir: &std::path::Path, at: Option<(&str, u64, Fault)>) -> (Vec<Appended>, Vec<String>, bool) {
+/// With `crash_after`, the process also dies that many steps after the fault.
+async fn run(
+    dir: &std::path::Path,
+    at: Option<(&str, u64, Fault)>,
+    crash_after: Option<u64>,
+) -> (Vec<Appended>, Vec<String>, bool) {
     let vfs = FaultyVfs::new();
     let clock = ManualClock::new(START);
     let control = spawn(dir, Arc::new(vfs.clone()), &clock);
     let base = vfs.steps();
     if let Some((name, occurrence, fault)) = at {
         vfs.fail_named(name, occurrence, fault);
+    }
+    if let Some(k) = crash_after {
+        vfs.crash_after_fault(k);
     }
     let (mut failed, mut crashed) = (false, false);
     let (acks, control) = produce(control, &clock, async |control, _| {
@@ -114,16 +122,18 @@ fn check(dir: &std::path::Path, acks: &[Appended], ctx: &str) {
     }
 }
 
+/// A folder for one run. Steps are named by the last two parts of their path: one folder
+/// name for every run.
+fn fresh() -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run").join("store");
+    (tmp, dir)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_step_of_the_write_path_survives_a_crash_enospc_and_eio() {
-    // Steps are named by the last two parts of their path: one folder name for every run.
-    let fresh = || {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("run").join("store");
-        (tmp, dir)
-    };
     let (_tmp, dir) = fresh();
-    let (acks, names, _) = run(&dir, None).await;
+    let (acks, names, _) = run(&dir, None, None).await;
     assert_eq!(acks.len(), BATCHES.len());
     check(&dir, &acks, "no fault");
     assert!(names.iter().any(|n| n.contains("journal")), "the journal is written through the Vfs: {names:?}");
@@ -132,11 +142,35 @@ async fn every_step_of_the_write_path_survives_a_crash_enospc_and_eio() {
         let occurrence = names[..n].iter().filter(|earlier| *earlier == name).count() as u64;
         for fault in [Fault::Crash, Fault::NoSpace, Fault::Eio] {
             let (_tmp, dir) = fresh();
-            let (acks, _, fired) = run(&dir, Some((name, occurrence, fault))).await;
+            let (acks, _, fired) = run(&dir, Some((name, occurrence, fault)), None).await;
             let ctx = format!("{fault:?} at `{name}` #{occurrence} (step {n})");
             assert!(fired, "{ctx}: the step was never reached");
             check(&dir, &acks, &ctx);
         }
+    }
+}
+
+/// A group fails with part of it in the files (`ENOSPC` in its index write, which then
+/// holds half its entries), and the process dies `k` steps later, for every `k` up to
+/// past the resend: before the store cut the batch back, while it did, before the journal
+/// took the batch's entry back, after. The journal may let the entry go only once the
+/// store no longer holds the batch: a restart in between keeps records no entry claims,
+/// and the resend stores them a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_at_any_step_after_a_failed_group_stores_its_resend_once() {
+    let (_tmp, dir) = fresh();
+    let (_, names, _) = run(&dir, None, None).await;
+    let index_writes: Vec<&String> =
+        names.iter().filter(|n| n.starts_with("write ") && n.ends_with("/index")).collect();
+    // The second batch's index write: the first batch's is occurrence 0.
+    let name = index_writes[1].clone();
+    assert_eq!(index_writes[0], &name, "both batches of the first day: {names:?}");
+    for k in 0..16 {
+        let (_tmp, dir) = fresh();
+        let (acks, _, fired) = run(&dir, Some((&name, 1, Fault::NoSpace)), Some(k)).await;
+        let ctx = format!("ENOSPC at `{name}` #1, a crash {k} steps later");
+        assert!(fired, "{ctx}: the step was never reached");
+        check(&dir, &acks, &ctx);
     }
 }
 

@@ -168,6 +168,7 @@ impl WriterControl {
             warned_backwards: false,
             deferred_since: None,
             index_waits_since: None,
+            abort_pending: false,
             gaps: gaps::Gaps::default(),
             metrics,
         };
@@ -251,6 +252,9 @@ struct Writer {
     /// Since when index entries appended with their group in the journal wait for the
     /// index's sync ([`Writer::sync_index`]).
     index_waits_since: Option<Instant>,
+    /// A failed group's journal entries wait for the store to cut its batches back
+    /// ([`Writer::settle_failed`]).
+    abort_pending: bool,
     /// Producers whose batch failed: their later batches wait for its resend.
     gaps: gaps::Gaps,
     metrics: Arc<ServerMetrics>,
@@ -330,7 +334,7 @@ fn run(shared: &Mutex<Option<Writer>>, queued: &AtomicUsize, mut rx: mpsc::Recei
             let today = w.clock.today();
             w.rollover(today);
             w.commit_all(&mut jobs, today);
-            match w.store.sync() {
+            match w.settle_failed().and_then(|()| w.store.sync()) {
                 Ok(()) => w.journal.index_synced(),
                 Err(e) => tracing::error!(error = %e, "final sync failed"),
             }
@@ -376,6 +380,11 @@ impl Writer {
     fn sync_index(&mut self, force: bool) {
         let Some(since) = self.index_waits_since else { return };
         if !force && since.elapsed() < INDEX_SYNC_AFTER {
+            return;
+        }
+        // A failed group's entries leave the journal first: the barrier would keep them.
+        if let Err(e) = self.settle_failed() {
+            tracing::error!(error = %e, "the day is not repaired after a failed append; the index sync waits");
             return;
         }
         // A day switch or `finish` may have synced the index already.
