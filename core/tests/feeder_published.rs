@@ -94,3 +94,33 @@ fn a_failed_first_append_is_never_fed() {
     assert_eq!(got.len(), 3);
     assert!(got.iter().all(|(time, _)| *time == 2), "only the stored resend");
 }
+
+/// A batch that a crash left half-stored is cut back when the writer starts, after the
+/// store opened and published the day with it. The published count must come down with
+/// the cut: otherwise the next batch, should it fail with its index entries written,
+/// would be fed up to the old count before the writer cuts it in turn.
+#[test]
+fn a_cut_lowers_what_is_published() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vfs = FaultyVfs::new();
+    let mut store = open(tmp.path(), &vfs);
+    append(&mut store, 1, "a").unwrap();
+    append(&mut store, 1, "h").unwrap();
+    drop(store);
+    let mut store = open(tmp.path(), &vfs);
+    assert_eq!(store.signal().head().count, 6);
+    store.cut_back(day(), 3).unwrap();
+    assert_eq!(store.signal().head().count, 3, "the cut is published");
+
+    vfs.fail_named("sync 20261121/index", 0, Fault::Eio);
+    append(&mut store, 2, "b").unwrap_err();
+    assert!(vfs.fired());
+    vfs.heal();
+    let mut feeder = feeder(tmp.path(), &vfs, &store);
+    let tags: Vec<_> = feed_all(&mut feeder).iter().map(|(_, d)| String::from_utf8_lossy(d).into_owned()).collect();
+    assert_eq!(tags, ["a0", "a1", "a2"], "only what is published");
+    append(&mut store, 3, "b").unwrap();
+    let got = feed_all(&mut feeder);
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|(time, _)| *time == 3), "only the stored resend: {got:?}");
+}

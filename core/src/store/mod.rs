@@ -369,9 +369,10 @@ impl Store {
                 self.retire_current(None);
                 return Err(e);
             }
-            self.current = Some(DayWriter::open(self.opts.vfs.as_ref(), &self.root, date, self.opts.durability)?);
+            let opened = DayWriter::open(self.opts.vfs.as_ref(), &self.root, date, self.opts.durability)?;
             // Opening ran recovery, which may have cut a torn tail that readers cached.
-            self.signal.publish_cut();
+            self.signal.publish_cut(date, opened.count());
+            self.current = Some(opened);
         }
         Ok(self.current.as_mut().expect("set above"))
     }
@@ -387,7 +388,7 @@ impl Store {
             self.current = None;
         }
         let cut = repair::cut_day(self.opts.vfs.as_ref(), &self.root, date, keep, self.opts.durability)?;
-        self.signal.publish_cut();
+        self.publish_cut(date);
         Ok(cut)
     }
 
@@ -487,10 +488,18 @@ impl Store {
     /// Runs the pending repair, if any; it stays pending while it fails.
     fn repair_pending(&mut self) -> Result<()> {
         let Some(r) = self.repair.clone() else { return Ok(()) };
+        let date = r.date;
         repair::repair(self.opts.vfs.as_ref(), &self.root, self.opts.durability, r)?;
         self.repair = None;
-        self.signal.publish_cut();
+        self.publish_cut(date);
         Ok(())
+    }
+
+    /// Tells readers that `date` was cut back, with the count it holds now (none, should
+    /// its index not even be sized: nothing more of it is handed out until the next append
+    /// publishes it again).
+    fn publish_cut(&self, date: Date) {
+        self.signal.publish_cut(date, self.count(date).unwrap_or(0));
     }
 
     /// Runs now the repair that a failed append or sync left pending (it runs anyway before

@@ -107,9 +107,22 @@ impl Signal {
         self.update(|head| head.late = Some((date, count)));
     }
 
-    /// Says the writer may have cut bytes off a day's files (see [`Head::cuts`]).
-    pub fn publish_cut(&self) {
-        self.update(|head| head.cuts += 1);
+    /// Says the writer may have cut bytes off `date`'s files (see [`Head::cuts`]), which
+    /// now hold `count` records: a published count above it comes down, or the records of
+    /// a later batch that fails would be handed out up to the old count before the writer
+    /// cuts them too.
+    pub fn publish_cut(&self, date: Date, count: u64) {
+        self.update(|head| {
+            head.cuts += 1;
+            if head.date == Some(date) {
+                head.count = head.count.min(count);
+            }
+            if let Some((late, published)) = &mut head.late
+                && *late == date
+            {
+                *published = (*published).min(count);
+            }
+        });
     }
 
     /// Publishes an appended batch: the new head and the totals. A batch of a day before
