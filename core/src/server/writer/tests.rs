@@ -18,7 +18,7 @@ fn handle(queue_bytes: usize) -> (WriterHandle, mpsc::Receiver<Msg>) {
         shared: None,
         queued: Arc::default(),
         batch_sync: true,
-        clock: crate::clock::ManualClock::new(1_795_000_000),
+        clock: crate::clock::ManualClock::new(NOW),
         source: Default::default(),
     };
     (handle, rx)
@@ -26,6 +26,21 @@ fn handle(queue_bytes: usize) -> (WriterHandle, mpsc::Receiver<Msg>) {
 
 fn batch(bytes: usize) -> Batch {
     vec![(1, Bytes::from(vec![0u8; bytes]))]
+}
+
+/// The clock of the writers below (2026-11-18).
+const NOW: i64 = 1_795_000_000;
+
+/// A writer on a fresh store under `batch`, on a [`FaultyVfs`](crate::store::faults::FaultyVfs).
+fn faulty_writer() -> (tempfile::TempDir, crate::store::faults::FaultyVfs, WriterControl) {
+    let tmp = tempfile::tempdir().unwrap();
+    let vfs = crate::store::faults::FaultyVfs::new();
+    let opts =
+        crate::store::StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()), ..Default::default() };
+    let store = Store::open(tmp.path(), opts).unwrap();
+    let clock = crate::clock::ManualClock::new(NOW);
+    let control = WriterControl::spawn(store, clock, Limits::default(), 16, Duration::ZERO).unwrap();
+    (tmp, vfs, control)
 }
 
 #[tokio::test]
@@ -47,14 +62,7 @@ async fn the_queue_holds_at_most_its_bytes() {
 /// is only logged, and a durable batch after it still fails rather than pass unsynced.
 #[tokio::test]
 async fn written_batches_are_answered_without_the_fsync_durable_ones_are_not() {
-    use crate::store::StoreOptions;
-    use crate::store::faults::FaultyVfs;
-    let tmp = tempfile::tempdir().unwrap();
-    let vfs = FaultyVfs::new();
-    let opts = StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()), ..Default::default() };
-    let store = Store::open(tmp.path(), opts).unwrap();
-    let clock = crate::clock::ManualClock::new(1_795_000_000);
-    let control = WriterControl::spawn(store, clock, Limits::default(), 16, Duration::ZERO).unwrap();
+    let (_tmp, vfs, control) = faulty_writer();
     let durable = control.handle();
     let written = durable.acknowledging(AckWhen::Written);
     durable.append(batch(10)).await.expect("a healthy disk");
@@ -73,20 +81,7 @@ async fn written_batches_are_answered_without_the_fsync_durable_ones_are_not() {
 /// Records answered before their fsync get it on the writer's next tick.
 #[tokio::test]
 async fn a_tick_syncs_what_was_answered_before_its_fsync() {
-    use crate::store::StoreOptions;
-    use crate::store::faults::FaultyVfs;
-    let tmp = tempfile::tempdir().unwrap();
-    let vfs = FaultyVfs::new();
-    let opts = StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()), ..Default::default() };
-    let store = Store::open(tmp.path(), opts).unwrap();
-    let control = WriterControl::spawn(
-        store,
-        crate::clock::ManualClock::new(1_795_000_000),
-        Limits::default(),
-        16,
-        Duration::ZERO,
-    )
-    .unwrap();
+    let (_tmp, vfs, control) = faulty_writer();
     let durable = control.handle();
     durable.append(batch(10)).await.unwrap();
     let synced = vfs.syncs();
@@ -105,14 +100,9 @@ async fn a_tick_syncs_what_was_answered_before_its_fsync() {
 async fn after_shutdown_nothing_is_appended_inline() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(tmp.path(), Default::default()).unwrap();
-    let control = WriterControl::spawn(
-        store,
-        crate::clock::ManualClock::new(1_795_000_000),
-        Limits::default(),
-        16,
-        Duration::ZERO,
-    )
-    .unwrap();
+    let control =
+        WriterControl::spawn(store, crate::clock::ManualClock::new(NOW), Limits::default(), 16, Duration::ZERO)
+            .unwrap();
     let written = control.handle().acknowledging(AckWhen::Written);
     written.append(batch(10)).await.unwrap();
     control.shutdown().await;
@@ -129,7 +119,7 @@ async fn after_shutdown_nothing_is_appended_inline() {
 async fn a_half_stored_batch_is_cut_and_its_resend_stored_once() {
     let tmp = tempfile::tempdir().unwrap();
     let opts = || crate::store::StoreOptions { durability: Durability::Never, ..Default::default() };
-    let clock = crate::clock::ManualClock::new(1_795_000_000);
+    let clock = crate::clock::ManualClock::new(NOW);
     let today = crate::clock::Clock::today(clock.as_ref());
     let records: Batch = (0..10).map(|i| (7, Bytes::from(format!("record {i}")))).collect();
     let origin = Some(Origin { producer: "p-1".into(), seq: 1 });
@@ -193,15 +183,8 @@ async fn wait_index_synced(vfs: &crate::store::faults::FaultyVfs, from: u64, day
 #[tokio::test]
 async fn the_index_is_synced_after_the_acknowledgement_on_a_tick_or_once_due() {
     use crate::clock::Clock;
-    use crate::store::StoreOptions;
-    use crate::store::faults::FaultyVfs;
-    let tmp = tempfile::tempdir().unwrap();
-    let vfs = FaultyVfs::new();
-    let opts = StoreOptions { durability: Durability::Batch, vfs: Arc::new(vfs.clone()), ..Default::default() };
-    let store = Store::open(tmp.path(), opts).unwrap();
-    let clock = crate::clock::ManualClock::new(1_795_000_000);
-    let day = clock.today().to_string().replace('-', "");
-    let control = WriterControl::spawn(store, clock, Limits::default(), 16, Duration::ZERO).unwrap();
+    let (_tmp, vfs, control) = faulty_writer();
+    let day = crate::clock::ManualClock::new(NOW).today().to_string().replace('-', "");
     let writer = control.handle();
     // The first group opens the day (which syncs its new files); the next ones do not.
     writer.append(batch(10)).await.unwrap();
