@@ -309,3 +309,48 @@ async fn shutdown_keeps_everything_acknowledged() {
     assert_eq!(a.first_id, got.len() as u64);
     srv.stop().await;
 }
+
+/// Legacy calls hold their record while they wait for the writer: beyond
+/// `max_ingest_calls` in progress, one more is answered `Unavailable` at once, and the
+/// cap frees with the calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_calls_beyond_the_cap_are_refused_at_once() {
+    use modsynclog_core::store::faults::FaultyVfs;
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(NOV21_2359);
+    let vfs = FaultyVfs::new();
+    let mut cfg = config(tmp.path(), &clock);
+    cfg.durability = Durability::Batch;
+    cfg.vfs = std::sync::Arc::new(vfs.clone());
+    cfg.net.max_ingest_calls = 1;
+    let mut srv = TestServer::start_with(cfg).await;
+    let client = LogClient::connect(srv.url()).await.unwrap();
+    let call = |tag: &'static str| {
+        let mut client = client.clone();
+        async move {
+            let r = client.json_log_write(JsonLogRequest { data_type: 1201, data: Bytes::from_static(tag.as_bytes()) });
+            r.await.unwrap().into_inner()
+        }
+    };
+
+    // The first call is in progress once its record is written: its fsync is slow.
+    vfs.slow_syncs(Duration::from_secs(2));
+    let from = vfs.steps();
+    let first = tokio::spawn(call("a"));
+    let written = "write 20261121/data000000".to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !(from..vfs.steps()).any(|n| vfs.step_name(n) == written) {
+        assert!(std::time::Instant::now() < deadline, "the first call never reached the disk");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let refused = call("b").await;
+    assert_eq!(refused.err_code, ErrorKind::Unavailable.code(), "{refused:?}");
+    assert!(refused.err_message.contains("too many legacy calls"), "{refused:?}");
+    assert_eq!(first.await.unwrap().err_code, 0);
+    vfs.slow_syncs(Duration::ZERO);
+    assert_eq!(call("c").await.err_code, 0, "the cap frees with the calls");
+
+    srv.stop().await;
+    let got: Vec<_> = read_all(tmp.path()).into_iter().map(|r| r.data).collect();
+    assert_eq!(got, [Bytes::from_static(b"a"), Bytes::from_static(b"c")]);
+}

@@ -96,8 +96,9 @@ pub struct ServerArgs {
     /// Concurrent calls (HTTP/2 streams) per gRPC connection. [default: 128]
     #[arg(long, env = "MODSYNCLOG_MAX_STREAMS")]
     pub max_streams: Option<u32>,
-    /// Ingest calls (SDK streams and unary appends) in progress at once; more are refused
-    /// with Unavailable and retried by the producers. [default: 256]
+    /// Ingest calls (SDK streams and unary appends) in progress at once, and as many
+    /// legacy unary calls (counted apart); more are refused with Unavailable, which the
+    /// SDKs retry (a legacy call gets it as its errCode). [default: 256]
     #[arg(long, env = "MODSYNCLOG_MAX_INGEST_CALLS")]
     pub max_ingest_calls: Option<usize>,
     /// Native sync subscriptions (replicas) open at once. [default: 128]

@@ -6,12 +6,20 @@
 //! refused record (over the size limit, server stopping, I/O failure) gets a non-zero
 //! `errCode` (the [`ErrorKind`](crate::ErrorKind) code) and a message, with gRPC status OK,
 //! because the Go SDK looks at `errCode`.
+//!
+//! Each call holds its record while it waits for the writer, so calls in progress are
+//! capped like native ingest calls ([`super::ingest::MAX_INGEST_CALLS`] by default, its
+//! own count): one more is answered `errCode` = `Unavailable` at once, and what the
+//! service holds stays at most that many records of the message limit.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
+use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
 
 use super::writer::WriterHandle;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::proto::legacy::log_server::{Log, LogServer};
 use crate::proto::legacy::{
     AppLogRequest, AppLogResponse, DbLogRequest, DbLogResponse, JsonLogRequest, JsonLogResponse,
@@ -22,11 +30,19 @@ use crate::store::Appended;
 #[derive(Debug, Clone)]
 pub struct LegacyLogService {
     writer: WriterHandle,
+    /// One permit per call in progress.
+    calls: Arc<Semaphore>,
 }
 
 impl LegacyLogService {
     pub fn new(writer: WriterHandle) -> Self {
-        LegacyLogService { writer }
+        LegacyLogService { writer, calls: Arc::new(Semaphore::new(super::ingest::MAX_INGEST_CALLS)) }
+    }
+
+    /// At most `n` calls in progress at once (see the module docs).
+    pub fn with_max_calls(mut self, n: usize) -> Self {
+        self.calls = Arc::new(Semaphore::new(n.max(1)));
+        self
     }
 
     /// The tonic service, accepting messages as large as the limits allow.
@@ -37,6 +53,13 @@ impl LegacyLogService {
 
     /// Stores one record; `(errCode, errMessage)` for the reply.
     async fn store(&self, data_type: i32, data: Bytes) -> (i32, String) {
+        let Ok(_call) = self.calls.try_acquire() else {
+            let e = Error::new(
+                ErrorKind::Unavailable,
+                "too many legacy calls in progress (--max-ingest-calls); try again later",
+            );
+            return (e.code(), e.to_string());
+        };
         let result: Result<Appended> = self.writer.append(vec![legacy_record(data_type, data)]).await;
         match result {
             Ok(_) => (0, "ok".to_string()),

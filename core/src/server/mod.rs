@@ -222,6 +222,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         let guard = LegacyGuard::new(plan.legacy_allow.clone());
         tonic::service::interceptor::InterceptedService::new(
             LegacyLogService::new(writer_handle.acknowledging(config.legacy_ack).from_source(Source::Legacy))
+                .with_max_calls(config.net.max_ingest_calls)
                 .into_server(),
             guard,
         )
