@@ -148,8 +148,9 @@ pub(crate) fn restore(vfs: &dyn Vfs, root: &Path, group: &IndexGroup) -> Result<
         return Ok(Restored::Whole);
     }
     // The data may still be only in the page cache: a kill -9 can come before the group's
-    // data sync ended (the group was then never acknowledged, but the CRC matched). Its
-    // entries must not reach the disk before it does, nor a file it created its folder's.
+    // data sync ended (the group was then never acknowledged, but the CRC matched). The
+    // entries must not reach the disk before the data does, nor before the folder entry
+    // of a data file the group created.
     let mut synced: Vec<i16> = Vec::new();
     for e in &want[from..] {
         if !synced.contains(&e.data_file_index) {
