@@ -125,14 +125,19 @@ impl<'a> Iterator for Frames<'a> {
 /// written (none when there is no journal, or it is not one). A group that does not
 /// decode is skipped.
 pub fn read_groups(vfs: &dyn Vfs, root: &Path) -> Result<Vec<IndexGroup>> {
-    let path = journal_path(root);
-    let Some(len) = vfs.file_len(&path).map_err(|e| Error::io(&path, "stat", e))? else {
-        return Ok(Vec::new());
+    Ok(read(vfs, &journal_path(root))?.map(|bytes| groups_in(&bytes)).unwrap_or_default())
+}
+
+/// The bytes of the journal at `path`, `None` when there is none: what both readers
+/// (this module's and the exactly-once table's) walk.
+pub fn read(vfs: &dyn Vfs, path: &Path) -> Result<Option<Vec<u8>>> {
+    let Some(len) = vfs.file_len(path).map_err(|e| Error::io(path, "stat", e))? else {
+        return Ok(None);
     };
-    let f = vfs.open_read(&path).map_err(|e| Error::io(&path, "open", e))?;
+    let f = vfs.open_read(path).map_err(|e| Error::io(path, "open", e))?;
     let mut bytes = vec![0u8; len as usize];
-    f.read_exact_at(&mut bytes, 0).map_err(|e| Error::io(&path, "read", e))?;
-    Ok(groups_in(&bytes))
+    f.read_exact_at(&mut bytes, 0).map_err(|e| Error::io(path, "read", e))?;
+    Ok(Some(bytes))
 }
 
 /// The index groups in a journal's bytes (see [`read_groups`]).

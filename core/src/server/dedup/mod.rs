@@ -46,7 +46,7 @@ use std::time::Instant;
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::io::{StoreFile, Vfs};
-use crate::store::journal_file::{Frame, Frames, MAGIC_V2, put_barrier, put_frame};
+use crate::store::journal_file::{self, Frame, Frames, MAGIC_V2, put_barrier, put_frame};
 pub use crate::store::journal_file::{JOURNAL_FILE, STATE_DIR};
 use crate::store::sync_thread::SyncThread;
 use crate::store::{Appended, Durability, IndexGroup};
@@ -200,11 +200,8 @@ impl Journal {
         let mut report = LoadReport::default();
         let mut table = HashMap::new();
         let mut clock = 0;
-        if vfs.exists(&path) {
-            let f = vfs.open_read(&path).map_err(|e| Error::io(&path, "open", e))?;
-            let len = f.len().map_err(|e| Error::io(&path, "stat", e))?;
-            let mut bytes = vec![0u8; len as usize];
-            f.read_exact_at(&mut bytes, 0).map_err(|e| Error::io(&path, "read", e))?;
+        if let Some(bytes) = journal_file::read(vfs.as_ref(), &path)? {
+            let len = bytes.len() as u64;
             let mut at = 0;
             if let Some(mut frames) = Frames::new(&bytes) {
                 let mut counts: HashMap<Date, u64> = HashMap::new();
