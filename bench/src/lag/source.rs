@@ -92,7 +92,7 @@ pub(super) fn pace_writer(
         }
         if !pending.is_empty() && (made >= total || oldest.is_some_and(|o| o.elapsed() >= linger)) {
             seq += 1;
-            let origin = Origin { producer: producer.clone(), seq };
+            let origin = Origin::new(producer.clone(), seq);
             last = Some(rt.block_on(writer.submit_from(Some(origin), std::mem::take(&mut pending)))?);
             oldest = None;
         }

@@ -66,7 +66,7 @@ fn decoded<M: Message + Default + PartialEq + std::fmt::Debug>(data: &[u8]) -> O
 fn append_request(req: AppendRequest) {
     let wire: Vec<(i32, Bytes)> = req.records.iter().map(|r| (r.r#type, r.data.clone())).collect();
     let producer = req.producer_id.clone();
-    let (origin, batch) = match to_batch(req) {
+    let (origin, batch) = match to_batch(req, 1) {
         Ok(converted) => converted,
         Err(e) => {
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");

@@ -22,7 +22,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::writer::{Ack, Batch, Origin, WriterHandle};
+use super::writer::{Ack, Batch, Origin, WriterHandle, next_stream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::{Session, SessionKind, Sessions};
 use crate::proto::v1::ingest_server::{Ingest, IngestServer};
@@ -33,10 +33,11 @@ pub const MAX_IN_FLIGHT: usize = 64;
 
 pub use crate::grpc::status_from;
 
-/// Turns the wire records into a writer batch (types must fit an `i16`) and its origin.
+/// Turns the wire records into a writer batch (types must fit an `i16`) and its origin,
+/// sent on the ingest call numbered `stream` ([`next_stream`]).
 /// `pub(crate)` for the fuzz targets ([`crate::fuzzing`]), which feed it decoded requests.
-pub(crate) fn to_batch(req: AppendRequest) -> Result<(Option<Origin>, Batch)> {
-    let origin = (!req.producer_id.is_empty()).then_some(Origin { producer: req.producer_id, seq: req.batch_seq });
+pub(crate) fn to_batch(req: AppendRequest, stream: u64) -> Result<(Option<Origin>, Batch)> {
+    let origin = (!req.producer_id.is_empty()).then(|| Origin::new(req.producer_id, req.batch_seq).on_stream(stream));
     let batch = req
         .records
         .into_iter()
@@ -129,7 +130,7 @@ impl Ingest for IngestService {
         let _slot = self.call_slot()?;
         let req = request.into_inner();
         let batch_seq = req.batch_seq;
-        let (origin, batch) = to_batch(req).map_err(|e| status_from(&e))?;
+        let (origin, batch) = to_batch(req, next_stream()).map_err(|e| status_from(&e))?;
         let pending = self.writer.submit_from(origin, batch).await.map_err(|e| status_from(&e))?;
         let ack = pending.wait_ack().await.map_err(|e| status_from(&e))?;
         Ok(Response::new(response(batch_seq, ack)))
@@ -157,9 +158,9 @@ impl Ingest for IngestService {
         let session = self.sessions.as_ref().map(|s| s.open(SessionKind::Producer, peer));
         let inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(MAX_IN_FLIGHT);
-        let (writer, stopping) = (self.writer.clone(), self.stopping.clone());
+        let (writer, stopping, stream) = (self.writer.clone(), self.stopping.clone(), next_stream());
         tokio::spawn(async move {
-            pipeline(inbound, tx, writer, stopping, session.as_ref()).await;
+            pipeline(inbound, tx, writer, stopping, stream, session.as_ref()).await;
             drop(slot);
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
@@ -172,6 +173,7 @@ async fn pipeline(
     out: mpsc::Sender<Result<AppendResponse, Status>>,
     writer: WriterHandle,
     mut stopping: watch::Receiver<bool>,
+    stream: u64,
     session: Option<&Session>,
 ) {
     let mut pending = FuturesOrdered::new();
@@ -220,7 +222,7 @@ async fn pipeline(
                         let bytes: usize = req.records.iter().map(|r| r.data.len()).sum();
                         let records = req.records.len();
                         inflight += bytes;
-                        let queued = match to_batch(req) {
+                        let queued = match to_batch(req, stream) {
                             Ok((origin, batch)) => writer.submit_from(origin, batch).await,
                             Err(e) => Err(e),
                         };

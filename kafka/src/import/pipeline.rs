@@ -248,7 +248,7 @@ impl Pipeline {
         self.pending_bytes -= std::mem::take(&mut part.bytes);
         part.queued = Some(next);
         part.resend_until = None;
-        let origin = Origin { producer: part.producer.clone(), seq: next as u64 };
+        let origin = Origin::new(part.producer.clone(), next as u64);
         let day = part.day;
         let ack = self.runtime.block_on(self.writer.submit_filed(Some(origin), day, batch))?;
         self.in_flight.push_back(InFlight { key: key.clone(), next, day, ack });

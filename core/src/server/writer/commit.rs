@@ -17,7 +17,8 @@ use crate::store::{Appended, Durability, NewRecord};
 enum Plan {
     Store(Appended),
     Duplicate(Option<Appended>),
-    /// An earlier batch of the same producer failed and was not resent yet.
+    /// An earlier batch of the same producer failed and was not resent yet, or the batch
+    /// came on an older stream than the one that resent it.
     Refused(Error),
 }
 
@@ -103,7 +104,7 @@ impl Writer {
         let fail = |jobs: &mut Vec<Job>, gaps: &mut gaps::Gaps, e: &Error| {
             for Job { origin, ack, .. } in jobs.drain(..) {
                 if let Some(o) = origin {
-                    gaps.failed(&o.producer, o.seq, e);
+                    gaps.failed(&o, e);
                 }
                 let _ = ack.send(Err(Error::new(e.kind(), e.message().to_string())));
             }
@@ -139,7 +140,7 @@ impl Writer {
             for Job { batch, origin, .. } in jobs.iter() {
                 let count = batch.len() as u64;
                 if let Some(o) = origin {
-                    if let Err(e) = self.gaps.check(&o.producer, o.seq) {
+                    if let Err(e) = self.gaps.check(o) {
                         plans.push(Plan::Refused(e));
                         continue;
                     }

@@ -85,7 +85,7 @@ async fn produce(
         if next_day {
             clock.advance(86_400);
         }
-        let origin = Some(Origin { producer: "producer-1".into(), seq: seq as u64 + 1 });
+        let origin = Some(Origin::new("producer-1", seq as u64 + 1));
         for attempt in 0..3 {
             let ack = control.handle().submit_from(origin.clone(), records(seq, n)).await.unwrap().wait_ack().await;
             match ack {
@@ -184,7 +184,7 @@ async fn a_batch_queued_behind_a_failed_one_waits_for_its_resend() {
     let clock = ManualClock::new(START);
     let control = spawn(tmp.path(), Arc::new(vfs.clone()), &clock);
     let h = control.handle();
-    let origin = |seq| Some(Origin { producer: "pipelined".into(), seq });
+    let origin = |seq| Some(Origin::new("pipelined", seq));
     let send = |seq: u64| h.submit_from(origin(seq), records(seq as usize, 2));
     send(1).await.unwrap().wait_ack().await.expect("a healthy disk");
 
@@ -206,6 +206,41 @@ async fn a_batch_queued_behind_a_failed_one_waits_for_its_resend() {
     control.shutdown().await;
     let got: Vec<_> = crate::Reader::open(tmp.path()).unwrap().map(|r| r.unwrap().data).collect();
     let want: Vec<_> = (1..=3).flat_map(|s| records(s, 2)).map(|(_, d)| d).collect();
+    assert_eq!(got, want, "every batch once, in order");
+}
+
+/// The resend of a failed batch comes on a new stream while the old one (half-open, its
+/// last packets late) still delivers a later batch: stored then, it would make the resend
+/// of the batch between them look like a duplicate, acknowledged and never stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_batch_of_the_old_stream_cannot_overtake_the_resend() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vfs = FaultyVfs::new();
+    let clock = ManualClock::new(START);
+    let control = spawn(tmp.path(), Arc::new(vfs.clone()), &clock);
+    let h = control.handle();
+    let send =
+        |stream: u64, seq: u64| h.submit_from(Some(Origin::new("p", seq).on_stream(stream)), records(seq as usize, 2));
+    send(1, 1).await.unwrap().wait_ack().await.expect("a healthy disk");
+    vfs.fail_step(vfs.steps(), Fault::NoSpace);
+    send(1, 2).await.unwrap().wait_ack().await.expect_err("the disk is full");
+    vfs.heal();
+    send(1, 3).await.unwrap().wait_ack().await.expect_err("3 waits for 2");
+
+    // The producer reconnected (stream 2) and resends from 2; batch 4 of stream 1 arrives
+    // after the resend of 2.
+    assert!(matches!(send(2, 2).await.unwrap().wait_ack().await.unwrap(), Ack::Stored(_)));
+    let err = send(1, 4).await.unwrap().wait_ack().await.expect_err("the old stream is superseded");
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    for seq in 3..=4 {
+        match send(2, seq).await.unwrap().wait_ack().await.unwrap() {
+            Ack::Stored(a) => assert_eq!(a.count, 2),
+            other => panic!("resent batch {seq} must be stored, got {other:?}"),
+        }
+    }
+    control.shutdown().await;
+    let got: Vec<_> = crate::Reader::open(tmp.path()).unwrap().map(|r| r.unwrap().data).collect();
+    let want: Vec<_> = (1..=4).flat_map(|s| records(s, 2)).map(|(_, d)| d).collect();
     assert_eq!(got, want, "every batch once, in order");
 }
 

@@ -6,55 +6,93 @@
 //! and never stored: an acknowledged loss. So once a batch of a producer fails, its later
 //! batches are refused with the same error until the producer resends from that batch
 //! (a seq at or below it), which it does after every failure.
+//!
+//! The resend comes on a new stream, and the old one may still be delivering: a
+//! half-open connection whose last batches reach the server late. Had the old stream's
+//! s+2 come after the resend of s, it would be stored before the resend of s+1, which
+//! would then be taken for a duplicate. So the stream that resent (its [`Origin::stream`],
+//! numbered in the order calls begin) is remembered, and batches of the producer's older
+//! streams are refused from then on (`Unavailable`: a producer still alive on one of
+//! them reconnects and resends, on a newer stream).
 
 use std::collections::HashMap;
 
+use super::Origin;
 use crate::error::{Error, ErrorKind, Result};
 
-/// Producers remembered at most; past it the oldest failure is forgotten (a producer
-/// that never comes back must not hold memory forever).
-const MAX_FAILED: usize = 10_000;
+/// Producers remembered at most; past it the one seen least recently is forgotten (a
+/// producer that never comes back must not hold memory forever).
+const MAX_PRODUCERS: usize = 10_000;
+
+/// What is known of a producer that had a batch fail.
+#[derive(Debug)]
+struct Slot {
+    /// The first seq that failed and was not resent yet, with the failure.
+    failed: Option<(u64, ErrorKind, String)>,
+    /// The newest stream that resent a failed batch: older streams are refused.
+    resumed: u64,
+    /// Recency (a counter): the least recent slot is evicted first.
+    used: u64,
+}
 
 #[derive(Debug, Default)]
 pub(super) struct Gaps {
-    /// Per producer: the first seq that failed, with the failure, and when (a counter).
-    failed: HashMap<String, (u64, ErrorKind, String, u64)>,
+    producers: HashMap<String, Slot>,
     clock: u64,
 }
 
 impl Gaps {
     /// `producer`'s batch `seq` was not stored because of `err`.
-    pub(super) fn failed(&mut self, producer: &str, seq: u64, err: &Error) {
+    pub(super) fn failed(&mut self, origin: &Origin, err: &Error) {
         self.clock += 1;
-        let clock = self.clock;
-        let slot = self.failed.entry(producer.to_string()).or_insert((seq, err.kind(), String::new(), clock));
-        if seq <= slot.0 {
-            *slot = (seq, err.kind(), err.message().to_string(), clock);
+        let used = self.clock;
+        let slot = self.producers.entry(origin.producer.clone()).or_insert(Slot { failed: None, resumed: 0, used });
+        slot.used = used;
+        if slot.failed.as_ref().is_none_or(|&(first, ..)| origin.seq <= first) {
+            slot.failed = Some((origin.seq, err.kind(), err.message().to_string()));
         }
-        if self.failed.len() > MAX_FAILED
-            && let Some(oldest) = self.failed.iter().min_by_key(|(_, s)| s.3).map(|(p, _)| p.clone())
+        if self.producers.len() > MAX_PRODUCERS
+            && let Some(oldest) = self.producers.iter().min_by_key(|(_, s)| s.used).map(|(p, _)| p.clone())
         {
-            self.failed.remove(&oldest);
+            self.producers.remove(&oldest);
         }
     }
 
-    /// Whether `producer`'s batch `seq` may be stored now. The resend of the failed batch
-    /// (or of an earlier one) clears the failure; a later batch gets its error.
-    pub(super) fn check(&mut self, producer: &str, seq: u64) -> Result<()> {
-        let Some(&(first, kind, ref message, _)) = self.failed.get(producer) else { return Ok(()) };
-        if seq <= first {
-            self.failed.remove(producer);
-            return Ok(());
+    /// Whether the batch may be stored now. The resend of the failed batch (or of an
+    /// earlier one) clears the failure; a later batch gets its error, and a batch of a
+    /// stream older than the one that resent is refused.
+    pub(super) fn check(&mut self, origin: &Origin) -> Result<()> {
+        let Some(slot) = self.producers.get_mut(&origin.producer) else { return Ok(()) };
+        if origin.stream < slot.resumed {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "batch {} came on an older stream of this producer than the one that resent its failed batch; \
+                     resend it on the new stream",
+                    origin.seq
+                ),
+            ));
         }
-        Err(Error::new(
-            kind,
-            format!("batch {first} of this producer failed ({message}); batch {seq} waits for it to be resent"),
-        ))
+        match &slot.failed {
+            Some((first, ..)) if origin.seq <= *first => {
+                slot.failed = None;
+                slot.resumed = origin.stream;
+                Ok(())
+            }
+            Some((first, kind, message)) => Err(Error::new(
+                *kind,
+                format!(
+                    "batch {first} of this producer failed ({message}); batch {} waits for it to be resent",
+                    origin.seq
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     #[cfg(test)]
-    pub(super) fn len(&self) -> usize {
-        self.failed.len()
+    pub(super) fn failing(&self) -> usize {
+        self.producers.values().filter(|s| s.failed.is_some()).count()
     }
 }
 
@@ -62,29 +100,50 @@ impl Gaps {
 mod tests {
     use super::*;
 
+    fn on(stream: u64, seq: u64) -> Origin {
+        Origin::new("p", seq).on_stream(stream)
+    }
+
     #[test]
     fn later_batches_wait_for_the_resend_of_the_failed_one() {
         let mut gaps = Gaps::default();
         let full = Error::new(ErrorKind::NoSpace, "the disk is full");
-        gaps.failed("p", 7, &full);
-        gaps.failed("p", 8, &full);
-        assert!(gaps.check("q", 9).is_ok(), "other producers go on");
-        let err = gaps.check("p", 8).unwrap_err();
+        gaps.failed(&on(1, 7), &full);
+        gaps.failed(&on(1, 8), &full);
+        assert!(gaps.check(&Origin::new("q", 9)).is_ok(), "other producers go on");
+        let err = gaps.check(&on(1, 8)).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NoSpace);
         assert!(err.message().contains("batch 7") && err.message().contains("disk is full"), "{err}");
-        assert!(gaps.check("p", 7).is_ok(), "the resend");
-        assert!(gaps.check("p", 8).is_ok(), "then the rest, in order");
-        assert_eq!(gaps.len(), 0);
+        assert!(gaps.check(&on(1, 7)).is_ok(), "the resend");
+        assert!(gaps.check(&on(1, 8)).is_ok(), "then the rest, in order");
+        assert_eq!(gaps.failing(), 0);
+    }
+
+    #[test]
+    fn once_a_newer_stream_resent_the_older_ones_are_refused() {
+        let mut gaps = Gaps::default();
+        gaps.failed(&on(1, 7), &Error::new(ErrorKind::NoSpace, "full"));
+        assert!(gaps.check(&on(2, 7)).is_ok(), "the resend, on stream 2");
+        let err = gaps.check(&on(1, 9)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+        assert!(err.message().contains("older stream"), "{err}");
+        assert!(gaps.check(&on(2, 8)).is_ok());
+        assert!(gaps.check(&on(3, 9)).is_ok(), "a newer stream still goes");
+        // A later failure keeps what was learnt of the streams.
+        gaps.failed(&on(3, 10), &Error::new(ErrorKind::Io, "EIO"));
+        assert!(gaps.check(&on(1, 10)).is_err());
+        assert!(gaps.check(&on(3, 10)).is_ok());
+        assert!(gaps.check(&on(1, 11)).is_err(), "still older than the resending stream");
     }
 
     #[test]
     fn memory_is_bounded() {
         let mut gaps = Gaps::default();
         let err = Error::new(ErrorKind::Io, "x");
-        for i in 0..MAX_FAILED + 5 {
-            gaps.failed(&format!("p{i}"), 1, &err);
+        for i in 0..MAX_PRODUCERS + 5 {
+            gaps.failed(&Origin::new(format!("p{i}"), 1), &err);
         }
-        assert_eq!(gaps.len(), MAX_FAILED);
-        assert!(gaps.check("p0", 2).is_ok(), "the oldest was forgotten");
+        assert_eq!(gaps.producers.len(), MAX_PRODUCERS);
+        assert!(gaps.check(&Origin::new("p0", 2)).is_ok(), "the oldest was forgotten");
     }
 }

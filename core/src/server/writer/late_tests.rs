@@ -170,7 +170,7 @@ async fn a_producers_batches_across_both_days_in_one_group_are_all_stored() {
             acks.push(rx);
             Job {
                 batch: vec![(1, Bytes::from(format!("seq {}", i + 1)))],
-                origin: Some(Origin { producer: "kafka:g:t:0".into(), seq: i as u64 + 1 }),
+                origin: Some(Origin::new("kafka:g:t:0", i as u64 + 1)),
                 day: asked.map(day),
                 ack: AckTx {
                     tx,

@@ -27,7 +27,7 @@
 //!
 //! The thread blocks on file I/O, so it is a plain `std::thread`, never a tokio worker.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -81,6 +81,28 @@ const INDEX_SYNC_AFTER: Duration = Duration::from_secs(1);
 pub struct Origin {
     pub producer: String,
     pub seq: u64,
+    /// The ingest call (stream or unary append) the batch came on, numbered by the server:
+    /// a later call has a larger number. After a failed batch was resent, batches of the
+    /// producer's older calls are refused (see `gaps`). 0 for an embedder's one sender.
+    pub stream: u64,
+}
+
+impl Origin {
+    /// Batch `seq` of `producer`, from a sender that does not reconnect (stream 0).
+    pub fn new(producer: impl Into<String>, seq: u64) -> Origin {
+        Origin { producer: producer.into(), seq, stream: 0 }
+    }
+
+    /// The same batch, as sent on the ingest call numbered `stream`.
+    pub fn on_stream(self, stream: u64) -> Origin {
+        Origin { stream, ..self }
+    }
+}
+
+/// A number for an ingest call that begins now, above that of every call before it.
+pub(crate) fn next_stream() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The fate of a queued batch.

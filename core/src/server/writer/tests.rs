@@ -122,7 +122,7 @@ async fn a_half_stored_batch_is_cut_and_its_resend_stored_once() {
     let clock = crate::clock::ManualClock::new(NOW);
     let today = crate::clock::Clock::today(clock.as_ref());
     let records: Batch = (0..10).map(|i| (7, Bytes::from(format!("record {i}")))).collect();
-    let origin = Some(Origin { producer: "p-1".into(), seq: 1 });
+    let origin = Some(Origin::new("p-1", 1));
 
     let control = WriterControl::spawn(
         Store::open(tmp.path(), opts()).unwrap(),
