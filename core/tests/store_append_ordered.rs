@@ -1,7 +1,9 @@
 //! `Store::append_ordered`: its `before_index` runs once per batch, after the batch's data
 //! is written (and synced when the append syncs) and before any of its index entries is
 //! written, also for a batch that spills over into the next data file (two index writes);
-//! an error from it fails the append and leaves nothing of the batch behind. The server's
+//! an error from it fails the append and leaves nothing of the batch behind; a batch that
+//! would not start at the id the caller names is refused before anything is written (for
+//! `append_journaled` too: the group's first id). The server's
 //! ingest journal relies on this order (see `core/src/server/dedup/mod.rs`).
 
 mod common;
@@ -9,7 +11,7 @@ mod common;
 use modsynclog_core::store::faults::FaultyVfs;
 use modsynclog_core::store::format::RECORDS_PER_DATA_FILE;
 use modsynclog_core::store::verify::verify_store;
-use modsynclog_core::{Date, Error, NewRecord, Reader, Store};
+use modsynclog_core::{Date, Error, ErrorKind, NewRecord, Reader, Store};
 
 /// Records in the day before the batch: two short of a full data file, so that a batch
 /// of five fills data file 0 and goes on in data file 1.
@@ -43,7 +45,7 @@ fn append(store: &mut Store, vfs: &FaultyVfs, defer: bool) -> (Vec<String>, Vec<
     let (mut calls, mut at) = (0, 0);
     let records = batch();
     let a = store
-        .append_ordered(day(), &records, defer, &mut || {
+        .append_ordered(day(), BEFORE, &records, defer, &mut || {
             calls += 1;
             at = vfs.steps();
             Ok(())
@@ -84,7 +86,7 @@ fn an_error_from_it_fails_the_append_and_leaves_nothing_of_the_batch() {
     let (tmp, _vfs, mut store) = setup();
     let records = batch();
     let err = store
-        .append_ordered(day(), &records, false, &mut || Err(Error::invalid("the journal's sync failed")))
+        .append_ordered(day(), BEFORE, &records, false, &mut || Err(Error::invalid("the journal's sync failed")))
         .expect_err("the append fails with it");
     assert!(err.to_string().contains("the journal's sync failed"), "{err}");
     assert_eq!(store.count(day()).unwrap(), BEFORE, "nothing of the batch is indexed");
@@ -97,4 +99,31 @@ fn an_error_from_it_fails_the_append_and_leaves_nothing_of_the_batch() {
     }
     let n = Reader::open(tmp.path()).unwrap().filter(|r| r.as_ref().unwrap().data[..] == b"batch"[..]).count();
     assert_eq!(n, 5, "the batch once");
+}
+
+#[test]
+fn a_batch_that_would_not_start_at_its_id_is_refused_before_anything_is_written() {
+    let (_tmp, vfs, mut store) = setup();
+    let records = batch();
+    let group = store.plan_group(day(), &records).unwrap().expect("a group under batch");
+    // The day moves on after the plan, as it would if the writer's idea of its end were wrong.
+    store.append(day(), &records[..1]).unwrap();
+    let start = vfs.steps();
+    let mut calls = 0;
+    let err = store.append_ordered(day(), BEFORE, &records, false, &mut || {
+        calls += 1;
+        Ok(())
+    });
+    assert_eq!(err.expect_err("the day ends at BEFORE + 1").kind(), ErrorKind::Conflict);
+    let err = store.append_journaled(day(), &records, &group, &mut || {
+        calls += 1;
+        Ok(())
+    });
+    assert_eq!(err.expect_err("the group starts at BEFORE").kind(), ErrorKind::Conflict);
+    let steps = names(&vfs, start, vfs.steps());
+    assert!(!steps.iter().any(|s| s.starts_with("write")), "nothing written: {steps:?}");
+    assert_eq!(calls, 0);
+    assert_eq!(store.count(day()).unwrap(), BEFORE + 1);
+    let a = store.append_ordered(day(), BEFORE + 1, &records, false, &mut || Ok(())).unwrap();
+    assert_eq!((a.first_id, a.count), (BEFORE + 1, 5), "the right id goes through");
 }

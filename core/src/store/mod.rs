@@ -249,7 +249,9 @@ impl Store {
     }
 
     /// [`append`](Store::append), or with `defer_sync` [`append_deferred`](Store::append_deferred),
-    /// calling `before_index` once the batch's data is written (and synced, if the policy
+    /// of a batch that must start at id `first_id` (`Conflict`, nothing written, when the
+    /// day does not end there: the caller's journal entries name these ids), calling
+    /// `before_index` once the batch's data is written (and synced, if the policy
     /// syncs this append) and before any of its index entries is: what must be on the disk
     /// before the records can count as stored (the server's ingest journal) is waited for
     /// there, while the data is written. An error from it fails the append like an I/O
@@ -257,11 +259,12 @@ impl Store {
     pub fn append_ordered(
         &mut self,
         date: Date,
+        first_id: u64,
         records: &[NewRecord<'_>],
         defer_sync: bool,
         before_index: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Appended> {
-        self.append_checked(date, None, records, defer_sync, None, before_index)
+        self.append_checked(date, Some(first_id), records, defer_sync, None, before_index)
     }
 
     /// The [`IndexGroup`] of appending `records` to `date` now, under `batch` (`None`
@@ -279,8 +282,9 @@ impl Store {
     /// written `group` to the journal (see [`journal_file`]), and it is on the disk by the
     /// time `before_index` returns. After a crash [`Store::open`] restores the entries from
     /// it. The index is synced by the next [`sync`](Store::sync) (or `finish`, or a switch
-    /// of day); until then the groups must stay in the journal. Falls back to syncing the
-    /// index when `group` is not the plan for this append.
+    /// of day); until then the groups must stay in the journal. The batch must start at
+    /// the group's first id (`Conflict`, nothing written, otherwise); the append falls back
+    /// to syncing the index when `group` is not the plan for it in other ways.
     pub fn append_journaled(
         &mut self,
         date: Date,
@@ -288,7 +292,7 @@ impl Store {
         group: &IndexGroup,
         before_index: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Appended> {
-        self.append_checked(date, None, records, false, Some(group), before_index)
+        self.append_checked(date, Some(group.first_id), records, false, Some(group), before_index)
     }
 
     /// Whether index entries appended by [`append_journaled`](Store::append_journaled)

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::{Ack, Job, Writer, gaps};
 use crate::date::Date;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::metrics::Source;
 use crate::server::ack::AckWhen;
 use crate::server::dedup::Entry;
@@ -206,7 +206,7 @@ impl Writer {
         let result = match (&group, records.is_empty()) {
             (_, true) => Ok(Appended { date, first_id, count: 0 }),
             (Some(group), false) => self.store.append_journaled(date, &records, group, &mut || journal.wait_synced()),
-            (None, false) => self.store.append_ordered(date, &records, defer, &mut || journal.wait_synced()),
+            (None, false) => self.store.append_ordered(date, first_id, &records, defer, &mut || journal.wait_synced()),
         };
         // Waited for already when records were appended; this covers the other cases.
         let result = result.and_then(|a| self.journal.wait_synced().map(|()| a));
@@ -224,16 +224,8 @@ impl Writer {
         let stored_bytes: usize = records.iter().map(|r| r.data.len()).sum();
         let stored_records = records.len() as u64;
         drop(records);
-        let result = result.and_then(|a| {
-            if a.first_id == first_id {
-                Ok(a)
-            } else {
-                Err(Error::new(
-                    ErrorKind::Io,
-                    format!("day {date}: expected to append at {first_id}, got {}", a.first_id),
-                ))
-            }
-        });
+        // Both appends refuse (writing nothing) a day that does not end at `first_id`, the
+        // ids the journal's entries name.
         match result {
             Ok(_) => {
                 if needs_store && Some(date) != self.late_day {
