@@ -251,8 +251,9 @@ impl Replica {
     /// Marks `date` finished locally, applies retention and asks for the next day.
     async fn finish_day(&mut self, write: &mut OwnedWriteHalf, pos: &mut Position, date: Date) -> Result<()> {
         let (today, retain, next) = (self.config.clock.today(), self.config.retain_days, date.succ());
+        let records = pos.next_id;
         with_store(&self.store, move |store| {
-            store.finish(date)?;
+            store.finish_at(date, records)?;
             if let Some(retain) = retain {
                 apply_retention(store, today, retain, next)?;
             }

@@ -271,8 +271,9 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
             return Err(protocol(format!("server finished day {date} while we stand at {}", pos.day)));
         }
         let (today, retain) = (self.config.clock.today(), self.config.retain_days);
+        let records = pos.next_id;
         with_store(&self.store, move |store| {
-            store.finish(date)?;
+            store.finish_at(date, records)?;
             if let Some(retain) = retain {
                 apply_retention(store, today, retain, date.succ())?;
             }

@@ -396,12 +396,18 @@ impl Store {
         Ok(cut)
     }
 
-    /// Records in `date` (0 if the day does not exist).
+    /// Records in `date` (0 if the day does not exist). After a failed append the day's
+    /// files may hold more than that until the pending repair cuts them back: those
+    /// records were never stored, and are not counted.
     pub fn count(&self, date: Date) -> Result<u64> {
-        match &self.current {
-            Some(w) if w.date == date => Ok(w.count()),
-            _ => day::record_count(self.opts.vfs.as_ref(), &self.root, date),
-        }
+        let n = match &self.current {
+            Some(w) if w.date == date => w.count(),
+            _ => day::record_count(self.opts.vfs.as_ref(), &self.root, date)?,
+        };
+        Ok(match &self.repair {
+            Some(r) if r.date == date => n.min(r.keep),
+            _ => n,
+        })
     }
 
     /// Marks `date` finished: nothing more will be appended to it. The day folder (with an
@@ -439,6 +445,21 @@ impl Store {
         }
         self.signal.publish_finished(date);
         Ok(())
+    }
+
+    /// [`finish`](Store::finish) of a day that must hold exactly `records` (a replica
+    /// finishing a day its master finished with that many): `Conflict`, and the day left
+    /// open, when it holds another number once any pending repair has run.
+    pub fn finish_at(&mut self, date: Date, records: u64) -> Result<()> {
+        self.repair_pending()?;
+        let have = self.count(date)?;
+        if have != records {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("day {date} holds {have} records, not the {records} it is to be finished with"),
+            ));
+        }
+        self.finish(date)
     }
 
     pub fn is_finished(&self, date: Date) -> bool {
