@@ -524,6 +524,37 @@ async fn our_client_drops_a_server_that_skips_or_repeats_ids_and_resumes() {
     }
 }
 
+/// A server that says today is finished and then sends records of it: the day would end
+/// finished with records its master called complete without. The replica drops it and
+/// stores none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_client_drops_a_server_that_sends_records_of_a_day_it_finished() {
+    let tmp = tempfile::tempdir().unwrap();
+    let replica = tmp.path().join("replica");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let today = date("2026-11-22");
+    let mut late = vector_records_1121()[0].clone();
+    (late.date, late.id) = (today, 0);
+    let (_script, mut seen) = scripted_server(listener, move |_, req| {
+        if req.date != today {
+            return Vec::new();
+        }
+        vec![
+            frame_bytes(CTYPE_DAY_FINISHED, &encode_day_finished(today), true),
+            frame_bytes(CTYPE_BATCH, &batch(std::slice::from_ref(&late)), true),
+        ]
+    });
+    let clock = ManualClock::new(NOV22 + 3600);
+    let client = start_client(client_config(&addr, &replica, &clock, 0));
+    let mut log = Vec::new();
+    eventually("a second connection", || requests(&mut seen, &mut log).iter().any(|(conn, ..)| *conn >= 1)).await;
+    client.stop().await.unwrap();
+    let reqs = requests(&mut seen, &mut log);
+    assert!(reqs.iter().all(|(_, d, id)| (d.as_str(), *id) == ("2026-11-22", 0)), "{reqs:?}");
+    assert_eq!(index_len(&replica, "20261122"), 0, "no record of the finished day stored");
+}
+
 /// (c) Our replica against our server while the master is written, across a day change:
 /// both folders end identical, file by file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

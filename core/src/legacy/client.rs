@@ -228,6 +228,12 @@ impl Replica {
 
     /// Checks a 302 batch against the position and appends it whole, or refuses it whole.
     async fn append(&mut self, records: Vec<WireRecord>, pos: &mut Position) -> Result<()> {
+        if pos.pending_finish == Some(pos.day) {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                format!("server sent records of {} after saying the day is finished", pos.day),
+            ));
+        }
         for (expected, r) in (pos.next_id..).zip(&records) {
             if r.date != pos.day || r.id != expected {
                 return Err(Error::new(
