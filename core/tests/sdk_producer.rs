@@ -187,3 +187,35 @@ async fn a_batch_over_the_servers_message_limit_fails_flush_instead_of_looping()
     let got = read_all(tmp.path());
     assert_eq!(got.iter().map(|r| r.data.to_vec()).collect::<Vec<_>>(), vec![b"after".to_vec()]);
 }
+
+/// A refusal that came before any flush is reported by the next flush (and only by it):
+/// a record the server dropped for good must not pass for delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_before_the_flush_is_reported_by_it_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(NOV21_2359);
+    let mut cfg = config(tmp.path(), &clock);
+    cfg.limits.max_record_len = 8;
+    let mut srv = TestServer::start_with(cfg).await;
+    let producer = Arc::new(Producer::connect(&srv.addr.to_string(), ProducerOptions::default()).unwrap());
+    producer.commit(1, "longer than eight bytes").unwrap();
+    // Wait for the refusal itself, not for a flush.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while producer.progress().1 < 1 {
+        assert!(std::time::Instant::now() < deadline, "the batch was never settled");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let p = producer.clone();
+    let (first, second) = tokio::task::spawn_blocking(move || {
+        let first = p.flush(Some(Duration::from_secs(30)));
+        (first, p.flush(Some(Duration::from_secs(30))))
+    })
+    .await
+    .unwrap();
+    let err = first.expect_err("the refused record is reported");
+    assert_eq!(err.kind(), ErrorKind::TooLarge, "{err}");
+    assert!(err.to_string().contains("1 records were refused"), "{err}");
+    second.expect("reported once");
+    srv.stop().await;
+    assert!(read_all(tmp.path()).is_empty());
+}

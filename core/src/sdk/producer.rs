@@ -160,7 +160,8 @@ impl Producer {
     /// Waits until every record committed before this call is acknowledged (`Timeout`
     /// when `timeout` passes first, with the last error seen in its message; `None` waits
     /// as long as it takes). Blocks the thread. Fails when the server refused records for
-    /// good during the wait, and at once (also while waiting) when it refused this
+    /// good since the last flush or close that reported a refusal (each is reported
+    /// once), and at once (also while waiting) when it refused this
     /// producer's credentials (`Unauthenticated` / `PermissionDenied`) or reports a full
     /// disk (`NoSpace`: the records are kept and retried, a later flush may succeed).
     pub fn flush(&self, timeout: Option<Duration>) -> Result<()> {
@@ -173,7 +174,7 @@ impl Producer {
     fn wait_settled(&self, timeout: Option<Duration>, fail_fast: bool) -> Result<()> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut st = self.shared.lock();
-        let (target, rejected_before) = (st.committed, st.rejected);
+        let target = st.committed;
         st.flushing += 1;
         self.shared.wake.notify_one();
         while st.acked < target && st.ended.is_none() && !st.stopped && !(fail_fast && st.no_space.is_some()) {
@@ -187,7 +188,7 @@ impl Producer {
             st = self.shared.settled.wait_timeout(st, wait).unwrap_or_else(|p| p.into_inner()).0;
         }
         st.flushing -= 1;
-        Self::outcome(&st, target, rejected_before)
+        Self::outcome(&mut st, target)
     }
 
     /// [`flush`](Producer::flush) for async code: does not block the thread.
@@ -197,10 +198,10 @@ impl Producer {
 
     /// [`wait_settled`](Producer::wait_settled) for async code.
     async fn wait_settled_async(&self, timeout: Option<Duration>, fail_fast: bool) -> Result<()> {
-        let (target, rejected_before) = {
+        let target = {
             let mut st = self.shared.lock();
             st.flushing += 1;
-            (st.committed, st.rejected)
+            st.committed
         };
         self.shared.wake.notify_one();
         let mut rx = self.shared.settled_watch.subscribe();
@@ -211,10 +212,19 @@ impl Producer {
         };
         let mut st = self.shared.lock();
         st.flushing -= 1;
-        Self::outcome(&st, target, rejected_before)
+        Self::outcome(&mut st, target)
     }
 
-    fn outcome(st: &State, target: u64, rejected_before: u64) -> Result<()> {
+    /// What a flush or close up to record `target` returns. Records the server refused
+    /// (since the last flush or close that reported a refusal) come first: they are gone
+    /// for good, and nothing else would tell the application.
+    fn outcome(st: &mut State, target: u64) -> Result<()> {
+        if st.rejected > st.rejected_reported {
+            let n = st.rejected - st.rejected_reported;
+            st.rejected_reported = st.rejected;
+            let (kind, why) = st.last_rejection.clone().unwrap_or((ErrorKind::InvalidArgument, String::new()));
+            return Err(Error::new(kind, format!("{n} records were refused by the server: {why}")));
+        }
         if let Some(err) = st.ended_error() {
             return Err(err);
         }
@@ -248,11 +258,6 @@ impl Producer {
                 ErrorKind::Timeout,
                 format!("{} records not acknowledged in time (last error: {})", target - st.acked, last()),
             ));
-        }
-        if st.rejected > rejected_before {
-            let kind = st.last_error.as_ref().map_or(ErrorKind::InvalidArgument, |(k, _)| *k);
-            let n = st.rejected - rejected_before;
-            return Err(Error::new(kind, format!("{n} records were refused by the server: {}", last())));
         }
         Ok(())
     }

@@ -39,6 +39,11 @@ pub(crate) struct State {
     pub(super) committed: u64,
     pub(super) acked: u64,
     pub(super) rejected: u64,
+    /// Of `rejected`, the records a `flush` or `close` has reported: each refusal is
+    /// reported once, by the first one to return after it.
+    pub(super) rejected_reported: u64,
+    /// The last refusal, kept apart from `last_error` (which a reconnect overwrites).
+    pub(super) last_rejection: Option<(ErrorKind, String)>,
     pub(super) closed: bool,
     pub(super) flushing: usize,
     pub(super) last_error: Option<(ErrorKind, String)>,
@@ -226,6 +231,7 @@ impl Shared {
         let mut st = self.lock();
         st.rejected += count;
         st.last_error = Some((err.kind(), err.to_string()));
+        st.last_rejection = Some((err.kind(), err.to_string()));
         drop(st);
         self.settle(count, false);
     }
