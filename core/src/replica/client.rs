@@ -106,9 +106,12 @@ pub async fn server_status(server: &str, token: Option<&str>, tls: &ClientTls) -
     status_of(&mut connect(server, token, tls).await?).await
 }
 
-/// The core error for a gRPC status from the server.
+/// The core error for a gRPC status from the server. A status made on this side from a
+/// transport failure (it has a source: an HTTP/2 reset, which tonic gives codes such as
+/// `PermissionDenied`) is `Unavailable`: only the server's own verdict ends the replica.
 pub fn error_from_status(status: &Status) -> Error {
     let kind = match status.code() {
+        _ if std::error::Error::source(status).is_some() => ErrorKind::Unavailable,
         Code::Unauthenticated => ErrorKind::Unauthenticated,
         Code::PermissionDenied => ErrorKind::PermissionDenied,
         Code::InvalidArgument => ErrorKind::InvalidArgument,
@@ -130,6 +133,9 @@ mod tests {
     fn addresses_and_statuses() {
         assert_eq!(error_from_status(&Status::unauthenticated("no")).kind(), ErrorKind::Unauthenticated);
         assert_eq!(error_from_status(&Status::failed_precondition("x")).kind(), ErrorKind::Conflict);
+        let mut reset = Status::permission_denied("h2 protocol error");
+        reset.set_source(std::sync::Arc::new(std::io::Error::other("INADEQUATE_SECURITY")));
+        assert_eq!(error_from_status(&reset).kind(), ErrorKind::Unavailable, "a reset is not the server's verdict");
         assert!(TokenInterceptor::new(Some("bad\ntoken")).is_err());
         let mut t = TokenInterceptor::new(Some("s3cret")).unwrap();
         let req = t.call(Request::new(())).unwrap();

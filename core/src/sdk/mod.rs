@@ -232,8 +232,12 @@ fn block_sigpipe() {
 
 /// The core error for a gRPC status (the kind the server sent, when it did). A status
 /// made on this side from a transport failure carries the cause (TLS handshake, refused
-/// connection) only in its source chain: that chain is added to the message.
+/// connection, an HTTP/2 reset) only in its source chain: that chain is added to the
+/// message, and its kind is `Unavailable` whatever code tonic gave it (it maps h2's
+/// `ENHANCE_YOUR_CALM` to `ResourceExhausted`, which is not the server refusing a batch:
+/// only the server's own verdict may drop one, or end the producer).
 pub(crate) fn error_from_status(status: &tonic::Status) -> Error {
+    let local = std::error::Error::source(status).is_some();
     let sent = status
         .metadata()
         .get("modsynclog-error-code")
@@ -241,6 +245,7 @@ pub(crate) fn error_from_status(status: &tonic::Status) -> Error {
         .and_then(|v| v.parse::<i32>().ok())
         .and_then(|code| ErrorKind::ALL.iter().copied().find(|k| k.code() == code));
     let kind = sent.unwrap_or(match status.code() {
+        _ if local => ErrorKind::Unavailable,
         tonic::Code::InvalidArgument | tonic::Code::OutOfRange => ErrorKind::InvalidArgument,
         tonic::Code::ResourceExhausted => ErrorKind::TooLarge,
         tonic::Code::Unauthenticated => ErrorKind::Unauthenticated,
@@ -252,6 +257,28 @@ pub(crate) fn error_from_status(status: &tonic::Status) -> Error {
     });
     // A status with a source was made here from a transport failure, not sent by the server.
     let detail = crate::tls::status_detail(status);
-    let message = if std::error::Error::source(status).is_some() { detail } else { format!("server: {detail}") };
+    let message = if local { detail } else { format!("server: {detail}") };
     Error::new(kind, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_servers_own_verdict_keeps_its_kind() {
+        let sent = tonic::Status::resource_exhausted("message over the limit");
+        assert_eq!(error_from_status(&sent).kind(), ErrorKind::TooLarge);
+        // What tonic makes of an HTTP/2 reset (ENHANCE_YOUR_CALM, INADEQUATE_SECURITY):
+        // the code of a refusal, with the transport error as its source.
+        for code in [tonic::Code::ResourceExhausted, tonic::Code::PermissionDenied, tonic::Code::InvalidArgument] {
+            let mut reset = tonic::Status::new(code, "h2 protocol error");
+            reset.set_source(std::sync::Arc::new(std::io::Error::other("stream reset by the connection")));
+            let err = error_from_status(&reset);
+            assert_eq!(err.kind(), ErrorKind::Unavailable, "{code:?}: {err}");
+        }
+        let mut no_space = tonic::Status::resource_exhausted("disk full");
+        no_space.metadata_mut().insert("modsynclog-error-code", ErrorKind::NoSpace.code().to_string().parse().unwrap());
+        assert_eq!(error_from_status(&no_space).kind(), ErrorKind::NoSpace);
+    }
 }
