@@ -136,6 +136,29 @@ async fn legacy_mode_talks_to_the_legacy_service() {
     }
 }
 
+/// A legacy server refuses a message over its limit with a status (the Go server's
+/// answer to a record of 4 MiB): the record is refused for good, and the ones after it
+/// still go, instead of the producer retrying it forever with everything queued behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_mode_takes_a_status_refusing_a_record_as_final() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(NOV21_2359);
+    let mut cfg = config(tmp.path(), &clock);
+    // A gRPC message limit of about 66 KiB (see `Limits::max_message_len`).
+    (cfg.limits.max_record_len, cfg.limits.max_batch_bytes, cfg.limits.max_batch_records) = (1024, 1024, 16);
+    let mut srv = TestServer::start_with(cfg).await;
+    let opts = ProducerOptions { legacy: true, ..ProducerOptions::default() };
+    let producer = Producer::connect(&srv.url(), opts).unwrap();
+    producer.commit(1201, vec![b'x'; 128 << 10]).unwrap();
+    let err = producer.flush_async(Some(Duration::from_secs(20))).await.unwrap_err();
+    assert_ne!(err.kind(), ErrorKind::Timeout, "refused, not retried until the timeout: {err}");
+    producer.commit(1201, "after").unwrap();
+    producer.flush_async(Some(Duration::from_secs(20))).await.unwrap();
+    producer.close_async(Some(Duration::from_secs(5))).await.unwrap();
+    srv.stop().await;
+    assert_eq!(read_all(tmp.path()).iter().map(|r| r.data.to_vec()).collect::<Vec<_>>(), vec![b"after".to_vec()]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flush_times_out_without_a_server_and_token_is_sent() {
     // Nothing listens here: flush reports Timeout, commit still queues.

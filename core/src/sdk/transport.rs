@@ -303,7 +303,8 @@ async fn run_legacy(shared: Arc<Shared>, endpoint: Endpoint) {
 }
 
 /// One record through the legacy service, retried until the server answers. A non-zero
-/// `errCode` is final, except "closed" (that server is stopping: try again) and `NoSpace`
+/// `errCode`, or a status refusing the record (`InvalidArgument`, `TooLarge`), is final,
+/// except "closed" (that server is stopping: try again) and `NoSpace`
 /// (its disk is full: try again, slowly; the producer is out of space meanwhile). A refusal
 /// of the credentials (status or `errCode`) ends the whole producer.
 async fn send_legacy(shared: Arc<Shared>, mut client: LogClient<Channel>, ty: i16, data: Bytes) -> Result<(), Error> {
@@ -344,7 +345,10 @@ async fn send_legacy(shared: Arc<Shared>, mut client: LogClient<Channel>, ty: i1
             }
             Err(status) => {
                 let err = error_from_status(&status);
-                if shared.failed(&err) {
+                // The server refused this record (a message over its limit, as the Go
+                // server answers with a status): resending it cannot help, and retrying
+                // would hold every record behind it.
+                if matches!(err.kind(), ErrorKind::InvalidArgument | ErrorKind::TooLarge) || shared.failed(&err) {
                     return Err(err);
                 }
                 backoff.after(&err);
