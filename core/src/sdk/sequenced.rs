@@ -24,7 +24,7 @@ use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Endpoint;
 
 use super::error_from_status;
-use super::transport::{Backoff, MAX_IN_FLIGHT, open_stream};
+use super::transport::{Backoff, MAX_IN_FLIGHT, open_stream, tuned};
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::v1::ingest_client::IngestClient;
 use crate::proto::v1::{AppendRequest, Record, StoredSeqRequest};
@@ -88,7 +88,7 @@ impl SeqSender {
         tls: &ClientTls,
         max_in_flight_bytes: usize,
     ) -> Result<(SeqSender, mpsc::Receiver<SeqAck>)> {
-        let endpoint = crate::tls::endpoint(addr, tls)?.tcp_nodelay(true);
+        let endpoint = tuned(crate::tls::endpoint(addr, tls)?);
         let auth = match token {
             Some(t) => {
                 let mut v: AsciiMetadataValue = format!("Bearer {t}")

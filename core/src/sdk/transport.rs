@@ -100,13 +100,21 @@ pub(crate) fn new_producer_id() -> String {
     format!("{:016x}{:016x}", half(0), half(1))
 }
 
-pub(crate) async fn run(shared: Arc<Shared>, endpoint: Endpoint) {
-    let endpoint = endpoint
+/// `endpoint` as every sender of batches uses it: a connect timeout, and HTTP/2 pings
+/// even while idle, so that a server that vanished (host down, network cut after the last
+/// batch was sent) is noticed within 20 s and the stream reconnected, rather than an ack
+/// awaited forever.
+pub(crate) fn tuned(endpoint: Endpoint) -> Endpoint {
+    endpoint
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(10))
         .keep_alive_timeout(Duration::from_secs(10))
-        .keep_alive_while_idle(true);
+        .keep_alive_while_idle(true)
+}
+
+pub(crate) async fn run(shared: Arc<Shared>, endpoint: Endpoint) {
+    let endpoint = tuned(endpoint);
     if shared.opts.legacy { run_legacy(shared, endpoint).await } else { run_native(shared, endpoint).await }
 }
 
