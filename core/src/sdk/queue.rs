@@ -237,14 +237,20 @@ impl Shared {
     }
 
     /// `count` more records are settled; `stored`: the server stored (or had stored) them.
+    /// The out-of-space state ends with a stored batch, or once nothing is left to
+    /// settle (the last kept batch refused for good: no ack would ever end it).
     fn settle(&self, count: u64, stored: bool) {
         let mut st = self.lock();
         st.acked += count;
         let acked = st.acked;
-        let recovered = stored && st.no_space.take().is_some();
+        let recovered = (stored || st.acked == st.committed) && st.no_space.take().is_some();
         drop(st);
-        if recovered {
+        if recovered && stored {
             tracing::info!("the server stores again after running out of space; commits are accepted again");
+        } else if recovered {
+            tracing::info!(
+                "the last records kept while the server had no space were refused; commits are accepted again"
+            );
         }
         self.settled.notify_all();
         self.settled_watch.send_modify(|s| {
@@ -371,5 +377,23 @@ mod tests {
         assert!(waited.is_err(), "a batch left before its (endless) linger");
         s.lock().flushing += 1;
         assert_eq!(s.next_batch(usize::MAX).await.map(|b| b.len()), Some(1));
+    }
+
+    /// Out of space, the last kept batch is then refused for good (the server restarted
+    /// with smaller limits): with nothing left to acknowledge, the state must end, or every
+    /// commit would fail with `NoSpace` forever.
+    #[test]
+    fn out_of_space_ends_when_nothing_is_left_to_settle() {
+        let s = shared(ProducerOptions::default());
+        for _ in 0..2 {
+            assert!(matches!(s.push(&mut s.lock(), 1201, Bytes::from_static(b"r")), Ok(Push::Queued)));
+        }
+        s.take(&mut s.lock(), usize::MAX);
+        assert!(!s.failed(&Error::new(ErrorKind::NoSpace, "disk full")));
+        s.rejected(1, &Error::new(ErrorKind::TooLarge, "over the new limit"));
+        assert!(s.lock().no_space_error().is_some(), "one record is still kept");
+        s.rejected(1, &Error::new(ErrorKind::TooLarge, "over the new limit"));
+        assert!(s.lock().no_space_error().is_none(), "nothing kept: no longer out of space");
+        assert!(matches!(s.push(&mut s.lock(), 1201, Bytes::from_static(b"r")), Ok(Push::Queued)));
     }
 }
