@@ -42,8 +42,13 @@ pub(super) struct Gaps {
 }
 
 impl Gaps {
-    /// `producer`'s batch `seq` was not stored because of `err`.
+    /// `producer`'s batch `seq` was not stored because of `err`. A refusal for good
+    /// (`InvalidArgument`, `TooLarge`: the producer drops the batch, it never comes back)
+    /// leaves no gap to wait for.
     pub(super) fn failed(&mut self, origin: &Origin, err: &Error) {
+        if matches!(err.kind(), ErrorKind::InvalidArgument | ErrorKind::TooLarge) {
+            return;
+        }
         self.clock += 1;
         let used = self.clock;
         let slot = self.producers.entry(origin.producer.clone()).or_insert(Slot { failed: None, resumed: 0, used });
@@ -134,6 +139,13 @@ mod tests {
         assert!(gaps.check(&on(1, 10)).is_err());
         assert!(gaps.check(&on(3, 10)).is_ok());
         assert!(gaps.check(&on(1, 11)).is_err(), "still older than the resending stream");
+    }
+
+    #[test]
+    fn a_refusal_for_good_leaves_no_gap() {
+        let mut gaps = Gaps::default();
+        gaps.failed(&on(1, 7), &Error::new(ErrorKind::TooLarge, "day 2026-11-21 is full"));
+        assert!(gaps.check(&on(1, 8)).is_ok(), "7 is never resent: 8 must not wait for it");
     }
 
     #[test]
