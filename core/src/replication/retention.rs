@@ -24,10 +24,14 @@ pub fn check_days(history_days: i64, retain_days: Option<i64>) -> Result<()> {
 
 /// The first day a replica still needs: the earliest day from `today + history_days` on
 /// that is not finished locally (a restart resumes there instead of re-asking for days
-/// it already holds whole). Never later than `today`.
+/// it already holds whole). Never later than `today`, unless the replica holds a later
+/// day already: a master whose calendar is ahead of the replica's (another time zone, a
+/// clock behind) finished `today` and went on, and asking for `today` again would meet
+/// the later day's records from id 0 on every reconnect until the replica's midnight.
 pub fn first_needed_day(store: &Store, today: Date, history_days: i64) -> Date {
+    let newest = store.days().ok().and_then(|days| days.last().copied());
     let mut day = today.add_days(history_days.min(0));
-    while day < today && store.is_finished(day) {
+    while (day < today || newest.is_some_and(|n| n > day)) && store.is_finished(day) {
         day = day.succ();
     }
     day
@@ -89,9 +93,18 @@ mod tests {
         assert_eq!(first_needed_day(&store, today, -1), d("2026-11-21"));
         assert_eq!(first_needed_day(&store, today, 0), today);
 
+        // The master's calendar is ahead: it finished our today and went on to the next.
+        store.append(today, &[NewRecord { time: 0, ty: 0, data: b"x" }]).unwrap();
+        store.finish(today).unwrap();
+        assert_eq!(first_needed_day(&store, today, 0), today, "nothing later held yet");
+        store.append(today.succ(), &[NewRecord { time: 0, ty: 0, data: b"x" }]).unwrap();
+        assert_eq!(first_needed_day(&store, today, 0), today.succ());
+        assert_eq!(first_needed_day(&store, today, -4), d("2026-11-21"), "still the first day not held whole");
+
         // -3 keeps 11-19 onwards; 11-17 is the day being synced in this scenario.
         let removed = apply_retention(&mut store, today, -3, d("2026-11-17")).unwrap();
         assert_eq!(removed, vec![d("2026-11-18")]);
-        assert_eq!(store.days().unwrap(), vec![d("2026-11-17"), d("2026-11-19"), d("2026-11-20")]);
+        let kept = [d("2026-11-17"), d("2026-11-19"), d("2026-11-20"), today, today.succ()];
+        assert_eq!(store.days().unwrap(), kept);
     }
 }
