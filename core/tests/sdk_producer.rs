@@ -242,3 +242,17 @@ async fn a_refusal_before_the_flush_is_reported_by_it_once() {
     srv.stop().await;
     assert!(read_all(tmp.path()).is_empty());
 }
+
+/// A producer on the caller's runtime, which shuts down with records unacknowledged: the
+/// background task is gone, and a flush returns at once instead of waiting for acks.
+#[test]
+fn a_flush_returns_once_the_callers_runtime_is_gone() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let opts = ProducerOptions { runtime: Some(rt.handle().clone()), ..ProducerOptions::default() };
+    // Nothing listens there: the record stays unacknowledged.
+    let producer = Producer::connect("127.0.0.1:9", opts).unwrap();
+    producer.commit(1, "never acknowledged").unwrap();
+    rt.shutdown_background();
+    let err = producer.flush(Some(Duration::from_secs(30))).unwrap_err();
+    assert_ne!(err.kind(), ErrorKind::Timeout, "returned at once: {err}");
+}

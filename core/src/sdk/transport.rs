@@ -113,9 +113,24 @@ pub(crate) fn tuned(endpoint: Endpoint) -> Endpoint {
         .keep_alive_while_idle(true)
 }
 
-pub(crate) async fn run(shared: Arc<Shared>, endpoint: Endpoint) {
-    let endpoint = tuned(endpoint);
-    if shared.opts.legacy { run_legacy(shared, endpoint).await } else { run_native(shared, endpoint).await }
+pub(crate) fn run(shared: Arc<Shared>, endpoint: Endpoint) -> impl Future<Output = ()> + Send + 'static {
+    // Made now, not at the first poll: a runtime may drop the task before it ever ran.
+    let stopped = StopOnDrop(shared.clone());
+    async move {
+        let _stopped = stopped;
+        let endpoint = tuned(endpoint);
+        if shared.opts.legacy { run_legacy(shared, endpoint).await } else { run_native(shared, endpoint).await }
+    }
+}
+
+/// However the task ends (a caller's runtime that shuts down drops it mid-await), flushes
+/// must not wait for acks nobody will read.
+struct StopOnDrop(Arc<Shared>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stopped();
+    }
 }
 
 struct Sent {
