@@ -203,6 +203,9 @@ impl Producer {
             st.flushing += 1;
             st.committed
         };
+        // Undone however the wait ends, a caller dropping this future included: a count
+        // left raised would keep the linger off for good.
+        let flushing = Flushing(&self.shared);
         self.shared.wake.notify_one();
         let mut rx = self.shared.settled_watch.subscribe();
         let wait = rx.wait_for(|s| s.acked >= target || s.done || (fail_fast && s.no_space));
@@ -210,9 +213,8 @@ impl Producer {
             Some(t) => tokio::time::timeout(t, wait).await.ok().map(|_| ()),
             None => wait.await.ok().map(|_| ()),
         };
-        let mut st = self.shared.lock();
-        st.flushing -= 1;
-        Self::outcome(&mut st, target)
+        drop(flushing);
+        Self::outcome(&mut self.shared.lock(), target)
     }
 
     /// What a flush or close up to record `target` returns. Records the server refused
@@ -299,6 +301,15 @@ impl Producer {
     }
 }
 
+/// A flush in progress (`State::flushing`), counted down when dropped.
+struct Flushing<'a>(&'a Shared);
+
+impl Drop for Flushing<'_> {
+    fn drop(&mut self) {
+        self.0.lock().flushing -= 1;
+    }
+}
+
 impl Drop for Producer {
     /// Stops accepting records; the task keeps delivering what was queued for a while.
     fn drop(&mut self) {
@@ -311,5 +322,20 @@ impl Drop for Producer {
                 task.abort();
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_cancelled_flush_is_no_longer_counted() {
+        // Nothing listens there: the flush waits until it is dropped.
+        let p = Producer::connect("127.0.0.1:9", ProducerOptions::default()).unwrap();
+        p.commit(1, "x").unwrap();
+        let waited = tokio::time::timeout(Duration::from_millis(20), p.flush_async(None)).await;
+        assert!(waited.is_err(), "the flush was still waiting");
+        assert_eq!(p.shared.lock().flushing, 0);
     }
 }
