@@ -6,12 +6,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use modsynclog_core::sdk::{Producer, ProducerOptions, global};
 use modsynclog_core::tls::ClientTls;
-use modsynclog_core::{Error, ErrorKind};
+use modsynclog_core::ErrorKind;
 use pyo3::prelude::*;
 use pyo3_stub_gen::derive::{gen_stub_pyclass, gen_stub_pymethods};
 
 use crate::convert::{payload, seconds};
-use crate::error::{IntoPy, py_err};
+use crate::error::IntoPy;
 
 /// The keyword options of `Producer(...)` and `init(...)` (`None`: the core's default).
 #[derive(Default)]
@@ -69,33 +69,8 @@ pub(crate) fn commit_on(py: Python<'_>, producer: &Producer, ty: i16, data: Byte
 #[gen_stub_pyclass]
 #[pyclass(frozen, module = "modsynclog", name = "Producer")]
 pub(crate) struct PyProducer {
-    inner: Option<Producer>,
-    /// The process that started it: a forked child cannot use it (its threads are gone).
-    pid: u32,
-}
-
-impl PyProducer {
-    fn get(&self) -> PyResult<&Producer> {
-        match &self.inner {
-            Some(p) if self.pid == std::process::id() => Ok(p),
-            _ => Err(py_err(Error::new(
-                ErrorKind::Closed,
-                "this Producer was started in the parent process before a fork; start a new one here",
-            ))),
-        }
-    }
-}
-
-impl Drop for PyProducer {
-    fn drop(&mut self) {
-        // In a forked child the producer's locks may be held by threads that do not exist
-        // here: never touch it.
-        if self.pid != std::process::id()
-            && let Some(p) = self.inner.take()
-        {
-            std::mem::forget(p);
-        }
-    }
+    /// In a forked child its calls fail with `Closed` (the core's policy).
+    inner: Producer,
 }
 
 #[gen_stub_pymethods]
@@ -144,7 +119,7 @@ impl PyProducer {
         .into_core()?;
         // Reads the TLS files: off the GIL.
         let producer = py.detach(|| Producer::connect(addr, opts)).py()?;
-        Ok(PyProducer { inner: Some(producer), pid: std::process::id() })
+        Ok(PyProducer { inner: producer })
     }
 
     /// Queues one record; returns without waiting for the network. On a full queue it
@@ -158,7 +133,7 @@ impl PyProducer {
         #[gen_stub(override_type(type_repr = "_Data"))] data: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let data = payload(data)?;
-        commit_on(py, self.get()?, r#type, data)
+        commit_on(py, &self.inner, r#type, data)
     }
 
     /// Queues one record without ever waiting: `QueueFullError` at once on a full queue.
@@ -169,7 +144,7 @@ impl PyProducer {
         #[gen_stub(override_type(type_repr = "_Data"))] data: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let data = payload(data)?;
-        self.get()?.try_commit(r#type, data).py()
+        self.inner.try_commit(r#type, data).py()
     }
 
     /// Waits (GIL released) until every record committed so far is acknowledged.
@@ -177,7 +152,7 @@ impl PyProducer {
     #[pyo3(signature = (timeout = None))]
     fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let timeout = seconds(timeout)?;
-        let producer = self.get()?;
+        let producer = &self.inner;
         py.detach(|| producer.flush(timeout)).py()
     }
 
@@ -185,13 +160,13 @@ impl PyProducer {
     #[pyo3(signature = (timeout = Some(global::CLOSE_TIMEOUT.as_secs_f64())))]
     fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let timeout = seconds(timeout)?;
-        let producer = self.get()?;
+        let producer = &self.inner;
         py.detach(|| producer.close(timeout)).py()
     }
 
     /// `(committed, settled)`: records committed so far, and how many are acknowledged or refused.
     fn progress(&self) -> PyResult<(u64, u64)> {
-        Ok(self.get()?.progress())
+        Ok(self.inner.progress())
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

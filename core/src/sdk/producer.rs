@@ -23,6 +23,11 @@ pub struct Producer {
     shared: Arc<Shared>,
     task: Mutex<Option<JoinHandle<()>>>,
     runtime: tokio::runtime::Handle,
+    /// The process that started it. A child forked from it has a copy without the
+    /// background task (threads do not survive a fork) and with locks that a parent's
+    /// thread may have held: every call there fails with `Closed`, and dropping the copy
+    /// touches nothing (see [`in_this_process`](Producer::in_this_process)).
+    pid: u32,
 }
 
 impl Producer {
@@ -58,7 +63,7 @@ impl Producer {
         });
         let task = runtime.spawn(transport::run(shared.clone(), endpoint));
         tracing::debug!(%url, "producer started");
-        Ok(Producer { shared, task: Mutex::new(Some(task)), runtime })
+        Ok(Producer { shared, task: Mutex::new(Some(task)), runtime, pid: std::process::id() })
     }
 
     /// Queues one record; returns without waiting for the network.
@@ -140,7 +145,19 @@ impl Producer {
     }
 
     /// `TooLarge` over `max_record_len`.
+    /// `Closed` in a process forked from the one that started this producer.
+    fn in_this_process(&self) -> Result<()> {
+        if self.pid != std::process::id() {
+            return Err(Error::new(
+                ErrorKind::Closed,
+                "this producer was started in the parent process before a fork; start a new one here",
+            ));
+        }
+        Ok(())
+    }
+
     fn checked(&self, data: Bytes) -> Result<Bytes> {
+        self.in_this_process()?;
         let max = self.shared.opts.max_record_len;
         if data.len() > max {
             return Err(Error::new(
@@ -172,6 +189,7 @@ impl Producer {
     /// the server reports a full disk (a flush), rather than waiting for it to recover
     /// (a close: the last chance to deliver).
     fn wait_settled(&self, timeout: Option<Duration>, fail_fast: bool) -> Result<()> {
+        self.in_this_process()?;
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut st = self.shared.lock();
         let target = st.committed;
@@ -198,6 +216,7 @@ impl Producer {
 
     /// [`wait_settled`](Producer::wait_settled) for async code.
     async fn wait_settled_async(&self, timeout: Option<Duration>, fail_fast: bool) -> Result<()> {
+        self.in_this_process()?;
         let target = {
             let mut st = self.shared.lock();
             st.flushing += 1;
@@ -271,6 +290,7 @@ impl Producer {
     /// A server out of space does not end the wait (unlike `flush`): its retries go on
     /// until `timeout`, and `NoSpace` is returned if records are still not stored then.
     pub fn close(&self, timeout: Option<Duration>) -> Result<()> {
+        self.in_this_process()?;
         self.mark_closed();
         let result = self.wait_settled(timeout, false);
         self.stop_task();
@@ -279,6 +299,7 @@ impl Producer {
 
     /// [`close`](Producer::close) for async code.
     pub async fn close_async(&self, timeout: Option<Duration>) -> Result<()> {
+        self.in_this_process()?;
         self.mark_closed();
         let result = self.wait_settled_async(timeout, false).await;
         self.stop_task();
@@ -313,6 +334,11 @@ impl Drop for Flushing<'_> {
 impl Drop for Producer {
     /// Stops accepting records; the task keeps delivering what was queued for a while.
     fn drop(&mut self) {
+        if self.pid != std::process::id() {
+            // A forked copy: its task does not run here and its locks may be held for good.
+            std::mem::forget(self.task.get_mut().unwrap_or_else(|p| p.into_inner()).take());
+            return;
+        }
         self.mark_closed();
         if let Some(task) = self.task.lock().unwrap_or_else(|p| p.into_inner()).take()
             && !task.is_finished()
