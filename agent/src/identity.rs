@@ -41,7 +41,7 @@ pub struct Fingerprint {
 
 impl Fingerprint {
     /// Of the first `len` bytes of `file` (fewer if it is shorter: `len` says how many).
-    pub fn read(file: &mut File, len: u64) -> std::io::Result<Fingerprint> {
+    pub fn read(mut file: &File, len: u64) -> std::io::Result<Fingerprint> {
         use std::io::{Seek, SeekFrom};
         let at = file.stream_position()?;
         file.seek(SeekFrom::Start(0))?;

@@ -172,6 +172,16 @@ pub async fn run(
     }
 }
 
+/// One file that cannot be read (an I/O error, no descriptor left) waits for the next
+/// round; the others go on. Logged once per distinct error.
+fn read_failed(t: &mut crate::tracked::Tracked, e: &std::io::Error) {
+    let why = e.to_string();
+    if t.read_error.as_deref() != Some(why.as_str()) {
+        tracing::warn!(path = %t.path.display(), error = %e, "cannot read the file; the others go on, it is tried again");
+        t.read_error = Some(why);
+    }
+}
+
 /// Reads every file that may have grown; returns whether any had something. Files quiet
 /// for a while hand out a multi-line record waiting for more lines; files renamed away or
 /// deleted, their last line without its newline.
@@ -189,12 +199,25 @@ fn read_some(files: &mut Files, figures: &Figures, buf: &mut [u8]) -> Result<boo
                 // The rotated file before it is not read to its end yet. Its identity is
                 // taken all the same, so that it is registered (and found again after a
                 // crash) even if it is renamed away before it is read.
-                t.take_fingerprint().map_err(|e| Error::io(&t.path, "read", e))?;
+                if let Err(e) = t.take_fingerprint() {
+                    read_failed(t, &e);
+                }
                 continue;
             }
             t.after = None;
         }
-        let n = t.read(ready_limit, buf).map_err(|e| Error::io(&t.path, "read", e))?;
+        let n = match t.read(ready_limit, buf) {
+            Ok(n) => {
+                if t.read_error.take().is_some() {
+                    tracing::info!(path = %t.path.display(), "the file reads again");
+                }
+                n
+            }
+            Err(e) => {
+                read_failed(t, &e);
+                continue;
+            }
+        };
         figures.read_bytes.fetch_add(n as u64, Relaxed);
         figures.lost_bytes.fetch_add(std::mem::take(&mut t.lost), Relaxed);
         any |= n > 0 || t.has_ready();

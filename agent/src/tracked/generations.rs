@@ -53,7 +53,7 @@ impl Tracked {
         self.fingerprint = None;
         if !self.switch_to_later_copy()? {
             // The file itself, once it has bytes (`take_fingerprint` looks for copies again).
-            self.file.seek(SeekFrom::Start(0))?;
+            (&*self.file).seek(SeekFrom::Start(0))?;
         }
         Ok(true)
     }

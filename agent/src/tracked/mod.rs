@@ -18,6 +18,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use modsynclog_core::sdk::sequenced::SeqBatch;
@@ -50,7 +51,9 @@ pub struct Tracked {
     pub input: String,
     pub path: PathBuf,
     pub inode: Inode,
-    file: File,
+    /// Shared with the read in progress (an `Arc`, not a duplicated descriptor: a file
+    /// costs one descriptor, whatever is read).
+    file: Arc<File>,
     /// `None` while the file is empty: it is taken with the first bytes.
     pub fingerprint: Option<Fingerprint>,
     pub generation: u32,
@@ -81,6 +84,8 @@ pub struct Tracked {
     pub opened: u64,
     /// Bytes known to be lost since last taken (truncated, and no copy found).
     pub lost: u64,
+    /// The last error reading the file, while it lasts (logged once, not at every try).
+    pub read_error: Option<String>,
     /// Truncated: the copy this generation is read from (to its end).
     copy: Option<File>,
     /// When the copy last read from was modified: copies made after it hold the
@@ -106,7 +111,7 @@ impl Tracked {
         let meta = file.metadata()?;
         let fingerprint = match fingerprint {
             Some(fp) => Some(fp),
-            None if meta.len() > 0 => Some(Fingerprint::read(&mut file, FINGERPRINT_LEN)?),
+            None if meta.len() > 0 => Some(Fingerprint::read(&file, FINGERPRINT_LEN)?),
             None => None,
         };
         file.seek(SeekFrom::Start(offset))?;
@@ -114,7 +119,7 @@ impl Tracked {
             input: input.name.clone(),
             path: path.to_path_buf(),
             inode: Inode::of(&meta),
-            file,
+            file: Arc::new(file),
             fingerprint,
             generation,
             lines: Lines::new(offset, input.max_record_bytes, input.multiline.clone()),
@@ -131,6 +136,7 @@ impl Tracked {
             rewritten: false,
             opened: 0,
             lost: 0,
+            read_error: None,
             copy: None,
             copied_at: None,
             copies_read: VecDeque::new(),
@@ -139,7 +145,7 @@ impl Tracked {
 
     /// Whether the file's first bytes are `fp`'s, read through the open file.
     pub fn starts_with(&mut self, fp: Fingerprint) -> std::io::Result<bool> {
-        Ok(Fingerprint::read(&mut self.file, fp.len)? == fp)
+        Ok(Fingerprint::read(&self.file, fp.len)? == fp)
     }
 
     /// When the file was last written.
@@ -205,7 +211,7 @@ impl Tracked {
             // A generation before this one, read from its copy first.
             return self.read(ready_limit, buf);
         }
-        let file = self.file.try_clone()?;
+        let file = self.file.clone();
         let (n, eof) = self.fill(&file, ready_limit, buf)?;
         self.eof = eof;
         Ok(n)
@@ -273,7 +279,7 @@ impl Tracked {
     /// before its truncation, so every copy of what came before is there by then.)
     pub fn take_fingerprint(&mut self) -> std::io::Result<()> {
         if self.fingerprint.is_none() && self.copy.is_none() && self.file.metadata()?.len() > 0 {
-            self.fingerprint = Some(Fingerprint::read(&mut self.file, FINGERPRINT_LEN)?);
+            self.fingerprint = Some(Fingerprint::read(&self.file, FINGERPRINT_LEN)?);
             if !self.switch_to_later_copy()? {
                 self.copied_at = None;
             }
