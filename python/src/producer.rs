@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
+use modsynclog_core::ErrorKind;
 use modsynclog_core::sdk::{Producer, ProducerOptions, global};
 use modsynclog_core::tls::ClientTls;
-use modsynclog_core::ErrorKind;
 use pyo3::prelude::*;
 use pyo3_stub_gen::derive::{gen_stub_pyclass, gen_stub_pymethods};
 
