@@ -56,8 +56,8 @@ pub fn later_copies(file: &Path, skip: impl Fn(Inode) -> bool, after: SystemTime
 
 /// Whether `copy` is empty or starts with the bytes `file` starts with.
 fn same_start(copy: &Path, file: &Path) -> bool {
-    let Ok(mut c) = File::open(copy) else { return true };
-    let Ok(fp) = Fingerprint::read(&mut c, crate::identity::FINGERPRINT_LEN) else { return true };
+    let Ok(c) = File::open(copy) else { return true };
+    let Ok(fp) = Fingerprint::read(&c, crate::identity::FINGERPRINT_LEN) else { return true };
     fp.len == 0 || fp.matches(file)
 }
 
@@ -102,7 +102,7 @@ mod tests {
             .collect();
         assert_eq!(found, ["b.log.old", "b.log.2", "b.log-20261130"], "a copy as old as the last one read is taken");
 
-        let fp = Fingerprint::read(&mut File::open(dir.path().join("b.log.2")).unwrap(), 256).unwrap();
+        let fp = Fingerprint::read(&File::open(dir.path().join("b.log.2")).unwrap(), 256).unwrap();
         let copy = find_copy(&log, skip, fp, 3).unwrap();
         assert_eq!(copy.path, dir.path().join("b.log.2"));
         assert!(find_copy(&log, skip, fp, 100).is_none(), "too short to hold what was read");

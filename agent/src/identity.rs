@@ -53,8 +53,8 @@ impl Fingerprint {
 
     /// Of the file at `path`, over the same length as `self` (to compare with it).
     pub fn matches(&self, path: &Path) -> bool {
-        let Ok(mut f) = File::open(path) else { return false };
-        Fingerprint::read(&mut f, self.len).is_ok_and(|fp| fp == *self)
+        let Ok(f) = File::open(path) else { return false };
+        Fingerprint::read(&f, self.len).is_ok_and(|fp| fp == *self)
     }
 }
 
@@ -108,7 +108,7 @@ mod tests {
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
         std::fs::write(&a, b"hello world\n").unwrap();
         std::fs::write(&b, b"hello there\n").unwrap();
-        let fp = Fingerprint::read(&mut File::open(&a).unwrap(), FINGERPRINT_LEN).unwrap();
+        let fp = Fingerprint::read(&File::open(&a).unwrap(), FINGERPRINT_LEN).unwrap();
         assert_eq!(fp.len, 12);
         assert!(fp.matches(&a) && !fp.matches(&b));
         std::fs::write(&a, b"hello world\nand more\n").unwrap();

@@ -217,7 +217,8 @@ impl Exporter {
 /// Where to start reading: the earliest position any partition still needs.
 fn start(last: &[Option<Origin>], from: Option<Date>) -> Option<(Date, u64)> {
     let from = from.map(|d| (d, 0));
-    last.iter().map(|o| o.map(|o| (o.date, o.id + 1)).or(from)).min().flatten()
+    // `msl-id` is read from the topic: saturating, a forged u64::MAX cannot overflow.
+    last.iter().map(|o| o.map(|o| (o.date, o.id.saturating_add(1))).or(from)).min().flatten()
 }
 
 /// Whether `record`'s partition already holds it, its last message being `last`.
@@ -352,5 +353,6 @@ mod tests {
         // A partition that never got anything needs everything from `from` on.
         assert_eq!(start(&[origin("2026-11-02", 7), None], from), Some((d("2026-11-01"), 0)));
         assert_eq!(start(&[origin("2026-11-02", 7), None], None), None);
+        assert_eq!(start(&[origin("2026-11-02", u64::MAX)], None), Some((d("2026-11-02"), u64::MAX)));
     }
 }

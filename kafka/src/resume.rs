@@ -69,7 +69,7 @@ pub fn last_origins(config: &ExportConfig, partitions: i32) -> Result<Vec<Option
         let message = message.map_err(|e| kafka_error("reading the last messages", e))?;
         let slot = &mut last[message.partition() as usize];
         if slot.is_none() {
-            let origin = headers::origin(message.headers()).map_err(|e| {
+            let origin = headers::origin(&headers::pairs(message.headers())).map_err(|e| {
                 Error::new(
                     e.kind(),
                     format!("{topic} partition {} offset {}: {e}", message.partition(), message.offset()),

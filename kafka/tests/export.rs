@@ -71,7 +71,7 @@ type Seen = BTreeMap<i32, Vec<(Date, u64, i16, String, Vec<u8>)>>;
 fn consume_all(broker: &Broker, total: usize) -> Seen {
     let mut seen = Seen::new();
     for m in broker.messages(TOPIC, PARTITIONS, total) {
-        let origin = headers::origin(m.headers()).unwrap();
+        let origin = headers::origin(&headers::pairs(m.headers().map(|h| h.as_borrowed()))).unwrap();
         let time = m.headers().unwrap().iter().find(|h| h.key == headers::TIME).unwrap().value.unwrap();
         let entry = (
             origin.date,

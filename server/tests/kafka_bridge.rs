@@ -226,7 +226,7 @@ fn the_broker_goes_away_and_comes_back_and_import_and_export_go_on() {
     assert!(seen.iter().all(|s| *s), "messages missing");
     let mut ids = BTreeSet::new();
     for m in setup.broker.messages("out", PARTITIONS, total as usize) {
-        let o = headers::origin(rdkafka::Message::headers(&m)).unwrap();
+        let o = headers::origin(&headers::pairs(rdkafka::Message::headers(&m).map(|h| h.as_borrowed()))).unwrap();
         assert!(ids.insert((o.date, o.id)), "record {} {} exported twice", o.date, o.id);
     }
 }
@@ -254,7 +254,7 @@ fn check_store(root: &Path) {
 fn check_topic(broker: &Broker) {
     let mut ids = BTreeSet::new();
     for m in broker.messages("out", PARTITIONS, TOTAL as usize) {
-        let o = headers::origin(rdkafka::Message::headers(&m)).unwrap();
+        let o = headers::origin(&headers::pairs(rdkafka::Message::headers(&m).map(|h| h.as_borrowed()))).unwrap();
         assert!(ids.insert((o.date, o.id)), "record {} {} exported twice", o.date, o.id);
     }
     assert_eq!(ids.len() as u64, TOTAL);

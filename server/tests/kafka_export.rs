@@ -114,7 +114,10 @@ fn consumed_ids(broker: &Broker, n: usize) -> Vec<u64> {
     let mut ids: Vec<u64> = broker
         .messages(TOPIC, PARTITIONS, n)
         .iter()
-        .map(|m| modsynclog_kafka::headers::origin(m.headers()).unwrap().id)
+        .map(|m| {
+            let pairs = modsynclog_kafka::headers::pairs(m.headers().map(|h| h.as_borrowed()));
+            modsynclog_kafka::headers::origin(&pairs).unwrap().id
+        })
         .collect();
     ids.sort_unstable();
     ids.dedup();

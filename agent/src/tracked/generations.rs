@@ -65,8 +65,8 @@ impl Tracked {
         let skip = |i: Inode| i == self.inode || self.copies_read.contains(&i);
         for copy in copies::later_copies(&self.path, skip, at) {
             // Gone meanwhile (deleted, or compressed into another file): the next one.
-            let Some(mut f) = open_copy(&copy)? else { continue };
-            self.fingerprint = Some(Fingerprint::read(&mut f, FINGERPRINT_LEN)?);
+            let Some(f) = open_copy(&copy)? else { continue };
+            self.fingerprint = Some(Fingerprint::read(&f, FINGERPRINT_LEN)?);
             tracing::info!(path = %self.path.display(), copy = %copy.path.display(), generation = self.generation, "truncated again before the agent got back to it: shipping the copy of what it held");
             self.reading(f, &copy);
             return Ok(true);

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use modsynclog_core::{Error, ErrorKind, Result};
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::message::{BorrowedMessage, Message};
 
 /// Dead-letter files of one import, opened as partitions send their first dead letter.
 #[derive(Debug)]
@@ -62,8 +62,10 @@ impl DeadLetters {
 
 fn entry(m: &BorrowedMessage<'_>, reason: &str) -> serde_json::Value {
     let b64 = |b: Option<&[u8]>| b.map(|b| STANDARD.encode(b));
-    let headers: serde_json::Map<String, serde_json::Value> =
-        m.headers().map(|h| h.iter().map(|h| (h.key.to_string(), b64(h.value).into())).collect()).unwrap_or_default();
+    let headers: serde_json::Map<String, serde_json::Value> = crate::headers::pairs(m.headers())
+        .into_iter()
+        .map(|(key, value)| (String::from_utf8_lossy(key).into_owned(), b64(value).into()))
+        .collect();
     serde_json::json!({
         "topic": m.topic(),
         "partition": m.partition(),

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 use modsynclog_core::server::{Ack, Batch, Origin, PendingAck, WriterHandle};
 use modsynclog_core::{Date, Error, ErrorKind, Result};
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::message::{BorrowedMessage, Message};
 use tokio::runtime::Handle;
 
 use super::dead_letter::DeadLetters;
@@ -355,10 +355,10 @@ fn record_of(
     let ty = match type_from {
         TypeFrom::Fixed(ty) => *ty,
         TypeFrom::Header(name) => {
-            let value = m
-                .headers()
-                .and_then(|h| h.iter().find(|h| h.key == name.as_str()))
-                .and_then(|h| h.value)
+            let value = crate::headers::pairs(m.headers())
+                .into_iter()
+                .find(|(key, _)| *key == name.as_bytes())
+                .and_then(|(_, value)| value)
                 .ok_or_else(|| format!("no {name} header"))?;
             std::str::from_utf8(value)
                 .ok()
