@@ -60,7 +60,9 @@ struct Part {
     /// The offset after the last message in the store: where to resume.
     stored: Option<i64>,
     /// After a failed batch: the writer takes this partition's batches again once one
-    /// ends at or before this offset, so the next batch ends there.
+    /// ends at or before this offset, so the next batch ends there. Only such a batch
+    /// clears it (a later one, queued meanwhile, is refused and keeps it), and it outlives
+    /// a revoke ([`Pipeline::resend_until`]): the writer's gap does.
     resend_until: Option<i64>,
 }
 
@@ -82,6 +84,8 @@ pub(crate) struct Pipeline {
     /// the local calendar's conversion is not free).
     last_stamp: Option<(i64, Date)>,
     parts: BTreeMap<Key, Part>,
+    /// Each partition's `Part::resend_until`, kept across a revoke and a new assignment.
+    resend_until: BTreeMap<Key, i64>,
     in_flight: VecDeque<InFlight>,
     /// Records and payload bytes in the partitions' batches ([`MAX_PENDING_BYTES`] at most).
     pending_records: usize,
@@ -110,6 +114,7 @@ impl Pipeline {
             by_timestamp,
             last_stamp: None,
             parts: BTreeMap::new(),
+            resend_until: BTreeMap::new(),
             in_flight: VecDeque::new(),
             pending_records: 0,
             pending_bytes: 0,
@@ -134,7 +139,9 @@ impl Pipeline {
     pub(crate) fn assigned(&mut self, key: Key, offset: Option<i64>) {
         let producer = self.producer(&key.0, key.1);
         self.figures.set(&key, |f| f.stored = offset);
-        let part = Part { producer, stored: offset, queued: offset, next: offset, ..Part::default() };
+        // A failed batch still waiting for its resend (when the partition resumes before it).
+        let resend_until = self.resend_until.get(&key).copied().filter(|&u| offset.is_none_or(|o| o < u));
+        let part = Part { producer, stored: offset, queued: offset, next: offset, resend_until, ..Part::default() };
         if let Some(old) = self.parts.insert(key, part) {
             self.pending_records -= old.batch.len();
             self.pending_bytes -= old.bytes;
@@ -247,7 +254,10 @@ impl Pipeline {
         self.pending_records -= batch.len();
         self.pending_bytes -= std::mem::take(&mut part.bytes);
         part.queued = Some(next);
-        part.resend_until = None;
+        if part.resend_until.is_some_and(|until| next <= until) {
+            part.resend_until = None;
+            self.resend_until.remove(key);
+        }
         let origin = Origin::new(part.producer.clone(), next as u64);
         let day = part.day;
         let ack = self.runtime.block_on(self.writer.submit_filed(Some(origin), day, batch))?;
@@ -311,7 +321,9 @@ impl Pipeline {
             Err(e) => {
                 self.figures.failed_batches.fetch_add(1, Relaxed);
                 if let Some(part) = self.parts.get_mut(&key) {
-                    part.resend_until = Some(part.resend_until.map_or(next, |u| u.min(next)));
+                    let until = part.resend_until.map_or(next, |u| u.min(next));
+                    part.resend_until = Some(until);
+                    self.resend_until.insert(key.clone(), until);
                 }
                 self.failed.get_or_insert(e);
             }
