@@ -183,6 +183,7 @@ async fn run(
 ) {
     let mut unacked: VecDeque<Sent> = VecDeque::new();
     let mut backoff = Backoff::default();
+    let mut outage = Outage::default();
     let mut input_closed = false;
     loop {
         if input_closed && unacked.is_empty() {
@@ -199,7 +200,7 @@ async fn run(
                 if end_if_final(&err, &mut unacked, &acks, &ended).await {
                     return;
                 }
-                tracing::debug!(error = %err, "cannot open the stream; will retry");
+                outage.failed(&err, "cannot reach the server");
                 backoff.after(&err);
                 continue;
             }
@@ -218,6 +219,7 @@ async fn run(
                             tracing::warn!(batch_seq = ack.batch_seq, "an ack out of order; reconnecting");
                             break;
                         }
+                        outage.over();
                         let front = unacked.pop_front().expect("checked above");
                         let delivered = if ack.duplicate { Delivered::Duplicate } else { Delivered::Stored };
                         backoff = Backoff::default();
@@ -239,7 +241,7 @@ async fn run(
                         } else if end_if_final(&err, &mut unacked, &acks, &ended).await {
                             return;
                         } else {
-                            tracing::debug!(error = %err, "the stream failed; will retry");
+                            outage.failed(&err, "the stream to the server failed");
                             backoff.after(&err);
                         }
                         break;
@@ -272,4 +274,34 @@ async fn end_if_final(err: &Error, unacked: &mut VecDeque<Sent>, acks: &mpsc::Se
         let _ = acks.send(sent.ack(Err(Error::new(err.kind(), err.message().to_string())))).await;
     }
     true
+}
+
+/// Logs an outage at `warn` when it begins and once a minute while it lasts (every retry
+/// at `debug`), and its end: what an operator watching the agent's or bridge's log needs.
+#[derive(Default)]
+struct Outage {
+    since: Option<std::time::Instant>,
+    warned: Option<std::time::Instant>,
+}
+
+impl Outage {
+    const WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+    fn failed(&mut self, err: &Error, what: &str) {
+        let now = std::time::Instant::now();
+        let since = *self.since.get_or_insert(now);
+        if self.warned.is_none_or(|w| now - w >= Self::WARN_EVERY) {
+            self.warned = Some(now);
+            tracing::warn!(error = %err, down_for = ?(now - since), "{what}; retrying (batches are kept)");
+        } else {
+            tracing::debug!(error = %err, "{what}; will retry");
+        }
+    }
+
+    fn over(&mut self) {
+        if let Some(since) = self.since.take() {
+            self.warned = None;
+            tracing::info!(after = ?since.elapsed(), "the server acknowledges again");
+        }
+    }
 }
