@@ -137,8 +137,10 @@ pub async fn run(
         }
         let bytes = next.as_ref().map_or(0, |(_, b)| b.records.iter().map(|(_, d)| d.len()).sum());
         let wait = if files.files.values().any(|t| t.has_ready()) {
-            // Held back by a rate: until a bucket has room again.
-            buckets.values().map(Bucket::next_refill).min().unwrap_or(Duration::ZERO)
+            // Held back by a rate: until a bucket has room again. With no bucket, by
+            // batches in flight (the server down, or a removed input's file finishing):
+            // an ack or a file event ends the wait, no need to spin.
+            buckets.values().map(Bucket::next_refill).min().unwrap_or(POLL_EVERY)
         } else if busy {
             Duration::ZERO
         } else {
