@@ -241,9 +241,13 @@ impl Files {
         for inode in closed {
             if let Some(t) = self.files.remove(&inode) {
                 self.producers.retain(|_, i| *i != inode);
-                // A file of a removed input keeps its checkpoint, for when the input returns.
+                // A file of a removed input keeps its checkpoint, for when the input returns,
+                // with what was acknowledged since the last save (else the input's return
+                // would resume before it, and a batch straddling it be stored again).
                 if self.input(&t.input).is_some() {
                     self.checkpoints.files.remove(&inode);
+                } else if let Some(entry) = entry(&t) {
+                    self.checkpoints.files.insert(inode, entry);
                 }
                 self.dirty = true;
             }
@@ -252,15 +256,7 @@ impl Files {
             return Ok(());
         }
         for (inode, t) in &self.files {
-            if let Some(fingerprint) = t.fingerprint {
-                let entry = Entry {
-                    path: t.path.clone(),
-                    input: t.input.clone(),
-                    fingerprint,
-                    generation: t.generation,
-                    acked: t.acked,
-                    size: t.size.max(t.acked),
-                };
+            if let Some(entry) = entry(t) {
                 self.checkpoints.files.insert(*inode, entry);
             }
         }
@@ -284,4 +280,16 @@ impl Files {
     pub fn in_flight(&self) -> usize {
         self.files.values().map(|t| t.in_flight).sum()
     }
+}
+
+/// `t`'s checkpoint entry (none before its first bytes: no identity yet).
+fn entry(t: &Tracked) -> Option<Entry> {
+    Some(Entry {
+        path: t.path.clone(),
+        input: t.input.clone(),
+        fingerprint: t.fingerprint?,
+        generation: t.generation,
+        acked: t.acked,
+        size: t.size.max(t.acked),
+    })
 }

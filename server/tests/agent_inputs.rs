@@ -160,6 +160,13 @@ fn an_etcd_key_adds_and_removes_inputs_without_a_restart() {
     assert_eq!(of(7), numbered("a", 0, 200).collect::<Vec<_>>());
     assert_eq!(of(8), numbered("c", 0, 100).collect::<Vec<_>>(), "the removed input's new lines were not shipped");
     assert_eq!(all.len(), 300);
+
+    // The input comes back: it resumes where its file's checkpoint stands, once.
+    etcd.ctl(&["put", key, &centre]).unwrap();
+    wait_until("the returned input's new lines", || stored(&data) == 400);
+    let all = records(&data);
+    let of = |ty: i16| all.iter().filter(|r| r.0 == ty).map(|r| r.1.clone()).collect::<Vec<_>>();
+    assert_eq!(of(8), numbered("c", 0, 200).collect::<Vec<_>>(), "nothing shipped twice, nothing skipped");
 }
 
 #[test]
