@@ -144,7 +144,6 @@ impl Producer {
         }
     }
 
-    /// `TooLarge` over `max_record_len`.
     /// `Closed` in a process forked from the one that started this producer.
     fn in_this_process(&self) -> Result<()> {
         if self.pid != std::process::id() {
@@ -156,6 +155,7 @@ impl Producer {
         Ok(())
     }
 
+    /// `TooLarge` over `max_record_len` (and `Closed` in a forked child).
     fn checked(&self, data: Bytes) -> Result<Bytes> {
         self.in_this_process()?;
         let max = self.shared.opts.max_record_len;
