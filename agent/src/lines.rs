@@ -127,6 +127,21 @@ impl Lines {
         }
     }
 
+    /// Ends the line being read where the file ends, as if its `\n` followed but without
+    /// counting one: the record's end is the file's size, so a resume (or a truncation
+    /// check) later sees the real offset.
+    pub fn end_line(&mut self, out: &mut Vec<Cut>) {
+        if !self.has_partial_line() {
+            return;
+        }
+        if self.line.last() == Some(&b'\r') && !self.line_cut {
+            self.line.pop();
+        }
+        let line = std::mem::take(&mut self.line);
+        let cut = std::mem::take(&mut self.line_cut);
+        self.line_done(line, cut, out);
+    }
+
     /// Hands out a multi-line record still waiting for continuation lines (the file has
     /// been quiet long enough, or it is being closed).
     pub fn flush_pending(&mut self, out: &mut Vec<Cut>) {
@@ -166,6 +181,18 @@ mod tests {
         assert_eq!(got, [("one".into(), 104), ("two".into(), 109)]);
         assert!(l.has_partial());
         assert_eq!(l.offset(), 114);
+    }
+
+    #[test]
+    fn a_last_line_without_its_newline_ends_at_the_files_end() {
+        let mut l = Lines::new(0, 1024, None);
+        let mut got = all(&mut l, &[b"one\ntwo"]);
+        let mut out = Vec::new();
+        l.end_line(&mut out);
+        got.extend(out.into_iter().map(|c| (String::from_utf8(c.data.to_vec()).unwrap(), c.end)));
+        assert_eq!(got, [("one".into(), 4), ("two".into(), 7)], "7 is the file's size, not one past it");
+        assert_eq!(l.offset(), 7);
+        assert!(!l.has_partial());
     }
 
     #[test]

@@ -124,8 +124,9 @@ pub async fn run(
             next = take_batch(&mut files, &mut buckets, &mut turn, &figures);
         }
         if config.once && next.is_none() && !busy {
-            // Nothing more will come: a multi-line record waiting for more lines goes now.
-            files.files.values_mut().filter(|t| t.eof).for_each(|t| t.flush_pending());
+            // Nothing more will come: a multi-line record waiting for more lines, and a
+            // last line without its newline, go now.
+            files.files.values_mut().filter(|t| t.eof).for_each(|t| t.end_partial_line());
             if files.drained() {
                 save(&mut files)?;
                 return Ok(Ended::Drained);

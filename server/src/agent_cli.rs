@@ -73,7 +73,8 @@ pub struct AgentArgs {
     /// Bearer token the HTTP endpoint asks for.
     #[arg(long, alias = "metrics-token", env = "MODSYNCLOG_AGENT_HTTP_TOKEN", hide_env_values = true)]
     pub http_token: Option<String>,
-    /// Ship what the files hold now, then exit (batch use).
+    /// Ship what the files hold now, then exit (batch use). A last line without its
+    /// newline is shipped too, as it stands.
     #[arg(long)]
     pub once: bool,
     /// Print the files each input matches and where shipping would start; send nothing.

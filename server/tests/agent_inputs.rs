@@ -229,3 +229,25 @@ fn a_java_stack_trace_becomes_one_record() {
     let texts: Vec<String> = records(&data).into_iter().map(|r| r.1).collect();
     assert_eq!(texts, events);
 }
+
+/// `--once` ships what the file holds now, its last line without a newline included
+/// (it used to report everything shipped and leave that line out).
+#[test]
+fn once_ships_a_last_line_without_its_newline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, logs) = (tmp.path().join("data"), tmp.path().join("logs"));
+    std::fs::create_dir_all(&logs).unwrap();
+    let port = free_port();
+    let _server = start_server_logged(&data, port, &tmp.path().join("server.log"));
+    std::fs::write(logs.join("app.log"), "first\nsecond\nno newline yet").unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_modsynclog-agent"))
+        .args(["--server", &format!("127.0.0.1:{port}"), "--agent-id", "test-agent", "--once", "--path"])
+        .arg(logs.join("*.log"))
+        .arg("--state-dir")
+        .arg(tmp.path().join("state"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let texts: Vec<String> = records(&data).into_iter().map(|r| r.1).collect();
+    assert_eq!(texts, ["first", "second", "no newline yet"]);
+}

@@ -247,11 +247,12 @@ impl Tracked {
     }
 
     /// The last line of a file that will not grow any more (renamed away or deleted, and
-    /// quiet) is a record even without its newline.
+    /// quiet; or read to its end by `--once`) is a record even without its newline. It
+    /// ends at the file's size: no newline is counted that the file does not hold.
     pub fn end_partial_line(&mut self) {
-        if self.lines.has_partial_line() {
-            self.feed(b"\n");
-        }
+        let mut cuts = Vec::new();
+        self.lines.end_line(&mut cuts);
+        self.take(cuts);
         self.flush_pending();
     }
 
