@@ -204,8 +204,13 @@ async fn a_batch_queued_behind_a_failed_one_waits_for_its_resend() {
         }
     }
     control.shutdown().await;
-    let got: Vec<_> = crate::Reader::open(tmp.path()).unwrap().map(|r| r.unwrap().data).collect();
-    let want: Vec<_> = (1..=3).flat_map(|s| records(s, 2)).map(|(_, d)| d).collect();
+    assert_batches_once(tmp.path(), 3);
+}
+
+/// The store under `dir` holds batches 1 to `last` of two records each, once, in order.
+fn assert_batches_once(dir: &std::path::Path, last: usize) {
+    let got: Vec<_> = crate::Reader::open(dir).unwrap().map(|r| r.unwrap().data).collect();
+    let want: Vec<_> = (1..=last).flat_map(|s| records(s, 2)).map(|(_, d)| d).collect();
     assert_eq!(got, want, "every batch once, in order");
 }
 
@@ -239,9 +244,7 @@ async fn a_late_batch_of_the_old_stream_cannot_overtake_the_resend() {
         }
     }
     control.shutdown().await;
-    let got: Vec<_> = crate::Reader::open(tmp.path()).unwrap().map(|r| r.unwrap().data).collect();
-    let want: Vec<_> = (1..=4).flat_map(|s| records(s, 2)).map(|(_, d)| d).collect();
-    assert_eq!(got, want, "every batch once, in order");
+    assert_batches_once(tmp.path(), 4);
 }
 
 /// Runs the batches until the power goes before step `at` (with the seed choosing what
