@@ -115,7 +115,7 @@ pub async fn run(
         }
         let mut busy = false;
         if stopping.is_none() && next.is_none() {
-            busy = read_some(&mut files, &figures, &mut buf)?;
+            busy = read_some(&mut files, &figures, &mut buf);
             if files.unregistered() {
                 files.dirty = true;
                 save(&mut files)?;
@@ -188,7 +188,7 @@ fn read_failed(t: &mut crate::tracked::Tracked, e: &std::io::Error) {
 /// Reads every file that may have grown; returns whether any had something. Files quiet
 /// for a while hand out a multi-line record waiting for more lines; files renamed away or
 /// deleted, their last line without its newline.
-fn read_some(files: &mut Files, figures: &Figures, buf: &mut [u8]) -> Result<bool> {
+fn read_some(files: &mut Files, figures: &Figures, buf: &mut [u8]) -> bool {
     let mut any = false;
     let ready_limit = crate::tracked::ready_limit(files.files.len());
     let read_out: Vec<Inode> = files.files.iter().filter(|(_, t)| t.read_out(ROTATED_QUIET)).map(|(i, _)| *i).collect();
@@ -233,7 +233,7 @@ fn read_some(files: &mut Files, figures: &Figures, buf: &mut [u8]) -> Result<boo
             any |= t.has_ready();
         }
     }
-    Ok(any)
+    any
 }
 
 /// The next batch: the next file in turn with records ready, as many as its input's rate
