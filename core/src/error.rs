@@ -160,6 +160,13 @@ impl Error {
     pub fn is_auth(&self) -> bool {
         matches!(self.kind, ErrorKind::Unauthenticated | ErrorKind::PermissionDenied)
     }
+
+    /// Whether the server refused the batch itself for good (`InvalidArgument`,
+    /// `TooLarge`): resending it cannot help, so senders drop it and report it, and the
+    /// writer keeps no gap waiting for its resend.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self.kind, ErrorKind::InvalidArgument | ErrorKind::TooLarge)
+    }
 }
 
 #[cfg(test)]

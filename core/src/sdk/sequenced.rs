@@ -233,7 +233,7 @@ async fn run(
                     Ok(None) => break,
                     Err(status) => {
                         let err = error_from_status(&status);
-                        if matches!(err.kind(), ErrorKind::InvalidArgument | ErrorKind::TooLarge)
+                        if err.is_refusal()
                             && let Some(bad) = unacked.pop_front()
                         {
                             let _ = acks.send(bad.ack(Err(err))).await;

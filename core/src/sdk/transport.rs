@@ -224,7 +224,7 @@ async fn run_native(shared: Arc<Shared>, endpoint: Endpoint) {
                     Ok(None) => break,
                     Err(status) => {
                         let err = error_from_status(&status);
-                        if matches!(err.kind(), ErrorKind::InvalidArgument | ErrorKind::TooLarge)
+                        if err.is_refusal()
                             && let Some(bad) = unacked.pop_front()
                         {
                             shared.rejected(bad.count, &err);
@@ -371,7 +371,7 @@ async fn send_legacy(shared: Arc<Shared>, mut client: LogClient<Channel>, ty: i1
                 // The server refused this record (a message over its limit, as the Go
                 // server answers with a status): resending it cannot help, and retrying
                 // would hold every record behind it.
-                if matches!(err.kind(), ErrorKind::InvalidArgument | ErrorKind::TooLarge) || shared.failed(&err) {
+                if err.is_refusal() || shared.failed(&err) {
                     return Err(err);
                 }
                 backoff.after(&err);

@@ -46,7 +46,7 @@ impl Gaps {
     /// (`InvalidArgument`, `TooLarge`: the producer drops the batch, it never comes back)
     /// leaves no gap to wait for.
     pub(super) fn failed(&mut self, origin: &Origin, err: &Error) {
-        if matches!(err.kind(), ErrorKind::InvalidArgument | ErrorKind::TooLarge) {
+        if err.is_refusal() {
             return;
         }
         self.clock += 1;
