@@ -107,11 +107,11 @@ pub async fn server_status(server: &str, token: Option<&str>, tls: &ClientTls) -
 }
 
 /// The core error for a gRPC status from the server. A status made on this side from a
-/// transport failure (it has a source: an HTTP/2 reset, which tonic gives codes such as
-/// `PermissionDenied`) is `Unavailable`: only the server's own verdict ends the replica.
+/// transport failure ([`crate::tls::from_transport`]) is `Unavailable`: only the server's
+/// own verdict ends the replica.
 pub fn error_from_status(status: &Status) -> Error {
     let kind = match status.code() {
-        _ if std::error::Error::source(status).is_some() => ErrorKind::Unavailable,
+        _ if crate::tls::from_transport(status) => ErrorKind::Unavailable,
         Code::Unauthenticated => ErrorKind::Unauthenticated,
         Code::PermissionDenied => ErrorKind::PermissionDenied,
         Code::InvalidArgument => ErrorKind::InvalidArgument,

@@ -231,13 +231,12 @@ fn block_sigpipe() {
 }
 
 /// The core error for a gRPC status (the kind the server sent, when it did). A status
-/// made on this side from a transport failure carries the cause (TLS handshake, refused
-/// connection, an HTTP/2 reset) only in its source chain: that chain is added to the
-/// message, and its kind is `Unavailable` whatever code tonic gave it (it maps h2's
-/// `ENHANCE_YOUR_CALM` to `ResourceExhausted`, which is not the server refusing a batch:
-/// only the server's own verdict may drop one, or end the producer).
+/// made on this side from a transport failure ([`crate::tls::from_transport`]: TLS
+/// handshake, refused connection, an HTTP/2 reset) carries the cause only in its source
+/// chain: that chain is added to the message, and its kind is `Unavailable` whatever code
+/// tonic gave it (only the server's own verdict may drop a batch, or end the producer).
 pub(crate) fn error_from_status(status: &tonic::Status) -> Error {
-    let local = std::error::Error::source(status).is_some();
+    let local = crate::tls::from_transport(status);
     let sent = status
         .metadata()
         .get("modsynclog-error-code")

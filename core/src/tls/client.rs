@@ -103,6 +103,14 @@ fn with_causes(mut text: String, mut source: Option<&(dyn std::error::Error + 's
     text
 }
 
+/// Whether tonic made `status` on this side from a transport failure (it carries the
+/// cause as its source) rather than receiving it from the server. Its code then says
+/// nothing of the server's verdict: tonic maps HTTP/2 resets to codes such as
+/// `ResourceExhausted` (`ENHANCE_YOUR_CALM`) and `PermissionDenied` (`INADEQUATE_SECURITY`).
+pub fn from_transport(status: &tonic::Status) -> bool {
+    std::error::Error::source(status).is_some()
+}
+
 /// A status's message with the causes behind it. A call that failed in the transport
 /// (for example plaintext to a TLS port) only says "transport error"; the hint says what
 /// usually causes that. It names the plainest cause first: a server that stopped or

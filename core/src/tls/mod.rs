@@ -15,6 +15,6 @@ pub mod pem;
 #[cfg(feature = "server")]
 pub mod server;
 
-pub use client::{ClientTls, endpoint, explain_transport_error, status_detail};
+pub use client::{ClientTls, endpoint, explain_transport_error, from_transport, status_detail};
 #[cfg(feature = "server")]
 pub use server::{ReloadingAcceptor, ServerTls};
