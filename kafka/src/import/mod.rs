@@ -40,6 +40,7 @@
 
 mod dead_letter;
 pub mod figures;
+mod leave;
 mod pipeline;
 mod rebalance;
 mod run;

@@ -13,6 +13,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList, bindings};
 
 use super::dead_letter::DeadLetters;
+use super::leave;
 use super::pipeline::{Key, Pipeline, is_closed};
 use super::rebalance::{ImportContext, commit};
 use super::{COMMIT_EVERY, Figures, ImportConfig, RESERVED};
@@ -105,8 +106,10 @@ pub fn start(config: ImportConfig, writer: WriterHandle, runtime: tokio::runtime
                 tracing::error!(import = %name, error = %e, "kafka import stopped");
             }
             // Leaving the group revokes the partitions: they are committed first.
-            drop(consumer);
-            tracing::info!(import = %name, "kafka import: left the group");
+            let left = leave::leave(&consumer, config.timeout, &name);
+            if leave::close(consumer, config.timeout, &name) && left {
+                tracing::info!(import = %name, "kafka import: left the group");
+            }
             result
         })
         .map_err(|e| {
