@@ -6,6 +6,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -157,6 +159,28 @@ impl Broker {
             tpl.add_partition_offset(topic, p as i32, Offset::Offset(*o)).expect("an offset");
         }
         self.member_of(group).commit(&tpl, rdkafka::consumer::CommitMode::Sync).expect("offsets committed");
+    }
+
+    /// Deletes `topic` and waits until the broker no longer lists it (so that
+    /// [`topic`](Broker::topic) creates it anew).
+    pub async fn delete_topic(&self, topic: &str) {
+        let admin: AdminClient<DefaultClientContext> =
+            ClientConfig::new().set("bootstrap.servers", &self.bootstrap).create().expect("an admin client");
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        let results = admin.delete_topics(&[topic], &options).await.expect("a delete request");
+        for r in results {
+            r.unwrap_or_else(|(name, e)| panic!("deleting topic {name}: {e}"));
+        }
+        let c = self.consumer();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let metadata = c.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("metadata");
+            if metadata.topics().iter().all(|t| t.name() != topic || t.error().is_some()) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "topic {topic} still listed 60 s after its deletion");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     fn member_of(&self, group: &str) -> BaseConsumer {

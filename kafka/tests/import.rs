@@ -199,8 +199,54 @@ async fn every_message_once_bad_ones_in_the_dead_letter_folder_offsets_committed
         .sum();
     assert_eq!(dead_lines, 18);
 
-    // On the same broker (one start per test binary saves CI time): filing by timestamp.
+    // On the same broker (one start per test binary saves CI time): filing by timestamp,
+    // and a topic created again.
     files_each_message_under_its_timestamps_day_while_that_day_is_open(&broker).await;
+    a_topic_created_again_sets_aside_the_messages_below_the_stored_offset(&broker).await;
+}
+
+/// A topic deleted and created again starts its offsets over, below the offset the store
+/// holds for its partition. Those messages are dead letters in a file of their own (they
+/// once piled up in one batch without bound, and were then stored as a resend's records,
+/// or refused with the whole import); messages past that offset are stored.
+async fn a_topic_created_again_sets_aside_the_messages_below_the_stored_offset(broker: &Broker) {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, dead) = (dir.path().join("store"), dir.path().join("dead"));
+    let server = start_server(&store).await;
+    broker.topic("again", 1);
+    produce(broker, "again", 1, 0, 300);
+    let handle = start_import(broker, "again", &server, &dead);
+    wait_stored(&[&handle.figures()], 300).await;
+    stop_import(handle).await;
+
+    broker.delete_topic("again").await;
+    broker.topic("again", 1);
+    // Fewer messages than the store holds: the import's start offset (300) is past the new
+    // topic's end, so the consumer starts over from its beginning.
+    produce(broker, "again", 1, 1000, 1100);
+    let handle = start_import(broker, "again", &server, &dead);
+    let figures = handle.figures();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while figures.dead_letters.load(Ordering::SeqCst) < 100 {
+        assert!(Instant::now() < deadline, "{:?} dead letters after 90 s", figures.dead_letters);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    produce(broker, "again", 1, 1100, 1500);
+    wait_stored(&[&figures], 200).await;
+    assert_eq!(figures.dead_letters.load(Ordering::SeqCst), 300);
+    stop_import(handle).await;
+    server.shutdown().await.unwrap();
+
+    let want: Vec<u64> = (0..300).chain(1300..1500).collect();
+    assert_eq!(numbers(&store), want);
+    let text = std::fs::read_to_string(dead.join("again.0.below-300.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 300);
+    for (offset, v) in lines.iter().enumerate() {
+        assert_eq!(v["offset"], offset as i64);
+        assert!(v["reason"].as_str().unwrap().contains("below 300"), "{v}");
+    }
+    assert!(!dead.join("again.0.jsonl").exists(), "no other dead letter");
 }
 
 /// A server whose clock stands 30 s after a midnight, with the previous day still open

@@ -13,6 +13,11 @@
 //! messages come back from Kafka; a message whose offset is not above the file's last line
 //! is not written again, so each dead letter is there once. A torn last line (a crash in
 //! the middle of a write) is cut at open.
+//!
+//! Messages whose partition started its offsets over below the offset this store holds
+//! for it (the topic was deleted and created again, or truncated) go to a file of their
+//! own, `<topic>.<partition>.below-<offset>.jsonl`: their offsets are not above the main
+//! file's last line, and they must not be taken for ones written before.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -24,11 +29,16 @@ use base64::engine::general_purpose::STANDARD;
 use modsynclog_core::{Error, ErrorKind, Result};
 use rdkafka::message::{BorrowedMessage, Message};
 
+/// `(topic, partition, below)`: `below` names the file of a partition's offsets started
+/// over below that offset (see the module docs).
+type FileKey = (String, i32, Option<i64>);
+
 /// Dead-letter files of one import, opened as partitions send their first dead letter.
 #[derive(Debug)]
 pub(crate) struct DeadLetters {
     dir: PathBuf,
-    files: HashMap<(String, i32), (File, Option<i64>)>,
+    /// Each open file and the offset of its last line.
+    files: HashMap<FileKey, (File, Option<i64>)>,
     /// Dead letters written since start.
     pub(crate) written: u64,
 }
@@ -38,11 +48,12 @@ impl DeadLetters {
         DeadLetters { dir, files: HashMap::new(), written: 0 }
     }
 
-    /// Writes `message` with `reason` and syncs it, unless an earlier run wrote it already.
-    pub(crate) fn write(&mut self, message: &BorrowedMessage<'_>, reason: &str) -> Result<()> {
-        let key = (message.topic().to_string(), message.partition());
+    /// Writes `message` with `reason` and syncs it, unless an earlier run wrote it already;
+    /// into the file of offsets started over below `below`, when given.
+    pub(crate) fn write(&mut self, message: &BorrowedMessage<'_>, reason: &str, below: Option<i64>) -> Result<()> {
+        let key = (message.topic().to_string(), message.partition(), below);
         if !self.files.contains_key(&key) {
-            let opened = open(&self.dir, &key.0, key.1)?;
+            let opened = open(&self.dir, &file_name(&key.0, key.1, below))?;
             self.files.insert(key.clone(), opened);
         }
         let (file, last) = self.files.get_mut(&key).expect("just inserted");
@@ -78,10 +89,18 @@ fn entry(m: &BorrowedMessage<'_>, reason: &str) -> serde_json::Value {
     })
 }
 
-/// The file of `topic`/`partition`, positioned at its end after cutting a torn last line,
-/// and the offset of its last whole line.
-fn open(dir: &Path, topic: &str, partition: i32) -> Result<(File, Option<i64>)> {
-    let path = dir.join(format!("{topic}.{partition}.jsonl"));
+/// The name of a partition's dead-letter file (see the module docs).
+pub(crate) fn file_name(topic: &str, partition: i32, below: Option<i64>) -> String {
+    match below {
+        None => format!("{topic}.{partition}.jsonl"),
+        Some(offset) => format!("{topic}.{partition}.below-{offset}.jsonl"),
+    }
+}
+
+/// The file `name`, positioned at its end after cutting a torn last line, and the offset
+/// of its last whole line.
+fn open(dir: &Path, name: &str) -> Result<(File, Option<i64>)> {
+    let path = dir.join(name);
     let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("dead-letter file {}: {e}", path.display()));
     std::fs::create_dir_all(dir).map_err(io)?;
     let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
@@ -111,10 +130,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("logs.2.jsonl");
         std::fs::write(&path, b"{\"offset\":7}\n{\"offset\":9}\n{\"offs").unwrap();
-        let (_, last) = open(dir.path(), "logs", 2).unwrap();
+        let (_, last) = open(dir.path(), &file_name("logs", 2, None)).unwrap();
         assert_eq!(last, Some(9));
         assert_eq!(std::fs::read(&path).unwrap(), b"{\"offset\":7}\n{\"offset\":9}\n");
-        let (_, last) = open(dir.path(), "other", 0).unwrap();
+        let (_, last) = open(dir.path(), &file_name("other", 0, Some(40))).unwrap();
+        assert_eq!(last, None);
+        assert!(dir.path().join("other.0.below-40.jsonl").exists());
+        let (_, last) = open(dir.path(), &file_name("other", 0, None)).unwrap();
         assert_eq!(last, None);
     }
 }

@@ -64,6 +64,8 @@ struct Part {
     /// clears it (a later one, queued meanwhile, is refused and keeps it), and it outlives
     /// a revoke ([`Pipeline::resend_until`]): the writer's gap does.
     resend_until: Option<i64>,
+    /// The offset the partition's offsets last started over below (warned once).
+    started_over: Option<i64>,
 }
 
 struct InFlight {
@@ -173,6 +175,25 @@ impl Pipeline {
         let part = self.parts.get_mut(&key).expect("assigned");
         part.stored.get_or_insert(m.offset());
         part.queued.get_or_insert(m.offset());
+        // Reads resume where the store is, so a message below what was queued is no message
+        // read again: the partition's offsets started over (the topic was re-created, or
+        // truncated). The writer would take its batch for a resend, and the batch would
+        // grow until the offsets passed the journal's: the message is set aside.
+        if let Some(queued) = part.queued.filter(|&q| m.offset() < q) {
+            if part.started_over != Some(queued) {
+                part.started_over = Some(queued);
+                tracing::warn!(topic = %key.0, partition = key.1, offset = m.offset(), stored = queued,
+                    "kafka import: the partition's offsets started over below what this store holds (the topic was re-created or truncated); \
+                     messages below that go to the dead-letter folder");
+            }
+            let reason = format!(
+                "offset {} is below {queued}, where this store holds the partition to: the topic was re-created or truncated",
+                m.offset()
+            );
+            self.dead.write(m, &reason, Some(queued))?;
+            self.figures.dead_letters.store(self.dead.written, Relaxed);
+            return Ok(());
+        }
         // The batch after a failure must end where the failed one did (see Part::resend_until).
         if let Some(until) = part.resend_until
             && m.offset() >= until
@@ -195,7 +216,7 @@ impl Pipeline {
                 part.batch.push((ty, data));
             }
             Err(reason) => {
-                self.dead.write(m, &reason)?;
+                self.dead.write(m, &reason, None)?;
                 self.figures.dead_letters.store(self.dead.written, Relaxed);
                 tracing::warn!(topic = %key.0, partition = key.1, offset = m.offset(), %reason, "kafka import: dead letter");
             }
