@@ -52,6 +52,9 @@ impl StoreFile for TimedFile {
     fn sync_data(&self) -> io::Result<()> {
         timed(&self.histogram, || self.inner.sync_data())
     }
+    fn start_writeback(&self, offset: u64, len: u64) -> io::Result<()> {
+        self.inner.start_writeback(offset, len)
+    }
 }
 
 impl Vfs for TimedVfs {
@@ -89,5 +92,8 @@ impl Vfs for TimedVfs {
     }
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         self.inner.remove_file(path)
+    }
+    fn exchange(&self, a: &Path, b: &Path) -> io::Result<()> {
+        self.inner.exchange(a, b)
     }
 }

@@ -338,6 +338,10 @@ impl Vfs for FaultyVfs {
         self.step("remove", path)?;
         StdVfs.remove_file(path)
     }
+    fn exchange(&self, a: &Path, b: &Path) -> io::Result<()> {
+        self.step("exchange", a)?;
+        StdVfs.exchange(a, b)
+    }
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         self.step("sync", path)?;
         if self.budget.fail_sync.load(Ordering::SeqCst) {

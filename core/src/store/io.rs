@@ -23,6 +23,13 @@ pub trait StoreFile: Send + Sync + Debug {
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// `fdatasync`: the written bytes (and the size) are on stable storage when it returns.
     fn sync_data(&self) -> io::Result<()>;
+    /// Starts writing `len` bytes at `offset` back to the disk without waiting
+    /// (`sync_file_range(SYNC_FILE_RANGE_WRITE)`), so that a later
+    /// [`sync_data`](StoreFile::sync_data) finds little left to write. A hint: it makes
+    /// nothing durable, and a file system may ignore it.
+    fn start_writeback(&self, _offset: u64, _len: u64) -> io::Result<()> {
+        Ok(())
+    }
 
     /// Reads exactly `buf.len()` bytes at `offset`, or fails with `UnexpectedEof`.
     fn read_exact_at(&self, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
@@ -67,6 +74,30 @@ pub trait Vfs: Send + Sync + Debug {
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         fs::remove_file(path)
     }
+    /// Atomically swaps the entries `a` and `b`, which both exist (`renameat2` with
+    /// `RENAME_EXCHANGE`): the ingest journal takes its next file, and keeps its old one
+    /// for reuse. `Unsupported` where the file system cannot.
+    fn exchange(&self, a: &Path, b: &Path) -> io::Result<()> {
+        exchange(a, b)
+    }
+}
+
+/// [`Vfs::exchange`] on the real file system.
+pub fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput);
+    let (a, b) = (c(a)?, c(b)?);
+    // SAFETY: two valid NUL-terminated paths for the call's duration.
+    let rc = unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
+    match rc {
+        0 => Ok(()),
+        _ => match io::Error::last_os_error() {
+            e if e.raw_os_error() == Some(libc::EINVAL) || e.raw_os_error() == Some(libc::ENOSYS) => {
+                Err(io::Error::new(io::ErrorKind::Unsupported, e))
+            }
+            e => Err(e),
+        },
+    }
 }
 
 /// The real file system.
@@ -91,6 +122,13 @@ impl StoreFile for StdFile {
     }
     fn sync_data(&self) -> io::Result<()> {
         self.0.sync_data()
+    }
+    fn start_writeback(&self, offset: u64, len: u64) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else { return Ok(()) };
+        // SAFETY: a valid descriptor for the call's duration; the call reads no memory.
+        let rc = unsafe { libc::sync_file_range(self.0.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE) };
+        if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
     }
 }
 

@@ -265,4 +265,8 @@ impl Vfs for PowerLossVfs {
         self.step()?;
         StdVfs.remove_file(path)
     }
+    fn exchange(&self, a: &Path, b: &Path) -> io::Result<()> {
+        self.step()?;
+        StdVfs.exchange(a, b)
+    }
 }
