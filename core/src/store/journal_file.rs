@@ -7,6 +7,11 @@
 //! day is recovered. Both live in one file so that one `fdatasync` makes both durable.
 //!
 //! Format: an 8-byte magic, then frames `u32 word | body | u32 crc32(body)` (little-endian).
+//! [`MAGIC_V3`] files (the current writer's) follow the magic with a `u64` *epoch*, and a
+//! frame's checksum covers the epoch before the body: `crc32(epoch | body)`. The writer
+//! reuses its files (each rewrite goes into the file the previous one left, see
+//! [`crate::server::dedup`]), so bytes of an older use lie after the frames; under a
+//! newer epoch their checksums fail, and they end the journal like a torn frame.
 //! The word's low 31 bits are the body's length; its top bit marks an index group. An
 //! index-group frame with an empty body is a *barrier*: the index was synced with every
 //! group before it, which need not be restored (the journal keeps old frames until its
@@ -31,8 +36,12 @@ pub const STATE_DIR: &str = ".modsynclog";
 pub const JOURNAL_FILE: &str = "ingest.journal";
 /// The first format: producer entries only.
 pub const MAGIC_V1: &[u8; 8] = b"MSLJRN01";
-/// The current format: producer entries and index groups.
+/// Producer entries and index groups.
 pub const MAGIC_V2: &[u8; 8] = b"MSLJRN02";
+/// The current format: as [`MAGIC_V2`], after a `u64` epoch the checksums cover.
+pub const MAGIC_V3: &[u8; 8] = b"MSLJRN03";
+/// The magic and the epoch of a [`MAGIC_V3`] file.
+pub const HEADER_V3: usize = 16;
 const GROUP_BIT: u32 = 1 << 31;
 /// Longest body accepted (an index group of 100,000 records of alternating types is
 /// 600 KB); anything longer is damage.
@@ -57,8 +66,25 @@ pub fn put_barrier(out: &mut Vec<u8>) {
     put_frame(Frame::Group(&[]), out);
 }
 
-/// Appends one frame around `body` to `out`.
+/// The frame of a barrier in a [`MAGIC_V3`] file of `epoch`.
+pub fn put_barrier_at(epoch: u64, out: &mut Vec<u8>) {
+    put_frame_at(Frame::Group(&[]), Some(epoch), out);
+}
+
+/// The header of a [`MAGIC_V3`] file of `epoch`.
+pub fn put_header_v3(epoch: u64, out: &mut Vec<u8>) {
+    out.extend_from_slice(MAGIC_V3);
+    out.extend_from_slice(&epoch.to_le_bytes());
+}
+
+/// Appends one frame around `body` to `out` (a [`MAGIC_V2`] file's).
 pub fn put_frame(frame: Frame<'_>, out: &mut Vec<u8>) {
+    put_frame_at(frame, None, out);
+}
+
+/// Appends one frame around `body` to `out`: a [`MAGIC_V3`] file's of `epoch`, or
+/// without one a [`MAGIC_V2`] file's.
+pub fn put_frame_at(frame: Frame<'_>, epoch: Option<u64>, out: &mut Vec<u8>) {
     let (body, bit) = match frame {
         Frame::Producer(b) => (b, 0),
         Frame::Group(b) => (b, GROUP_BIT),
@@ -66,12 +92,27 @@ pub fn put_frame(frame: Frame<'_>, out: &mut Vec<u8>) {
     debug_assert!(body.len() <= MAX_BODY);
     out.extend_from_slice(&(body.len() as u32 | bit).to_le_bytes());
     out.extend_from_slice(body);
-    out.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+    out.extend_from_slice(&checksum(epoch, body).to_le_bytes());
+}
+
+fn checksum(epoch: Option<u64>, body: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    if let Some(epoch) = epoch {
+        h.update(&epoch.to_le_bytes());
+    }
+    h.update(body);
+    h.finalize()
 }
 
 /// The frame at the front of `b` and its encoded length; `None` unless `b` starts with a
-/// whole frame whose checksum holds (and is not zeroes: see the module docs).
+/// whole frame whose checksum holds (and is not zeroes: see the module docs). Frames of a
+/// [`MAGIC_V2`] file.
 pub fn next_frame(b: &[u8]) -> Option<(Frame<'_>, usize)> {
+    next_frame_at(b, None)
+}
+
+/// [`next_frame`] in a file of `epoch` ([`MAGIC_V3`]), or of none ([`MAGIC_V2`]).
+pub fn next_frame_at(b: &[u8], epoch: Option<u64>) -> Option<(Frame<'_>, usize)> {
     let word = u32::from_le_bytes(b.get(..4)?.try_into().ok()?);
     let len = (word & !GROUP_BIT) as usize;
     if len > MAX_BODY || word == 0 {
@@ -79,29 +120,46 @@ pub fn next_frame(b: &[u8]) -> Option<(Frame<'_>, usize)> {
     }
     let body = b.get(4..4 + len)?;
     let crc = u32::from_le_bytes(b.get(4 + len..8 + len)?.try_into().ok()?);
-    if crc32fast::hash(body) != crc {
+    if checksum(epoch, body) != crc {
         return None;
     }
     let frame = if word & GROUP_BIT != 0 { Frame::Group(body) } else { Frame::Producer(body) };
     Some((frame, 8 + len))
 }
 
-/// Where the frames of a journal's bytes start: after a known magic, `None` otherwise.
+/// Where the frames of a journal's bytes start: after a known magic (and a
+/// [`MAGIC_V3`] file's epoch), `None` otherwise.
 pub fn frames_start(bytes: &[u8]) -> Option<usize> {
+    if bytes.starts_with(MAGIC_V3) {
+        return (bytes.len() >= HEADER_V3).then_some(HEADER_V3);
+    }
     (bytes.starts_with(MAGIC_V1) || bytes.starts_with(MAGIC_V2)).then_some(MAGIC_V2.len())
 }
 
-/// The frames of a journal's bytes in order, up to the first torn or damaged one.
+/// The epoch of a [`MAGIC_V3`] file's bytes; `None` for any other.
+pub fn file_epoch(bytes: &[u8]) -> Option<u64> {
+    let header = bytes.get(..HEADER_V3).filter(|h| h.starts_with(MAGIC_V3))?;
+    Some(u64::from_le_bytes(header[8..].try_into().expect("8 bytes")))
+}
+
+/// The frames of a journal's bytes in order, up to the first torn or damaged one (or, in
+/// a [`MAGIC_V3`] file, one of an older epoch).
 #[derive(Debug, Clone)]
 pub struct Frames<'a> {
     bytes: &'a [u8],
     at: usize,
+    epoch: Option<u64>,
 }
 
 impl<'a> Frames<'a> {
     /// The frames of `bytes`; `None` unless they start with a known magic.
     pub fn new(bytes: &'a [u8]) -> Option<Frames<'a>> {
-        Some(Frames { bytes, at: frames_start(bytes)? })
+        Some(Frames { bytes, at: frames_start(bytes)?, epoch: file_epoch(bytes) })
+    }
+
+    /// The file's epoch ([`MAGIC_V3`]), `None` for an older format.
+    pub fn epoch(&self) -> Option<u64> {
+        self.epoch
     }
 
     /// Where the frames read so far end: once the iterator is done, where the journal's
@@ -115,7 +173,7 @@ impl<'a> Iterator for Frames<'a> {
     type Item = Frame<'a>;
 
     fn next(&mut self) -> Option<Frame<'a>> {
-        let (frame, used) = next_frame(&self.bytes[self.at..])?;
+        let (frame, used) = next_frame_at(&self.bytes[self.at..], self.epoch)?;
         self.at += used;
         Some(frame)
     }
@@ -183,9 +241,27 @@ mod tests {
     }
 
     #[test]
+    fn in_a_v3_file_frames_of_another_epoch_end_the_frames() {
+        let mut b = Vec::new();
+        put_header_v3(7, &mut b);
+        put_frame_at(Frame::Producer(b"new"), Some(7), &mut b);
+        let end = b.len();
+        // What an older use of the file left after the new frames.
+        put_frame_at(Frame::Producer(b"old"), Some(6), &mut b);
+        put_frame_at(Frame::Producer(b"older"), None, &mut b);
+        let mut frames = Frames::new(&b).unwrap();
+        assert_eq!(frames.epoch(), Some(7));
+        assert_eq!(frames.next(), Some(Frame::Producer(b"new")));
+        assert_eq!(frames.next(), None);
+        assert_eq!(frames.end(), end);
+        assert_eq!(file_epoch(&b), Some(7));
+        assert_eq!(file_epoch(MAGIC_V2), None);
+    }
+
+    #[test]
     fn a_barrier_drops_the_groups_before_it() {
         let date = crate::date::Date::parse("2026-11-21").unwrap();
-        let group = |first_id| IndexGroup { date, first_id, first_offset: 0, types: vec![(1, 2)], crc: 7 };
+        let group = |first_id| IndexGroup { date, first_id, first_offset: 0, types: vec![(1, 2)], crc: 7, data: None };
         let mut b = MAGIC_V2.to_vec();
         for g in [group(0), group(2)] {
             let mut body = Vec::new();

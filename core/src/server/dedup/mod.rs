@@ -29,10 +29,21 @@
 //! ([`Journal::index_synced`]) through every rewrite; [`Store::open`](crate::store::Store::open)
 //! restores index entries from them before this table is loaded.
 //!
-//! The journal is bounded: when it grows past [`COMPACT_AT`] (or twice its compacted
-//! size) it is rewritten with one entry per producer and the groups still needed
-//! (temporary file, sync, rename), and at most [`MAX_PRODUCERS`] producers are
-//! remembered, the least recently seen evicted.
+//! The journal is bounded: when it grows past [`COMPACT_AT`] (under `batch`, [`CYCLE`];
+//! or twice its compacted size) it is rewritten with one entry per producer and the
+//! groups still needed, and at most [`MAX_PRODUCERS`] producers are remembered, the least
+//! recently seen evicted.
+//!
+//! A rewrite goes into `ingest.journal.next` (synced), which is then swapped with the
+//! journal in one step (`renameat2(RENAME_EXCHANGE)`; a plain rename where the file system
+//! has no exchange), and the folder synced. The old journal stays as the next rewrite's
+//! file: its blocks are written already, so once the journal has cycled twice, frames
+//! overwrite old bytes instead of growing a file, and an `fdatasync` of them needs no
+//! file-system journal commit. Each rewrite takes a new *epoch*, which every frame's
+//! checksum covers ([`journal_file::MAGIC_V3`]): the old bytes after the frames fail it.
+//! Under `batch` small groups also carry their data in their frames
+//! ([`Journal::may_carry`], carried groups in [`crate::store::index_group`]), at most
+//! [`CARRY_BUDGET`] bytes of them between two syncs of the index.
 //!
 //! File format: frames as [`crate::store::journal_file`] describes; a producer entry's
 //! body is `u64 seq | 8 ASCII bytes YYYYMMDD | u64 first_id | u64 count | producer id
@@ -46,18 +57,23 @@ use std::time::Instant;
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::io::{StoreFile, Vfs};
-use crate::store::journal_file::{self, Frame, Frames, MAGIC_V2, put_barrier, put_frame};
+use crate::store::journal_file::{self, Frame, Frames, HEADER_V3, put_barrier_at, put_frame_at, put_header_v3};
 pub use crate::store::journal_file::{JOURNAL_FILE, STATE_DIR};
 use crate::store::sync_thread::SyncThread;
 use crate::store::{Appended, Durability, IndexGroup};
-
-const TEMP_FILE: &str = "ingest.journal.tmp";
-const MAGIC: &[u8; 8] = MAGIC_V2;
+/// The file a rewrite goes into, the previous journal once it is done.
+const NEXT_FILE: &str = "ingest.journal.next";
+/// Bytes of carried groups' frames kept between two syncs of the index, at most (beyond
+/// it groups are journaled without their data, and their append syncs the data).
+pub const CARRY_BUDGET: usize = 8 << 20;
 /// Longest `producer_id` accepted.
 pub const MAX_PRODUCER_ID_LEN: usize = 128;
 /// The journal is compacted when it grows past this (or twice its size after the last
 /// compaction, whichever is larger).
 pub const COMPACT_AT: u64 = 1 << 20;
+/// [`COMPACT_AT`] under `batch`, where groups may carry their data: the size the two
+/// journal files settle at, and one rewrite per this many bytes.
+pub const CYCLE: u64 = 8 << 20;
 /// Producers remembered at most; the least recently seen are forgotten first.
 pub const MAX_PRODUCERS: usize = 10_000;
 const BODY_FIXED: usize = 8 + 8 + 8 + 8;
@@ -77,21 +93,21 @@ impl Entry {
         Appended { date: self.date, first_id: self.first_id, count: self.count }
     }
 
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, epoch: u64, out: &mut Vec<u8>) {
         let mut body = Vec::with_capacity(BODY_FIXED + self.producer.len());
         body.extend_from_slice(&self.seq.to_le_bytes());
         body.extend_from_slice(self.date.folder_name().as_bytes());
         body.extend_from_slice(&self.first_id.to_le_bytes());
         body.extend_from_slice(&self.count.to_le_bytes());
         body.extend_from_slice(self.producer.as_bytes());
-        put_frame(Frame::Producer(&body), out);
+        put_frame_at(Frame::Producer(&body), Some(epoch), out);
     }
 
     /// One entry from the front of `b`: the entry and its encoded length, `None` when `b`
     /// does not start with a whole, valid entry.
     #[cfg(test)]
-    fn decode(b: &[u8]) -> Option<(Entry, usize)> {
-        match crate::store::journal_file::next_frame(b)? {
+    fn decode(b: &[u8], epoch: u64) -> Option<(Entry, usize)> {
+        match crate::store::journal_file::next_frame_at(b, Some(epoch))? {
             (Frame::Producer(body), used) => Some((Entry::decode_body(body)?, used)),
             (Frame::Group(_), _) => None,
         }
@@ -160,6 +176,12 @@ pub struct Journal {
     /// The file may hold entries that are not true (a failed undo): rewrite it first.
     poisoned: bool,
     compact_at: u64,
+    /// The epoch of the file's frames.
+    epoch: u64,
+    /// The highest epoch either file was seen or written with: the next is above it.
+    highest_epoch: u64,
+    /// The threshold of a compaction, before the snapshot's own size counts.
+    cycle: u64,
     max_producers: usize,
     table: HashMap<String, Slot>,
     clock: u64,
@@ -200,9 +222,11 @@ impl Journal {
         let mut report = LoadReport::default();
         let mut table = HashMap::new();
         let mut clock = 0;
+        let mut journal_epoch = None;
         if let Some(bytes) = journal_file::read(vfs.as_ref(), &path)? {
             let len = bytes.len() as u64;
             let mut at = 0;
+            journal_epoch = journal_file::file_epoch(&bytes);
             if let Some(mut frames) = Frames::new(&bytes) {
                 let mut counts: HashMap<Date, u64> = HashMap::new();
                 // The same walk as the store's restore: both stop where the frames end.
@@ -241,7 +265,13 @@ impl Journal {
             } else if !bytes.is_empty() {
                 tracing::warn!(file = %path.display(), "not an ingest journal; starting with an empty one");
             }
-            report.torn_bytes = len - at as u64;
+            // What follows the frames of a reused file is its older use's: not torn bytes,
+            // and not told apart from them. Zeroes (an undone write) are neither.
+            let written = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i as u64 + 1);
+            report.torn_bytes = match journal_epoch {
+                Some(_) => 0,
+                None => written.saturating_sub(at as u64).min(len),
+            };
         }
         let syncer = match durability {
             Durability::Batch => Some(
@@ -249,6 +279,9 @@ impl Journal {
             ),
             Durability::Never | Durability::Interval(_) => None,
         };
+        // Every epoch either file holds frames of is below the next one.
+        let next_epoch = read_epoch(vfs.as_ref(), &dir.join(NEXT_FILE))?;
+        let highest_epoch = journal_epoch.max(next_epoch).unwrap_or(0);
         let mut journal = Journal {
             file: vfs.open_write(&path).map_err(|e| Error::io(&path, "open", e))?,
             syncer,
@@ -263,6 +296,9 @@ impl Journal {
             groups_in_file: false,
             poisoned: false,
             compact_at: COMPACT_AT,
+            epoch: 0,
+            highest_epoch,
+            cycle: if durability == Durability::Batch { CYCLE } else { COMPACT_AT },
             max_producers: max_producers.max(1),
             table,
             clock,
@@ -306,7 +342,7 @@ impl Journal {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len <= MAGIC.len() as u64
+        self.len <= HEADER_V3 as u64
     }
 
     pub fn path(&self) -> &Path {
@@ -328,13 +364,13 @@ impl Journal {
         }
         self.buf.clear();
         for e in entries {
-            e.encode(&mut self.buf);
+            e.encode(self.epoch, &mut self.buf);
         }
         if let Some(group) = group {
             let mut body = Vec::new();
             group.encode(&mut body);
             let start = self.buf.len();
-            put_frame(Frame::Group(&body), &mut self.buf);
+            put_frame_at(Frame::Group(&body), Some(self.epoch), &mut self.buf);
             self.groups.extend_from_slice(&self.buf[start..]);
             self.groups_in_file = true;
         }
@@ -375,6 +411,12 @@ impl Journal {
         self.poisoned || self.len > self.compact_at
     }
 
+    /// Whether a group may carry its data in the journal now (see the module docs): under
+    /// `batch`, within [`CARRY_BUDGET`].
+    pub fn may_carry(&self) -> bool {
+        self.syncer.is_some() && self.groups.len() < CARRY_BUDGET
+    }
+
     /// The batches of the last [`write`](Journal::write) are in the store: remember them.
     /// Its sync must have been waited for ([`wait_synced`](Journal::wait_synced)).
     pub fn confirm(&mut self, entries: Vec<Entry>) {
@@ -390,7 +432,7 @@ impl Journal {
             self.evict();
             self.poisoned = true; // not wrong, but the file should shrink with the table
         }
-        if (self.len > self.compact_at || self.poisoned)
+        if self.needs_rewrite()
             && let Err(e) = self.rewrite()
         {
             tracing::error!(error = %e, "cannot compact the ingest journal; it keeps growing");
@@ -408,7 +450,7 @@ impl Journal {
             return;
         }
         self.buf.clear();
-        put_barrier(&mut self.buf);
+        put_barrier_at(self.epoch, &mut self.buf);
         match self.file.write_all_at(&self.buf, self.len) {
             Ok(()) => {
                 self.len += self.buf.len() as u64;
@@ -430,9 +472,12 @@ impl Journal {
         if self.len == self.before_write {
             return;
         }
+        // Zeroes over what was written, the file's size kept (a reused file's blocks are
+        // what makes its syncs cheap): a zero word ends the frames.
+        let zeroes = vec![0u8; (self.len - self.before_write) as usize];
         let undo = self
             .file
-            .set_len(self.before_write)
+            .write_all_at(&zeroes, self.before_write)
             .and_then(|()| if self.durability == Durability::Batch { self.file.sync_data() } else { Ok(()) });
         match undo {
             Ok(()) => self.len = self.before_write,
@@ -472,12 +517,14 @@ impl Journal {
         tracing::info!(forgotten = before - self.table.len(), "ingest journal: forgot the least recent producers");
     }
 
-    /// Replaces the file with one entry per remembered producer (oldest first), atomically.
+    /// Replaces the file with one entry per remembered producer (oldest first) and the
+    /// groups still needed, under a new epoch, atomically (see the module docs).
     fn rewrite(&mut self) -> Result<()> {
+        let epoch = self.highest_epoch.saturating_add(1).max(unix_nanos());
         let mut slots: Vec<(&String, &Slot)> = self.table.iter().collect();
         slots.sort_unstable_by_key(|(_, s)| s.used);
         self.buf.clear();
-        self.buf.extend_from_slice(MAGIC);
+        put_header_v3(epoch, &mut self.buf);
         for (producer, s) in slots {
             let entry = Entry {
                 producer: producer.clone(),
@@ -486,31 +533,73 @@ impl Journal {
                 first_id: s.ack.first_id,
                 count: s.ack.count,
             };
-            entry.encode(&mut self.buf);
+            entry.encode(epoch, &mut self.buf);
         }
-        self.buf.extend_from_slice(&self.groups);
-        let groups_in_file = !self.groups.is_empty();
-        let temp = self.dir.join(TEMP_FILE);
+        // The groups' frames, checksummed again under the new epoch.
+        let mut groups = Vec::with_capacity(self.groups.len());
+        let mut at = 0;
+        while let Some((frame, used)) = journal_file::next_frame_at(&self.groups[at..], Some(self.epoch)) {
+            put_frame_at(frame, Some(epoch), &mut groups);
+            at += used;
+        }
+        debug_assert_eq!(at, self.groups.len(), "the groups' frames are whole");
+        self.buf.extend_from_slice(&groups);
         let sync = self.durability != Durability::Never;
-        let tmp = self.vfs.open_write(&temp).map_err(|e| Error::io(&temp, "open", e))?;
-        tmp.set_len(0).map_err(|e| Error::io(&temp, "truncate", e))?;
-        tmp.write_all_at(&self.buf, 0).map_err(|e| Error::io(&temp, "write", e))?;
+        let next = self.dir.join(NEXT_FILE);
+        // Overwritten from its start, not truncated: its written blocks are the point.
+        let file = self.vfs.open_write(&next).map_err(|e| Error::io(&next, "open", e))?;
+        self.highest_epoch = epoch;
+        file.write_all_at(&self.buf, 0).map_err(|e| Error::io(&next, "write", e))?;
         if sync {
-            tmp.sync_data().map_err(|e| Error::io(&temp, "sync", e))?;
+            file.sync_data().map_err(|e| Error::io(&next, "sync", e))?;
         }
-        drop(tmp);
-        self.vfs.rename(&temp, &self.path).map_err(|e| Error::io(&self.path, "replace", e))?;
+        drop(file);
+        let exchanged = match self.vfs.exists(&self.path) {
+            true => self.vfs.exchange(&next, &self.path),
+            false => Err(std::io::ErrorKind::NotFound.into()),
+        };
+        match exchanged {
+            Ok(()) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::Unsupported) => {
+                self.vfs.rename(&next, &self.path).map_err(|e| Error::io(&self.path, "replace", e))?;
+            }
+            Err(e) => return Err(Error::io(&self.path, "swap with its next file", e)),
+        }
         if sync {
             self.vfs.sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, "sync", e))?;
         }
         self.file = self.vfs.open_write(&self.path).map_err(|e| Error::io(&self.path, "open", e))?;
+        self.epoch = epoch;
+        self.groups_in_file = !groups.is_empty();
+        self.groups = groups;
         self.len = self.buf.len() as u64;
         self.before_write = self.len;
         self.poisoned = false;
-        self.groups_in_file = groups_in_file;
         self.unsynced = false;
-        self.compact_at = COMPACT_AT.max(self.len.saturating_mul(2));
+        self.compact_at = self.cycle.max(self.len.saturating_mul(2));
         Ok(())
+    }
+}
+
+/// Nanoseconds since the Unix epoch: a rewrite's epoch is never below it, so that bytes a
+/// crash left under an epoch no file's header names any more still fail the checksums.
+fn unix_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// The epoch in the header of the journal file at `path`, if it is one of [`MAGIC_V3`](journal_file::MAGIC_V3).
+fn read_epoch(vfs: &dyn Vfs, path: &Path) -> Result<Option<u64>> {
+    if !vfs.exists(path) {
+        return Ok(None);
+    }
+    let f = vfs.open_read(path).map_err(|e| Error::io(path, "open", e))?;
+    let mut header = [0u8; HEADER_V3];
+    match f.read_exact_at(&mut header, 0) {
+        Ok(()) => Ok(journal_file::file_epoch(&header)),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(Error::io(path, "read", e)),
     }
 }
 
@@ -525,5 +614,7 @@ pub fn check_producer_id(id: &str) -> Result<()> {
     Ok(())
 }
 
+#[cfg(test)]
+mod cycle_tests;
 #[cfg(test)]
 mod tests;
