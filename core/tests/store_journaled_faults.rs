@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use modsynclog_core::server::dedup::Journal;
-use modsynclog_core::store::format::{RECORDS_PER_DATA_FILE, RecordHeader};
+use modsynclog_core::store::format::{INDEX_ENTRY_LEN, IndexEntry, RECORDS_PER_DATA_FILE, RecordHeader};
 use modsynclog_core::store::io::{StdVfs, Vfs};
 use modsynclog_core::store::journal_file::{Frame, MAGIC_V2, journal_path, put_barrier, put_frame};
 use modsynclog_core::store::power_loss::PowerLossVfs;
@@ -57,23 +57,39 @@ fn verify_problem(root: &Path) -> Option<String> {
 /// group created) before it writes the entries.
 #[test]
 fn a_restore_after_a_kill_survives_a_power_loss() {
-    kill_restore_power_loss(3, 0..16);
+    kill_restore_power_loss(3, 0..16, false);
 }
 
 /// The same with the group's second record in a data file the group created.
 #[test]
 fn a_restore_into_a_new_data_file_survives_a_power_loss() {
-    kill_restore_power_loss(RECORDS_PER_DATA_FILE - 1, 0..8);
+    kill_restore_power_loss(RECORDS_PER_DATA_FILE - 1, 0..8, false);
+}
+
+/// A carried group (its data in the journal; acknowledged before its data and index were
+/// synced) after a kill -9: its data and index entries are in the page cache, whole, so
+/// nothing is restored; and the reopened journal drops the group. The restart must sync
+/// the data before that, or a power loss after it takes acknowledged records.
+#[test]
+fn a_carried_group_found_whole_after_a_kill_survives_a_power_loss() {
+    kill_restore_power_loss(3, 0..16, true);
 }
 
 /// A day of `before` records, then a group of two 5000-byte records written (not synced)
-/// as a writer killed in its data sync left them; for each seed, a restart on a copy and
-/// a power loss after it.
-fn kill_restore_power_loss(before: u64, seeds: std::ops::Range<u64>) {
+/// as a writer killed in its data sync left them (a carried group: with its index entries,
+/// written after the journal's sync); for each seed, a restart on a copy and a power loss
+/// after it.
+fn kill_restore_power_loss(before: u64, seeds: std::ops::Range<u64>, carried: bool) {
     let records = vec![NewRecord { time: 7, ty: 1, data: &[0xAB; 5000][..] }; 2];
     let template = common::store_of(day(), before);
-    let group =
-        Store::open(template.path(), opts(Arc::new(StdVfs))).unwrap().plan_group(day(), &records).unwrap().unwrap();
+    let mut store = Store::open(template.path(), opts(Arc::new(StdVfs))).unwrap();
+    let group = match carried {
+        true => store.plan_carried_group(day(), &records),
+        false => store.plan_group(day(), &records),
+    };
+    let group = group.unwrap().unwrap();
+    assert_eq!(group.is_carried(), carried);
+    drop(store);
     let mut journal = MAGIC_V2.to_vec();
     put_entry(1, before, &mut journal);
     put_group(&group, &mut journal);
@@ -93,6 +109,15 @@ fn kill_restore_power_loss(before: u64, seeds: std::ops::Range<u64>) {
             let mut bytes = RecordHeader::new(r.time, r.data.len()).encode().to_vec();
             bytes.extend_from_slice(r.data);
             vfs.open_write(&path).unwrap().write_all_at(&bytes, at).unwrap();
+            if carried {
+                let entry = IndexEntry {
+                    data_file_index: (id / RECORDS_PER_DATA_FILE) as i16,
+                    data_offset: at as i64,
+                    data_type: r.ty,
+                };
+                let index = root.join(day().folder_name()).join("index");
+                vfs.open_write(&index).unwrap().write_all_at(&entry.encode(), id * INDEX_ENTRY_LEN as u64).unwrap();
+            }
             (id, at) = (id + 1, at + bytes.len() as u64);
         }
 
@@ -100,11 +125,19 @@ fn kill_restore_power_loss(before: u64, seeds: std::ops::Range<u64>) {
         assert_eq!(store.count(day()).unwrap(), before + 2, "seed {seed}: the group is restored");
         let (table, _) = Journal::open(Arc::new(vfs.clone()), root, Durability::Batch, |d| store.count(d)).unwrap();
         assert_eq!(table.last("p1").map(|(seq, _)| seq), Some(1), "seed {seed}: a resend is answered as stored");
-        drop((table, store));
 
+        // The power goes while the restarted server runs (its store's final sync is not
+        // what saves the records).
         vfs.lose_power_at(vfs.steps(), seed);
         let _ = vfs.open_write(&root.join("the-power-goes"));
         assert!(vfs.is_off());
+        drop((table, store));
+        // The restart rewrote the journal without the group (synced, renamed into place,
+        // the folder synced); the model does not follow renames, so the file is put back
+        // as that rewrite left it.
+        let mut rewritten = MAGIC_V2.to_vec();
+        put_entry(1, before, &mut rewritten);
+        write_journal(root, &rewritten);
         let store = Store::open(root, opts(Arc::new(StdVfs))).unwrap();
         assert_eq!(store.count(day()).unwrap(), before + 2, "seed {seed}: records the restart called stored were lost");
         drop(store);
@@ -159,7 +192,8 @@ fn a_hole_where_a_barrier_was_ends_the_journal_for_both_readers() {
 #[test]
 fn a_group_that_points_past_any_file_is_not_restored() {
     let tmp = common::store_of(day(), 3);
-    let group = IndexGroup { date: day(), first_id: 3, first_offset: u64::MAX - 3, types: vec![(1, 1)], crc: 0 };
+    let group =
+        IndexGroup { date: day(), first_id: 3, first_offset: u64::MAX - 3, types: vec![(1, 1)], crc: 0, data: None };
     let mut journal = MAGIC_V2.to_vec();
     put_group(&group, &mut journal);
     write_journal(tmp.path(), &journal);

@@ -39,7 +39,7 @@ fn day_records() -> Vec<NewRecord<'static>> {
 
 /// The index group of the day's records, as the writer journals it.
 pub fn day_group() -> IndexGroup {
-    IndexGroup::plan(day(), 0, 0, &day_records())
+    IndexGroup::plan(day(), 0, 0, &day_records(), false)
 }
 
 /// `data` is `max_producers: u8 | have: u64 BE | journal file`; see the module docs.

@@ -21,8 +21,18 @@
 //! the last run's are written only once all of its data is synced): it is left to
 //! recovery.
 //!
+//! A *carried* group also holds those bytes ([`IndexGroup::data`]), and its append syncs
+//! neither the data nor the index before the acknowledgement: only the journal, whose
+//! preallocated file takes the frame as an overwrite, which `fdatasync` makes durable
+//! without a file-system journal commit. The data files are synced with the index, once a
+//! second. After a crash `restore` writes a carried group's bytes back where the data
+//! files lost or hold other ones, then its entries. Only small groups within one data file
+//! are carried ([`CARRY_MAX`]): a large one gains nothing (its time is the writing), and
+//! the journal would have to take its bytes twice.
+//!
 //! Body format (little-endian): `8 ASCII YYYYMMDD | u64 first_id | u64 first_offset |
-//! u32 crc | u32 runs | runs x (i16 type | u32 records)`.
+//! u32 crc | u32 runs | runs x (i16 type | u32 records) | data` (`data` empty unless
+//! carried; a journal written before carried groups has none).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -39,6 +49,8 @@ use crate::error::{Error, Result};
 
 const FIXED: usize = 8 + 8 + 8 + 4 + 4;
 const RUN: usize = 2 + 4;
+/// Largest group (record headers and payloads) carried in the journal.
+pub const CARRY_MAX: usize = 256 << 10;
 
 /// The index entries of one group commit, described by the data they point at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,22 +63,39 @@ pub struct IndexGroup {
     pub types: Vec<(i16, u32)>,
     /// CRC-32 of the group's bytes in the data files (headers and payloads, in id order).
     pub crc: u32,
+    /// Those bytes, when the group is carried (see the module docs).
+    pub data: Option<Vec<u8>>,
 }
 
 impl IndexGroup {
-    /// The group of `records` appended to `date` from id `first_id`, at `first_offset`.
-    pub(crate) fn plan(date: Date, first_id: u64, first_offset: u64, records: &[NewRecord<'_>]) -> IndexGroup {
+    /// The group of `records` appended to `date` from id `first_id`, at `first_offset`;
+    /// carried when `carry` asks for it and the group may be (see [`CARRY_MAX`]).
+    pub(crate) fn plan(
+        date: Date,
+        first_id: u64,
+        first_offset: u64,
+        records: &[NewRecord<'_>],
+        carry: bool,
+    ) -> IndexGroup {
         let mut types: Vec<(i16, u32)> = Vec::new();
         let mut crc = crc32fast::Hasher::new();
+        let bytes: usize = records.iter().map(|r| RECORD_HEADER_LEN + r.data.len()).sum();
+        let one_file = RECORDS_PER_DATA_FILE - first_id % RECORDS_PER_DATA_FILE >= records.len() as u64;
+        let mut data = (carry && one_file && bytes <= CARRY_MAX).then(|| Vec::with_capacity(bytes));
         for r in records {
             match types.last_mut() {
                 Some((ty, n)) if *ty == r.ty && *n < u32::MAX => *n += 1,
                 _ => types.push((r.ty, 1)),
             }
-            crc.update(&RecordHeader::new(r.time, r.data.len()).encode());
+            let header = RecordHeader::new(r.time, r.data.len()).encode();
+            crc.update(&header);
             crc.update(r.data);
+            if let Some(data) = &mut data {
+                data.extend_from_slice(&header);
+                data.extend_from_slice(r.data);
+            }
         }
-        IndexGroup { date, first_id, first_offset, types, crc: crc.finalize() }
+        IndexGroup { date, first_id, first_offset, types, crc: crc.finalize(), data }
     }
 
     /// Records in the group.
@@ -84,6 +113,9 @@ impl IndexGroup {
             out.extend_from_slice(&ty.to_le_bytes());
             out.extend_from_slice(&n.to_le_bytes());
         }
+        if let Some(data) = &self.data {
+            out.extend_from_slice(data);
+        }
     }
 
     /// A group from its body; `None` when `b` is not exactly one.
@@ -93,14 +125,19 @@ impl IndexGroup {
         let u64_at = |i: usize| u64::from_le_bytes(fixed[i..i + 8].try_into().expect("8 bytes"));
         let date = Date::from_folder_name(std::str::from_utf8(&fixed[..8]).ok()?)?;
         let runs = u32_at(28) as usize;
-        if b.len() != FIXED + runs.checked_mul(RUN)? {
-            return None;
-        }
-        let types = b[FIXED..]
+        let types_end = FIXED.checked_add(runs.checked_mul(RUN)?)?;
+        let data = b.get(types_end..)?;
+        let types = b[FIXED..types_end]
             .chunks_exact(RUN)
             .map(|r| (i16::from_le_bytes([r[0], r[1]]), u32::from_le_bytes(r[2..6].try_into().expect("4 bytes"))))
             .collect();
-        Some(IndexGroup { date, first_id: u64_at(8), first_offset: u64_at(16), crc: u32_at(24), types })
+        let data = (!data.is_empty()).then(|| data.to_vec());
+        Some(IndexGroup { date, first_id: u64_at(8), first_offset: u64_at(16), crc: u32_at(24), types, data })
+    }
+
+    /// Whether the group carries its data.
+    pub fn is_carried(&self) -> bool {
+        self.data.is_some()
     }
 }
 
@@ -133,12 +170,26 @@ pub(crate) fn restore(vfs: &dyn Vfs, root: &Path, group: &IndexGroup) -> Result<
     if count == 0 || end > MAX_RECORDS_PER_DAY {
         return Ok(Restored::NotOnDisk(format!("records {}..{end} cannot be in a day", group.first_id)));
     }
-    let want = match walk(vfs, &dir, group)? {
-        Ok(entries) => entries,
-        Err(why) => return Ok(Restored::NotOnDisk(why)),
-    };
     let index = vfs.open_write(&index_path).map_err(|e| Error::io(&index_path, "open", e))?;
     let have = index.len().map_err(|e| Error::io(&index_path, "stat", e))? / INDEX_ENTRY_LEN as u64;
+    let want = match walk(vfs, &dir, group)? {
+        Ok(entries) => entries,
+        Err(why) => match &group.data {
+            // A carried group's data was acknowledged with the journal alone.
+            Some(data) if have >= group.first_id => {
+                if let Err(why) = put_back(vfs, &dir, group, data)? {
+                    return Ok(Restored::NotOnDisk(why));
+                }
+                tracing::warn!(date = %group.date, first_id = group.first_id, records = count, %why,
+                    "restored from the journal: the data of a group a crash left unwritten or damaged");
+                match walk(vfs, &dir, group)? {
+                    Ok(entries) => entries,
+                    Err(why) => return Ok(Restored::NotOnDisk(why)),
+                }
+            }
+            _ => return Ok(Restored::NotOnDisk(why)),
+        },
+    };
     if have < group.first_id {
         return Ok(Restored::Gap { have });
     }
@@ -165,6 +216,26 @@ pub(crate) fn restore(vfs: &dyn Vfs, root: &Path, group: &IndexGroup) -> Result<
     let at = group.first_id + from as u64;
     index.write_all_at(&bytes, at * INDEX_ENTRY_LEN as u64).map_err(|e| Error::io(&index_path, "write", e))?;
     Ok(Restored::Rewrote { from: at, count: end - at })
+}
+
+/// Writes a carried group's bytes back into its data file (one: see [`IndexGroup::plan`]),
+/// or says why they cannot be (the caller syncs the file before writing entries to it).
+fn put_back(vfs: &dyn Vfs, dir: &Path, group: &IndexGroup, data: &[u8]) -> Result<std::result::Result<(), String>> {
+    if crc32fast::hash(data) != group.crc {
+        return Ok(Err("its carried bytes are not what the group wrote (CRC mismatch)".into()));
+    }
+    let last = group.first_id + group.count() - 1;
+    if data_file_index(group.first_id) != data_file_index(last) {
+        return Ok(Err("a carried group spans two data files".into()));
+    }
+    let path = data_file_path(dir, data_file_index(group.first_id));
+    let file = vfs.open_write(&path).map_err(|e| Error::io(&path, "open", e))?;
+    let len = file.len().map_err(|e| Error::io(&path, "stat", e))?;
+    if len < group.first_offset {
+        return Ok(Err(format!("{} ends at {len}, before the group's first record", path.display())));
+    }
+    file.write_all_at(data, group.first_offset).map_err(|e| Error::io(&path, "write", e))?;
+    Ok(Ok(()))
 }
 
 /// The index entries of the group's records as the data files hold them, or why they do

@@ -150,7 +150,13 @@ impl Store {
         let vfs = self.opts.vfs.clone();
         let groups = journal_file::read_groups(vfs.as_ref(), &self.root)?;
         let mut days = std::collections::BTreeSet::new();
+        // A carried group's data may be in the page cache only (a kill -9 before the data
+        // files' sync): synced below, since the reopened journal drops the groups.
+        let mut carried = std::collections::BTreeSet::new();
         for g in &groups {
+            if g.is_carried() {
+                carried.insert((g.date, format::data_file_index(g.first_id)));
+            }
             let (date, first_id, count) = (g.date, g.first_id, g.count());
             match index_group::restore(vfs.as_ref(), &self.root, g)? {
                 index_group::Restored::Whole | index_group::Restored::Skipped => {}
@@ -175,6 +181,15 @@ impl Store {
             days.insert(date);
         }
         if self.opts.durability != Durability::Never {
+            for (date, file_index) in carried {
+                let dir = day::day_dir(&self.root, date);
+                let path = format::data_file_path(&dir, file_index);
+                if vfs.exists(&path) && !self.is_finished(date) {
+                    let data = vfs.open_write(&path).map_err(|e| Error::io(&path, "open", e))?;
+                    data.sync_data().map_err(|e| Error::io(&path, "sync", e))?;
+                    vfs.sync_dir(&dir).map_err(|e| Error::io(&dir, "sync", e))?;
+                }
+            }
             for date in days {
                 let path = day::day_dir(&self.root, date).join(format::INDEX_FILE);
                 if vfs.exists(&path) && !self.is_finished(date) {
@@ -270,11 +285,23 @@ impl Store {
     /// The [`IndexGroup`] of appending `records` to `date` now, under `batch` (`None`
     /// otherwise, or when the day's index cannot wait: see [`append_journaled`](Store::append_journaled)).
     pub fn plan_group(&mut self, date: Date, records: &[NewRecord<'_>]) -> Result<Option<IndexGroup>> {
+        self.plan(date, records, false)
+    }
+
+    /// [`plan_group`](Store::plan_group), carrying the records' bytes when the group may
+    /// carry them (see [`index_group`]): its append then syncs neither data nor index, and
+    /// the caller's journal, synced, is all that holds the group before the next
+    /// [`sync`](Store::sync).
+    pub fn plan_carried_group(&mut self, date: Date, records: &[NewRecord<'_>]) -> Result<Option<IndexGroup>> {
+        self.plan(date, records, true)
+    }
+
+    fn plan(&mut self, date: Date, records: &[NewRecord<'_>], carry: bool) -> Result<Option<IndexGroup>> {
         if self.opts.durability != Durability::Batch {
             return Ok(None);
         }
         self.repair_pending()?;
-        Ok(self.writer(date)?.plan_group(records))
+        Ok(self.writer(date)?.plan_group(records, carry))
     }
 
     /// [`append_ordered`](Store::append_ordered) (not deferred) of the records `group` was

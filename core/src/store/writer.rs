@@ -8,6 +8,8 @@
 //! Under `batch` an append syncs the data, then the index; or, when the caller journaled
 //! the group's [`IndexGroup`] (the server's writer), the data only: the index is synced
 //! later, by [`DayWriter::sync`], and until then the groups are kept here for a repair.
+//! A carried group (its data in the journal too) syncs neither: its data's writeback is
+//! started, and `sync` syncs the data files before the index.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -78,8 +80,11 @@ pub(crate) struct DayWriter {
     /// crashed before), then as of the last sync that succeeded.
     synced: u64,
     /// Groups appended with their data synced and their index entries not (journaled by
-    /// the caller), oldest first; cleared by a sync of the index.
+    /// the caller), or neither synced (carried), oldest first; cleared by a sync of the index.
     journaled: Vec<IndexGroup>,
+    /// Data of carried groups was written since the last sync: the data files are synced
+    /// with the index (a rollover leaves the old file to `dirty_old`).
+    carried: bool,
 }
 
 impl DayWriter {
@@ -121,6 +126,7 @@ impl DayWriter {
             dirty_old: Vec::new(),
             synced: tail.count,
             journaled: Vec::new(),
+            carried: false,
         })
     }
 
@@ -131,9 +137,10 @@ impl DayWriter {
     /// The [`IndexGroup`] that appending `records` now would write, or `None` when the
     /// index could not wait for its sync: records written before and not synced (deferred
     /// appends) have no group to restore their entries from.
-    pub(crate) fn plan_group(&self, records: &[NewRecord<'_>]) -> Option<IndexGroup> {
+    /// Carried (see [`IndexGroup::plan`]) when `carry` asks for it.
+    pub(crate) fn plan_group(&self, records: &[NewRecord<'_>], carry: bool) -> Option<IndexGroup> {
         (!self.dirty && !self.finished && !records.is_empty())
-            .then(|| IndexGroup::plan(self.date, self.tail.count, self.tail.next_offset, records))
+            .then(|| IndexGroup::plan(self.date, self.tail.count, self.tail.next_offset, records, carry))
     }
 
     pub(crate) fn dir(&self) -> &Path {
@@ -202,6 +209,8 @@ impl DayWriter {
         before_index: &mut Option<&mut dyn FnMut() -> Result<()>>,
     ) -> Result<()> {
         let sync_now = policy.durability == Durability::Batch && !policy.defer_sync;
+        // A carried group restores its data too: it waits as well (it is one run).
+        let carried = sync_now && policy.journaled.is_some_and(IndexGroup::is_carried);
         // The journaled group restores these entries after a crash: the index waits. But a
         // group is restored whole or not at all, so the entries of a run before its last
         // (a group spanning two data files) are synced before the next run's data is
@@ -238,7 +247,14 @@ impl DayWriter {
         if !self.data_buf.is_empty() {
             data.write_all_at(&self.data_buf, written).map_err(|e| Error::io(&data_path(), "write", e))?;
         }
-        if sync_now {
+        if carried {
+            // Written back now, a little at a time, the second's sync finds little to do.
+            let start = self.tail.next_offset;
+            if let Err(e) = data.start_writeback(start, offset - start) {
+                tracing::debug!(error = %e, "sync_file_range failed (a hint only)");
+            }
+            self.carried = true;
+        } else if sync_now {
             // Deferred appends' data in this file is synced with it; a file they left
             // behind by rolling over is synced here, before any index entry after it.
             self.sync_left_behind()?;
@@ -253,7 +269,7 @@ impl DayWriter {
         if sync_index {
             self.index.sync_data().map_err(|e| Error::io(&index_path(), "sync", e))?;
         }
-        // The data is synced (the index, if it waits, is restored from the journal).
+        // The data is synced, or carried (what waits is restored from the journal).
         self.dirty = !sync_now;
         self.tail.count += run.len() as u64;
         self.tail.next_offset = if self.tail.count.is_multiple_of(RECORDS_PER_DATA_FILE) { 0 } else { offset };
@@ -276,7 +292,7 @@ impl DayWriter {
         {
             return Ok(f.clone());
         }
-        if self.dirty
+        if (self.dirty || self.carried)
             && let Some((i, old)) = self.data.take()
         {
             if let Durability::Interval(_) = durability {
@@ -313,6 +329,7 @@ impl DayWriter {
         }
         self.index.sync_data().map_err(|e| Error::io(&self.dir.join(INDEX_FILE), "sync", e))?;
         self.dirty = false;
+        self.carried = false;
         self.synced = self.tail.count;
         self.journaled.clear();
         Ok(())

@@ -183,8 +183,14 @@ impl Writer {
             self.store.durability() == Durability::Batch && jobs.iter().all(|job| job.ack.when == AckWhen::Written);
         // Under `batch`, the group's index entries, described by the data they point at:
         // with it in the journal the index need not be synced before the acknowledgement.
+        // Small groups carry their data when the journal's file is preallocated: the group
+        // then waits for the journal's sync alone.
         let group = match defer {
             true => None,
+            false if self.journal.may_carry() => self.store.plan_carried_group(date, &records).unwrap_or_else(|e| {
+                tracing::warn!(%date, error = %e, "no index group: this group syncs its index");
+                None
+            }),
             false => self.store.plan_group(date, &records).unwrap_or_else(|e| {
                 tracing::warn!(%date, error = %e, "no index group: this group syncs its index");
                 None
