@@ -324,10 +324,26 @@ impl DayWriter {
     /// Syncs the files written since the last sync (data first, the index last).
     pub(crate) fn sync(&mut self) -> Result<()> {
         self.sync_left_behind()?;
-        if let Some((i, f)) = &self.data {
-            f.sync_data().map_err(|e| Error::io(&data_file_path(&self.dir, *i), "sync", e))?;
+        let index_path = self.dir.join(INDEX_FILE);
+        match &self.data {
+            // Everything unsynced is journaled (no deferred append wrote without a group):
+            // the index may reach the disk before the data, which a restore puts back, so
+            // both are synced side by side, in the time of one.
+            Some((i, f)) if !self.dirty && !self.journaled.is_empty() => {
+                let index = self.index.clone();
+                let (data, index) = std::thread::scope(|s| {
+                    let index = s.spawn(move || index.sync_data());
+                    (f.sync_data(), index.join().unwrap_or_else(|_| Err(std::io::Error::other("index sync panicked"))))
+                });
+                data.map_err(|e| Error::io(&data_file_path(&self.dir, *i), "sync", e))?;
+                index.map_err(|e| Error::io(&index_path, "sync", e))?;
+            }
+            Some((i, f)) => {
+                f.sync_data().map_err(|e| Error::io(&data_file_path(&self.dir, *i), "sync", e))?;
+                self.index.sync_data().map_err(|e| Error::io(&index_path, "sync", e))?;
+            }
+            None => self.index.sync_data().map_err(|e| Error::io(&index_path, "sync", e))?,
         }
-        self.index.sync_data().map_err(|e| Error::io(&self.dir.join(INDEX_FILE), "sync", e))?;
         self.dirty = false;
         self.carried = false;
         self.synced = self.tail.count;
