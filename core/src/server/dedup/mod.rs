@@ -63,6 +63,8 @@ use crate::store::sync_thread::SyncThread;
 use crate::store::{Appended, Durability, IndexGroup};
 /// The file a rewrite goes into, the previous journal once it is done.
 const NEXT_FILE: &str = "ingest.journal.next";
+/// What earlier versions rewrote through.
+const OLD_TEMP_FILE: &str = "ingest.journal.tmp";
 /// Bytes of carried groups' frames kept between two syncs of the index, at most (beyond
 /// it groups are journaled without their data, and their append syncs the data).
 pub const CARRY_BUDGET: usize = 8 << 20;
@@ -266,12 +268,8 @@ impl Journal {
                 tracing::warn!(file = %path.display(), "not an ingest journal; starting with an empty one");
             }
             // What follows the frames of a reused file is its older use's: not torn bytes,
-            // and not told apart from them. Zeroes (an undone write) are neither.
-            let written = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i as u64 + 1);
-            report.torn_bytes = match journal_epoch {
-                Some(_) => 0,
-                None => written.saturating_sub(at as u64).min(len),
-            };
+            // and not told apart from them.
+            report.torn_bytes = if journal_epoch.is_some() { 0 } else { len - at as u64 };
         }
         let syncer = match durability {
             Durability::Batch => Some(
@@ -281,6 +279,11 @@ impl Journal {
         };
         // Every epoch either file holds frames of is below the next one.
         let next_epoch = read_epoch(vfs.as_ref(), &dir.join(NEXT_FILE))?;
+        let old_temp = dir.join(OLD_TEMP_FILE);
+        if vfs.exists(&old_temp) {
+            // Left by a version that rewrote through a temporary file.
+            vfs.remove_file(&old_temp).map_err(|e| Error::io(&old_temp, "remove", e))?;
+        }
         let highest_epoch = journal_epoch.max(next_epoch).unwrap_or(0);
         let mut journal = Journal {
             file: vfs.open_write(&path).map_err(|e| Error::io(&path, "open", e))?,

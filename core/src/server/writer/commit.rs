@@ -183,19 +183,17 @@ impl Writer {
             self.store.durability() == Durability::Batch && jobs.iter().all(|job| job.ack.when == AckWhen::Written);
         // Under `batch`, the group's index entries, described by the data they point at:
         // with it in the journal the index need not be synced before the acknowledgement.
-        // Small groups carry their data when the journal's file is preallocated: the group
-        // then waits for the journal's sync alone.
-        let group = match defer {
-            true => None,
-            false if self.journal.may_carry() => self.store.plan_carried_group(date, &records).unwrap_or_else(|e| {
-                tracing::warn!(%date, error = %e, "no index group: this group syncs its index");
-                None
-            }),
-            false => self.store.plan_group(date, &records).unwrap_or_else(|e| {
-                tracing::warn!(%date, error = %e, "no index group: this group syncs its index");
-                None
-            }),
+        // A small group carries its data too (within the journal's budget): it then waits
+        // for the journal's sync alone.
+        let planned = match defer {
+            true => Ok(None),
+            false if self.journal.may_carry() => self.store.plan_carried_group(date, &records),
+            false => self.store.plan_group(date, &records),
         };
+        let group = planned.unwrap_or_else(|e| {
+            tracing::warn!(%date, error = %e, "no index group: this group syncs its index");
+            None
+        });
 
         // The journal first, then the records. Under `batch` the journal's sync runs on its
         // own thread while the data is written and synced, and ends before the first index
