@@ -23,9 +23,8 @@
 //!
 //! A *carried* group also holds those bytes ([`IndexGroup::data`]), and its append syncs
 //! neither the data nor the index before the acknowledgement: only the journal, whose
-//! preallocated file takes the frame as an overwrite, which `fdatasync` makes durable
-//! without a file-system journal commit. The data files are synced with the index, once a
-//! second. After a crash `restore` writes a carried group's bytes back where the data
+//! reused file takes the frame as an overwrite, which `fdatasync` makes durable without a
+//! file-system journal commit. The data files are synced with the index, once a second. After a crash `restore` writes a carried group's bytes back where the data
 //! files lost or hold other ones, then its entries. Only small groups within one data file
 //! are carried ([`CARRY_MAX`]): a large one gains nothing (its time is the writing), and
 //! the journal would have to take its bytes twice.

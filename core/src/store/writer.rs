@@ -9,7 +9,7 @@
 //! the group's [`IndexGroup`] (the server's writer), the data only: the index is synced
 //! later, by [`DayWriter::sync`], and until then the groups are kept here for a repair.
 //! A carried group (its data in the journal too) syncs neither: its data's writeback is
-//! started, and `sync` syncs the data files before the index.
+//! started, and `sync` syncs the data files and the index side by side.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -90,7 +90,7 @@ fn entry(m: &BorrowedMessage<'_>, reason: &str) -> serde_json::Value {
 }
 
 /// The name of a partition's dead-letter file (see the module docs).
-pub(crate) fn file_name(topic: &str, partition: i32, below: Option<i64>) -> String {
+fn file_name(topic: &str, partition: i32, below: Option<i64>) -> String {
     match below {
         None => format!("{topic}.{partition}.jsonl"),
         Some(offset) => format!("{topic}.{partition}.below-{offset}.jsonl"),
