@@ -9,7 +9,8 @@
 //!   Neither known: the group's `auto.offset.reset` (earliest by default).
 //! - **Revoked**: the partition's batch is queued, every batch in flight acknowledged,
 //!   and its stored offset committed synchronously, before librdkafka gives it away: the
-//!   next owner starts exactly where this store stopped.
+//!   next owner starts exactly where this store stopped. Not when the assignment was lost
+//!   (the session timed out): the group may have given the partition away already.
 //!
 //! librdkafka runs these callbacks inside `poll` on the import's thread, so they may block.
 
@@ -82,7 +83,17 @@ impl ImportContext {
             pipeline.revoked(key);
         }
         drop(pipeline);
-        commit(consumer, &stored, CommitMode::Sync, &self.figures);
+        // A lost assignment (the session timed out) may be another member's already: its
+        // offsets could move the group's back, and a sync commit would hold the rebalance
+        // while the coordinator is away. The journal stays the truth for this store.
+        if consumer.assignment_lost() {
+            tracing::warn!(
+                partitions = keys.len(),
+                "kafka import: the assignment was lost (session timeout); its offsets are not committed"
+            );
+        } else {
+            commit(consumer, &stored, CommitMode::Sync, &self.figures);
+        }
         tracing::info!(partitions = keys.len(), "kafka import: partitions revoked");
         if let Err(e) = consumer.unassign() {
             tracing::error!(error = %e, "kafka import: unassign failed");
