@@ -78,9 +78,9 @@ impl IndexGroup {
     ) -> IndexGroup {
         let mut types: Vec<(i16, u32)> = Vec::new();
         let mut crc = crc32fast::Hasher::new();
-        let bytes: usize = records.iter().map(|r| RECORD_HEADER_LEN + r.data.len()).sum();
-        let one_file = RECORDS_PER_DATA_FILE - first_id % RECORDS_PER_DATA_FILE >= records.len() as u64;
-        let mut data = (carry && one_file && bytes <= CARRY_MAX).then(|| Vec::with_capacity(bytes));
+        let one_file = || RECORDS_PER_DATA_FILE - first_id % RECORDS_PER_DATA_FILE >= records.len() as u64;
+        let bytes = || records.iter().map(|r| RECORD_HEADER_LEN + r.data.len()).sum::<usize>();
+        let mut data = (carry && one_file()).then(bytes).filter(|&n| n <= CARRY_MAX).map(Vec::with_capacity);
         for r in records {
             match types.last_mut() {
                 Some((ty, n)) if *ty == r.ty && *n < u32::MAX => *n += 1,
@@ -117,7 +117,8 @@ impl IndexGroup {
         }
     }
 
-    /// A group from its body; `None` when `b` is not exactly one.
+    /// A group from its body (what follows its types is its carried data); `None` when `b`
+    /// does not hold one.
     pub fn decode(b: &[u8]) -> Option<IndexGroup> {
         let fixed = b.get(..FIXED)?;
         let u32_at = |i: usize| u32::from_le_bytes(fixed[i..i + 4].try_into().expect("4 bytes"));

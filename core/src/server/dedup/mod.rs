@@ -182,8 +182,6 @@ pub struct Journal {
     epoch: u64,
     /// The highest epoch either file was seen or written with: the next is above it.
     highest_epoch: u64,
-    /// The threshold of a compaction, before the snapshot's own size counts.
-    cycle: u64,
     max_producers: usize,
     table: HashMap<String, Slot>,
     clock: u64,
@@ -301,7 +299,6 @@ impl Journal {
             compact_at: COMPACT_AT,
             epoch: 0,
             highest_epoch,
-            cycle: if durability == Durability::Batch { CYCLE } else { COMPACT_AT },
             max_producers: max_producers.max(1),
             table,
             clock,
@@ -417,7 +414,7 @@ impl Journal {
     /// Whether a group may carry its data in the journal now (see the module docs): under
     /// `batch`, within [`CARRY_BUDGET`].
     pub fn may_carry(&self) -> bool {
-        self.syncer.is_some() && self.groups.len() < CARRY_BUDGET
+        self.durability == Durability::Batch && self.groups.len() < CARRY_BUDGET
     }
 
     /// The batches of the last [`write`](Journal::write) are in the store: remember them.
@@ -579,7 +576,9 @@ impl Journal {
         self.before_write = self.len;
         self.poisoned = false;
         self.unsynced = false;
-        self.compact_at = self.cycle.max(self.len.saturating_mul(2));
+        // The threshold of a compaction, before the snapshot's own size counts.
+        let cycle = if self.durability == Durability::Batch { CYCLE } else { COMPACT_AT };
+        self.compact_at = cycle.max(self.len.saturating_mul(2));
         Ok(())
     }
 }
