@@ -139,11 +139,7 @@ impl Ingest for IngestService {
     async fn stored_seq(&self, request: Request<StoredSeqRequest>) -> Result<Response<StoredSeqResponse>, Status> {
         let producer = request.into_inner().producer_id;
         crate::server::dedup::check_producer_id(&producer).map_err(|e| status_from(&e))?;
-        let writer = self.writer.clone();
-        // Waits for a group commit in progress: off the runtime's workers.
-        let seq = tokio::task::spawn_blocking(move || writer.stored_seq(&producer))
-            .await
-            .map_err(|e| Status::internal(format!("stored_seq task: {e}")))?;
+        let seq = self.writer.stored_seq(&producer).await.map_err(|e| status_from(&e))?;
         Ok(Response::new(StoredSeqResponse { known: seq.is_some(), batch_seq: seq.unwrap_or(0) }))
     }
 

@@ -131,9 +131,10 @@ impl Pipeline {
         producer_id(&self.group, topic, partition)
     }
 
-    /// Where the store says `key` is: the offset after its last stored message.
+    /// Where the store says `key` is: the offset after its last stored message, batches
+    /// still queued in the writer counted. `None` too when the writer is stopping.
     pub(crate) fn stored_in_journal(&self, key: &Key) -> Option<i64> {
-        let seq = self.writer.stored_seq(&self.producer(&key.0, key.1))?;
+        let seq = self.runtime.block_on(self.writer.stored_seq(&self.producer(&key.0, key.1))).ok()??;
         i64::try_from(seq).ok()
     }
 

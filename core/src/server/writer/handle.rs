@@ -38,6 +38,8 @@ pub(crate) enum Msg {
     Append(Job),
     /// Look at the clock: finish the open day if the date moved on.
     Tick,
+    /// Answered once every batch queued before it is settled (stored, refused or failed).
+    Settled(oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -203,13 +205,28 @@ impl WriterHandle {
     }
 
     /// The seq of the last batch stored for `producer` (from the ingest journal, so it
-    /// survives restarts), `None` when the writer does not know the producer. Waits for a
-    /// group commit in progress: call it off the async runtime's workers. Batches still
-    /// queued are not counted.
-    pub fn stored_seq(&self, producer: &str) -> Option<u64> {
-        let shared = self.shared.as_ref()?;
-        let guard = shared.lock().unwrap_or_else(|p| p.into_inner());
-        guard.as_ref()?.journal.last(producer).map(|(seq, _)| seq)
+    /// survives restarts), `None` when the writer does not know the producer. Batches
+    /// queued before the call count: it answers once they are settled, so that a producer
+    /// restarted right after a crash (whose last batches may still wait in the queue)
+    /// resumes after them, not before.
+    pub async fn stored_seq(&self, producer: &str) -> Result<Option<u64>> {
+        self.settled().await?;
+        let Some(shared) = self.shared.clone() else { return Ok(None) };
+        let producer = producer.to_string();
+        // Waits for a group commit in progress: off the runtime's workers.
+        crate::store::shared::blocking(move || {
+            let guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+            Ok(guard.as_ref().and_then(|w| w.journal.last(&producer)).map(|(seq, _)| seq))
+        })
+        .await
+    }
+
+    /// Resolves once every batch queued before the call is settled: stored (or found a
+    /// duplicate), refused or failed, and its answer sent.
+    pub async fn settled(&self) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Msg::Settled(tx)).await.map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())
     }
 
     /// The day the writer's calendar puts the instant `unix_seconds` in (what a batch

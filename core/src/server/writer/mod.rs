@@ -307,7 +307,7 @@ fn run(shared: &Mutex<Option<Writer>>, queued: &AtomicUsize, mut rx: mpsc::Recei
     let lock = || shared.lock().unwrap_or_else(|p| p.into_inner());
     let mut jobs: Vec<Job> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
-        let (mut shutdown, mut ticked) = (None, false);
+        let (mut shutdown, mut ticked, mut settled) = (None, false, Vec::new());
         let (mut records, mut bytes) = (0usize, 0usize);
         let mut next = Some(first);
         while let Some(msg) = next.take() {
@@ -318,6 +318,7 @@ fn run(shared: &Mutex<Option<Writer>>, queued: &AtomicUsize, mut rx: mpsc::Recei
                     jobs.push(job);
                 }
                 Msg::Tick => ticked = true,
+                Msg::Settled(tx) => settled.push(tx),
                 Msg::Shutdown(done) => shutdown = Some(done),
             }
             if shutdown.is_none() && records < GROUP_MAX_RECORDS && bytes < GROUP_MAX_BYTES {
@@ -339,6 +340,7 @@ fn run(shared: &Mutex<Option<Writer>>, queued: &AtomicUsize, mut rx: mpsc::Recei
             tracing::error!(error = %e, "ingest journal sync failed");
         }
         drop(guard);
+        answer(std::mem::take(&mut settled));
         if let Some(done) = shutdown {
             // Refuse new batches; whatever made it into the queue is still written.
             rx.close();
@@ -346,6 +348,8 @@ fn run(shared: &Mutex<Option<Writer>>, queued: &AtomicUsize, mut rx: mpsc::Recei
                 match msg {
                     Msg::Append(job) => jobs.push(job),
                     Msg::Tick => {}
+                    // Answered (or dropped: the writer is closed) below, with the rest.
+                    Msg::Settled(tx) => settled.push(tx),
                     Msg::Shutdown(other) => {
                         let _ = other.send(());
                     }
@@ -364,9 +368,17 @@ fn run(shared: &Mutex<Option<Writer>>, queued: &AtomicUsize, mut rx: mpsc::Recei
                 tracing::error!(error = %e, "final ingest journal sync failed");
             }
             drop(w);
+            answer(settled);
             let _ = done.send(());
             return;
         }
+    }
+}
+
+/// Answers the [`Msg::Settled`] of a group once its jobs are settled.
+fn answer(settled: Vec<oneshot::Sender<()>>) {
+    for tx in settled {
+        let _ = tx.send(());
     }
 }
 

@@ -212,3 +212,53 @@ async fn the_index_is_synced_after_the_acknowledgement_on_a_tick_or_once_due() {
     wait_index_synced(&vfs, from, &day, "a group after INDEX_SYNC_AFTER").await;
     control.shutdown().await;
 }
+
+/// The question goes through the writer's queue, behind the batches queued before it.
+#[tokio::test]
+async fn a_stored_seq_question_waits_behind_the_queued_batches() {
+    let (writer, mut rx) = handle(1000);
+    let _ack = writer.submit_from(Some(Origin::new("agent-1", 2)), batch(10)).now_or_never().unwrap().unwrap();
+    let mut question = Box::pin(writer.stored_seq("agent-1"));
+    assert!(question.as_mut().now_or_never().is_none(), "answered before the batch ahead of it was settled");
+    let Some(Msg::Append(_job)) = rx.recv().await else { panic!("the batch comes first") };
+    let Some(Msg::Settled(settled)) = rx.recv().await else { panic!("then the question") };
+    assert!(question.as_mut().now_or_never().is_none(), "answered before the writer settled the batch");
+    settled.send(()).unwrap();
+    assert_eq!(question.await.unwrap(), None, "a handle without a writer knows no producer");
+}
+
+/// A producer restarted right after a crash asks for its stored seq while its last batches
+/// may still wait in the writer's queue: the answer counts them, or it would resume before
+/// them and send their records again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// The guard is the writer's own lock, held on purpose: the writer's thread waits on it.
+#[allow(clippy::await_holding_lock)]
+async fn the_stored_seq_counts_the_batches_queued_before_the_question() {
+    let (_tmp, _vfs, control) = faulty_writer();
+    let writer = control.handle();
+    writer.submit_from(Some(Origin::new("agent-1", 1)), batch(10)).await.unwrap().wait_ack().await.unwrap();
+    let shared = writer.shared.clone().unwrap();
+    // The writer is busy (we hold its lock, and it has taken another batch to commit under
+    // it): batch 2 waits in the queue, and so does the question asked after it.
+    let busy = shared.lock().unwrap();
+    let other = writer.submit_from(Some(Origin::new("other", 1)), batch(10)).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while writer.tx.capacity() < writer.tx.max_capacity() {
+        assert!(std::time::Instant::now() < deadline, "the writer never took the other batch");
+        tokio::task::yield_now().await;
+    }
+    let queued = writer.submit_from(Some(Origin::new("agent-1", 2)), batch(10)).await.unwrap();
+    let asking = writer.clone();
+    let mut question = tokio::spawn(async move { asking.stored_seq("agent-1").await });
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!question.is_finished(), "answered while batch 2 waits in the queue");
+    drop(busy);
+    let seq = (&mut question).await.unwrap().unwrap();
+    assert_eq!(seq, Some(2), "batch 2, queued before the question, is counted");
+    queued.wait_ack().await.unwrap();
+    other.wait_ack().await.unwrap();
+    assert_eq!(writer.stored_seq("nobody").await.unwrap(), None);
+    control.shutdown().await;
+}
