@@ -97,16 +97,12 @@ fn quiet_store(root: &Path) -> Store {
     Store::open(root, StoreOptions { durability: Durability::Never, ..Default::default() }).unwrap()
 }
 
-/// Every file and folder under `dir` but the store's own state, with file contents.
+/// Every file and folder under `dir`, with file contents.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
     fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Option<Vec<u8>>>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let rel = path.strip_prefix(base).unwrap().to_path_buf();
-            // A store's own state (a replica's journal) is not part of what is copied.
-            if rel == Path::new(".modsynclog") {
-                continue;
-            }
             if path.is_dir() {
                 out.insert(rel, None);
                 walk(base, &path, out);

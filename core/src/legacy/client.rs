@@ -1,11 +1,10 @@
 //! The legacy replica: copies a server's store, over the go-socket protocol, into a local
-//! [`Store`](crate::store::Store) whose folders end up byte-identical to the server's.
+//! [`Store`] whose folders end up byte-identical to the server's.
 //!
 //! Every record is checked before it is written (its date is the day asked for, its id
 //! the next local id), so a confused or hostile server can make the replica reconnect
 //! but never write a record twice, out of order or into the wrong day; each 302 batch is
-//! one [`Store::append_at`](crate::store::Store::append_at) (through the replica's
-//! [`local_copy`](crate::replication::local_copy)), which re-checks the first id under the store's own lock.
+//! one [`Store::append_at`], which re-checks the first id under the store's own lock.
 //! After any failure the replica reconnects with a capped exponential backoff and resumes
 //! from its local count, so nothing is kept in memory between connections.
 
@@ -21,10 +20,9 @@ use super::conn::{FrameReader, stopped, write_bounded};
 use crate::clock::{SharedClock, SystemClock};
 use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
-use crate::replication::local_copy::{self, LocalCopy};
 use crate::replication::retention::{apply_retention, check_days, first_needed_day};
 use crate::store::shared::with_store;
-use crate::store::{Durability, NewRecord, StoreOptions};
+use crate::store::{Durability, NewRecord, Store, StoreOptions};
 use crate::wire::{
     CTYPE_BATCH, CTYPE_DAY_FINISHED, CTYPE_HEARTBEAT, CTYPE_HELLO, CTYPE_HELLO_REPLY, CTYPE_REQUEST, DEFAULT_SEND_FLAG,
     Frame, FrameLimits, HELLO_FROM_CLIENT, SyncRequest, WireRecord, decode_batch, decode_day_finished, encode_frame,
@@ -90,16 +88,10 @@ impl LegacyClientConfig {
 ///
 /// Fails at once on an invalid configuration, or with [`ErrorKind::Conflict`] when another
 /// writer holds the local store; every other failure is logged and retried.
-pub async fn run(config: LegacyClientConfig, shutdown: watch::Receiver<bool>) -> Result<()> {
+pub async fn run(config: LegacyClientConfig, mut shutdown: watch::Receiver<bool>) -> Result<()> {
     config.validate()?;
-    let opts = StoreOptions { durability: config.durability, ..StoreOptions::default() };
-    let copy = Arc::new(Mutex::new(LocalCopy::open(&config.dir, opts)?));
-    let replica = Replica { config, store: copy.clone(), progressed: false };
-    local_copy::with_index_sync(&copy, follow(replica, shutdown)).await
-}
-
-/// The connections of [`run`], one after the other, until shutdown.
-async fn follow(mut replica: Replica, mut shutdown: watch::Receiver<bool>) -> Result<()> {
+    let store = Store::open(&config.dir, StoreOptions { durability: config.durability, ..StoreOptions::default() })?;
+    let mut replica = Replica { config, store: Arc::new(Mutex::new(store)), progressed: false };
     let mut backoff = BACKOFF_FIRST;
     loop {
         replica.progressed = false;
@@ -124,8 +116,8 @@ async fn follow(mut replica: Replica, mut shutdown: watch::Receiver<bool>) -> Re
 
 struct Replica {
     config: LegacyClientConfig,
-    /// Shared with the blocking pool, where appends and fsyncs run, and the index sync.
-    store: Arc<Mutex<LocalCopy>>,
+    /// Shared with the blocking pool, where appends and fsyncs run.
+    store: Arc<Mutex<Store>>,
     /// Whether the current connection appended or finished anything.
     progressed: bool,
 }
@@ -168,8 +160,7 @@ impl Replica {
 
         let today = cfg.clock.today();
         let (history, retain) = (cfg.history_days, cfg.retain_days);
-        let day = with_store(&self.store, move |copy| {
-            let store = copy.store();
+        let day = with_store(&self.store, move |store| {
             let day = first_needed_day(store, today, history);
             if let Some(retain) = retain {
                 apply_retention(store, today, retain, day)?;
@@ -229,7 +220,7 @@ impl Replica {
     /// Sends the 301 for `pos.day`, from the local count.
     async fn request(&mut self, write: &mut OwnedWriteHalf, pos: &mut Position) -> Result<()> {
         let day = pos.day;
-        pos.next_id = with_store(&self.store, move |copy| copy.store().count(day)).await?;
+        pos.next_id = with_store(&self.store, move |store| store.count(day)).await?;
         let body = SyncRequest { date: pos.day, id: pos.next_id }.encode();
         let frame = encode_frame(self.config.send_flag, CTYPE_REQUEST, &body, false);
         write_bounded(write, HANDSHAKE_TIMEOUT, CTYPE_REQUEST, &frame).await
@@ -252,10 +243,10 @@ impl Replica {
             }
         }
         let (day, first) = (pos.day, pos.next_id);
-        let appended = with_store(&self.store, move |copy| {
+        let appended = with_store(&self.store, move |store| {
             let batch: Vec<NewRecord<'_>> =
                 records.iter().map(|r| NewRecord { time: r.time, ty: r.ty, data: &r.data }).collect();
-            copy.append_at(day, first, &batch)
+            store.append_at(day, first, &batch)
         })
         .await?;
         pos.next_id = appended.first_id + appended.count;
@@ -267,10 +258,10 @@ impl Replica {
     async fn finish_day(&mut self, write: &mut OwnedWriteHalf, pos: &mut Position, date: Date) -> Result<()> {
         let (today, retain, next) = (self.config.clock.today(), self.config.retain_days, date.succ());
         let records = pos.next_id;
-        with_store(&self.store, move |copy| {
-            copy.store().finish_at(date, records)?;
+        with_store(&self.store, move |store| {
+            store.finish_at(date, records)?;
             if let Some(retain) = retain {
-                apply_retention(copy.store(), today, retain, next)?;
+                apply_retention(store, today, retain, next)?;
             }
             Ok(())
         })

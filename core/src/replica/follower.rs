@@ -28,10 +28,9 @@ use crate::date::Date;
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::v1::sync_event::Event;
 use crate::proto::v1::{DayStart, Head, RecordBatch, SubscribeRequest, SyncEvent};
-use crate::replication::local_copy::LocalCopy;
 use crate::replication::retention::{apply_retention, first_needed_day};
-use crate::store::NewRecord;
 use crate::store::shared::with_store;
+use crate::store::{NewRecord, Store};
 
 /// The day being copied and the next id expected in it.
 #[derive(Debug, Clone, Copy)]
@@ -44,8 +43,8 @@ struct Position {
 
 pub(super) struct Follower<F> {
     config: ReplicaConfig,
-    /// Shared with the blocking pool, where appends and fsyncs run, and the index sync.
-    store: Arc<Mutex<LocalCopy>>,
+    /// Shared with the blocking pool, where appends and fsyncs run.
+    store: Arc<Mutex<Store>>,
     progress: F,
     /// Whether the current connection appended or finished anything.
     progressed: bool,
@@ -58,7 +57,7 @@ pub(super) struct Follower<F> {
 }
 
 impl<F: Fn(Progress) + Send + Sync> Follower<F> {
-    pub(super) fn new(config: ReplicaConfig, store: Arc<Mutex<LocalCopy>>, progress: F) -> Self {
+    pub(super) fn new(config: ReplicaConfig, store: Arc<Mutex<Store>>, progress: F) -> Self {
         Follower {
             config,
             store,
@@ -89,8 +88,7 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
     /// One subscription, from connect to drop. `Ok` only on shutdown.
     pub(super) async fn session(&mut self, shutdown: &mut watch::Receiver<bool>) -> Result<()> {
         let (today, history, retain) = (self.config.clock.today(), self.config.history_days, self.config.retain_days);
-        let (day, next_id) = with_store(&self.store, move |copy| {
-            let store = copy.store();
+        let (day, next_id) = with_store(&self.store, move |store| {
             let day = first_needed_day(store, today, history);
             if let Some(retain) = retain {
                 apply_retention(store, today, retain, day)?;
@@ -208,7 +206,7 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
                 if pos.finished { " (finished)" } else { "" }
             )));
         }
-        let local = with_store(&self.store, move |copy| copy.store().count(date)).await?;
+        let local = with_store(&self.store, move |store| store.count(date)).await?;
         if start.id != local {
             return Err(protocol(format!("server started day {date} at {} but we hold {local} of it", start.id)));
         }
@@ -250,14 +248,14 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
                 protocol(format!("server sent record ids past the end at {batch_date} {}", batch.first_id))
             })?;
         }
-        let appended = with_store(&self.store, move |copy| {
+        let appended = with_store(&self.store, move |store| {
             let records: Vec<NewRecord<'_>> = batches
                 .iter()
                 .flat_map(|b| &b.records)
                 .zip(types)
                 .map(|(r, ty)| NewRecord { time: r.time, ty, data: &r.data })
                 .collect();
-            copy.append_at(date, first, &records)
+            store.append_at(date, first, &records)
         })
         .await?;
         self.position = Some(Position { day: date, next_id: appended.first_id + appended.count, finished: false });
@@ -274,10 +272,10 @@ impl<F: Fn(Progress) + Send + Sync> Follower<F> {
         }
         let (today, retain) = (self.config.clock.today(), self.config.retain_days);
         let records = pos.next_id;
-        with_store(&self.store, move |copy| {
-            copy.store().finish_at(date, records)?;
+        with_store(&self.store, move |store| {
+            store.finish_at(date, records)?;
             if let Some(retain) = retain {
-                apply_retention(copy.store(), today, retain, date.succ())?;
+                apply_retention(store, today, retain, date.succ())?;
             }
             Ok(())
         })

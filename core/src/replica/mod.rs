@@ -27,9 +27,8 @@ use tokio::sync::watch;
 use crate::clock::{SharedClock, SystemClock};
 use crate::date::Date;
 use crate::error::Result;
-use crate::replication::local_copy::{self, LocalCopy};
 use crate::replication::retention::check_days;
-use crate::store::{Durability, StoreOptions};
+use crate::store::{Durability, Store, StoreOptions};
 use crate::tls::ClientTls;
 
 pub use client::{DayState, SyncClient, connect, error_from_status, server_status};
@@ -56,9 +55,8 @@ pub struct ReplicaConfig {
     /// Keep days from `today + retain_days` on and delete older ones; at most -1 and at
     /// most `history_days`. `None` keeps everything.
     pub retain_days: Option<i64>,
-    /// When the local copy reaches the disk: [`Durability::Batch`] (the default) makes every
-    /// append durable before the next is read (through the store's journal, see
-    /// [`local_copy`](crate::replication::local_copy)); `Interval` and `Never` leave it to a timer or the
+    /// When the local copy reaches the disk: [`Durability::Batch`] (the default) syncs every
+    /// append before the next is read; `Interval` and `Never` leave it to a timer or the
     /// kernel. A replica may choose them for its own consistency: after a crash its store
     /// recovers a whole prefix and the replica fetches the rest again from the server; after
     /// a power loss the same holds as far as the file system keeps each write whole (recovery
@@ -116,22 +114,13 @@ pub struct Progress {
 /// Fails at once on an invalid configuration, with [`ErrorKind::Conflict`] when another
 /// writer holds the local store, and with [`ErrorKind::Unauthenticated`] when the server
 /// refuses the token; every other failure is logged and retried with backoff.
-pub async fn run<F>(config: ReplicaConfig, shutdown: watch::Receiver<bool>, progress: F) -> Result<()>
+pub async fn run<F>(config: ReplicaConfig, mut shutdown: watch::Receiver<bool>, progress: F) -> Result<()>
 where
     F: Fn(Progress) + Send + Sync,
 {
     config.validate()?;
-    let opts = StoreOptions { durability: config.durability, ..StoreOptions::default() };
-    let copy = Arc::new(Mutex::new(LocalCopy::open(&config.dir, opts)?));
-    let replica = follower::Follower::new(config, copy.clone(), progress);
-    local_copy::with_index_sync(&copy, follow(replica, shutdown)).await
-}
-
-/// The connections of [`run`], one after the other, until shutdown or a refused token.
-async fn follow<F>(mut replica: follower::Follower<F>, mut shutdown: watch::Receiver<bool>) -> Result<()>
-where
-    F: Fn(Progress) + Send + Sync,
-{
+    let store = Store::open(&config.dir, StoreOptions { durability: config.durability, ..StoreOptions::default() })?;
+    let mut replica = follower::Follower::new(config, Arc::new(Mutex::new(store)), progress);
     let mut backoff = BACKOFF_FIRST;
     loop {
         let err = match replica.session(&mut shutdown).await {

@@ -3,11 +3,9 @@
 //!
 //! - [`feeder`]: on the master, which records of a day go to a replica next, read straight
 //!   from the day's files;
-//! - [`retention`]: on a replica, which day to ask for first and which old days to delete;
-//! - [`local_copy`]: on a replica, the local store and how a copied batch reaches its disk.
+//! - [`retention`]: on a replica, which day to ask for first and which old days to delete.
 
 pub mod feeder;
-pub(crate) mod local_copy;
 pub mod retention;
 
 use std::time::Duration;

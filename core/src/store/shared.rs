@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use super::Store;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Runs `f` on the blocking pool.
@@ -14,12 +15,11 @@ where
     tokio::task::spawn_blocking(f).await.map_err(|e| Error::new(ErrorKind::Io, format!("store task failed: {e}")))?
 }
 
-/// Runs `f` with the store (a [`Store`](super::Store), or what holds one) locked, on the blocking pool.
-pub(crate) async fn with_store<S, T, F>(store: &Arc<Mutex<S>>, f: F) -> Result<T>
+/// Runs `f` with the store locked, on the blocking pool.
+pub(crate) async fn with_store<T, F>(store: &Arc<Mutex<Store>>, f: F) -> Result<T>
 where
-    S: Send + 'static,
     T: Send + 'static,
-    F: FnOnce(&mut S) -> Result<T> + Send + 'static,
+    F: FnOnce(&mut Store) -> Result<T> + Send + 'static,
 {
     let store = store.clone();
     blocking(move || f(&mut store.lock().unwrap_or_else(|p| p.into_inner()))).await
