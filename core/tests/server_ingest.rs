@@ -354,3 +354,51 @@ async fn legacy_calls_beyond_the_cap_are_refused_at_once() {
     let got: Vec<_> = read_all(tmp.path()).into_iter().map(|r| r.data).collect();
     assert_eq!(got, [Bytes::from_static(b"a"), Bytes::from_static(b"c")]);
 }
+
+/// `StoredSeq` waits in the writer's queue like a batch, so it takes one of the
+/// `max_ingest_calls`: with the cap held by an open stream it is refused at once, and it
+/// answers once the stream has ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_seq_counts_against_the_ingest_call_cap() {
+    use modsynclog_core::proto::v1::StoredSeqRequest;
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(NOV21_2359);
+    let mut cfg = config(tmp.path(), &clock);
+    cfg.net.max_ingest_calls = 1;
+    let mut srv = TestServer::start_with(cfg).await;
+    let mut client = IngestClient::connect(srv.url()).await.unwrap();
+    let ask = |mut client: IngestClient<tonic::transport::Channel>| async move {
+        client.stored_seq(StoredSeqRequest { producer_id: "agent-1".into() }).await
+    };
+
+    // A stream that has sent one batch and stays open holds the one call.
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let batch = AppendRequest {
+        producer_id: "agent-1".into(),
+        batch_seq: 7,
+        records: vec![Record { r#type: 1, data: Bytes::from_static(b"a") }],
+    };
+    tx.send(batch).await.unwrap();
+    let mut acks = client.append_stream(tokio_stream::wrappers::ReceiverStream::new(rx)).await.unwrap().into_inner();
+    let ack = acks.message().await.unwrap().expect("the batch's ack");
+    assert_eq!(ack.batch_seq, 7, "{ack:?}");
+    let refused = ask(client.clone()).await.expect_err("the cap is held by the stream");
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+
+    drop(tx);
+    assert!(acks.message().await.unwrap().is_none(), "the stream ends");
+    // The server lets the call go once its stream has ended on its side too.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let answer = loop {
+        match ask(client.clone()).await {
+            Ok(answer) => break answer.into_inner(),
+            Err(s) if s.code() == tonic::Code::Unavailable => {
+                assert!(std::time::Instant::now() < deadline, "the cap never freed: {s:?}");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(s) => panic!("{s:?}"),
+        }
+    };
+    assert_eq!((answer.known, answer.batch_seq), (true, 7));
+    srv.stop().await;
+}

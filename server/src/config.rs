@@ -96,7 +96,7 @@ pub struct ServerArgs {
     /// Concurrent calls (HTTP/2 streams) per gRPC connection. [default: 128]
     #[arg(long, env = "MODSYNCLOG_MAX_STREAMS")]
     pub max_streams: Option<u32>,
-    /// Ingest calls (SDK streams and unary appends) in progress at once, and as many
+    /// Ingest calls (SDK streams, unary appends, `StoredSeq`) in progress at once, and as many
     /// legacy unary calls (counted apart); more are refused with Unavailable, which the
     /// SDKs retry (a legacy call gets it as its errCode). [default: 256]
     #[arg(long, env = "MODSYNCLOG_MAX_INGEST_CALLS")]

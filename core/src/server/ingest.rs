@@ -139,6 +139,8 @@ impl Ingest for IngestService {
     async fn stored_seq(&self, request: Request<StoredSeqRequest>) -> Result<Response<StoredSeqResponse>, Status> {
         let producer = request.into_inner().producer_id;
         crate::server::dedup::check_producer_id(&producer).map_err(|e| status_from(&e))?;
+        // It waits in the writer's queue like a batch, so it counts like one.
+        let _slot = self.call_slot()?;
         let seq = self.writer.stored_seq(&producer).await.map_err(|e| status_from(&e))?;
         Ok(Response::new(StoredSeqResponse { known: seq.is_some(), batch_seq: seq.unwrap_or(0) }))
     }

@@ -41,7 +41,7 @@ pub struct NetLimits {
     pub handshake_timeout: Duration,
     /// Native sync subscriptions open at once (default 128).
     pub max_subscribers: usize,
-    /// Ingest calls (streams and unary appends) in progress at once (default 256), and as
+    /// Ingest calls (streams, unary appends and `StoredSeq`) in progress at once (default 256), and as
     /// many legacy unary calls, counted apart.
     pub max_ingest_calls: usize,
     /// A connection with no call open for this long is closed (default 5 min); HTTP/2
