@@ -84,7 +84,7 @@ pub struct IngestService {
     sessions: Option<Arc<Sessions>>,
 }
 
-/// Ingest calls (streams and unary appends) in progress at once, by default.
+/// Ingest calls (streams, unary appends and `StoredSeq`) in progress at once, by default.
 pub const MAX_INGEST_CALLS: usize = 256;
 
 impl IngestService {

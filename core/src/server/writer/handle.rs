@@ -205,10 +205,11 @@ impl WriterHandle {
     }
 
     /// The seq of the last batch stored for `producer` (from the ingest journal, so it
-    /// survives restarts), `None` when the writer does not know the producer. Batches
-    /// queued before the call count: it answers once they are settled, so that a producer
-    /// restarted right after a crash (whose last batches may still wait in the queue)
-    /// resumes after them, not before.
+    /// survives restarts), `None` when the writer does not know the producer. Batches in
+    /// the writer's queue before the call count: it answers once they are settled, so that
+    /// a producer restarted right after a crash (whose last batches may still wait there)
+    /// resumes after them, not before. `Closed` once the writer has stopped: "none stored"
+    /// would send the producer back to where it began.
     pub async fn stored_seq(&self, producer: &str) -> Result<Option<u64>> {
         self.settled().await?;
         let Some(shared) = self.shared.clone() else { return Ok(None) };
@@ -216,7 +217,8 @@ impl WriterHandle {
         // Waits for a group commit in progress: off the runtime's workers.
         crate::store::shared::blocking(move || {
             let guard = shared.lock().unwrap_or_else(|p| p.into_inner());
-            Ok(guard.as_ref().and_then(|w| w.journal.last(&producer)).map(|(seq, _)| seq))
+            let writer = guard.as_ref().ok_or_else(closed)?;
+            Ok(writer.journal.last(&producer).map(|(seq, _)| seq))
         })
         .await
     }

@@ -247,18 +247,18 @@ async fn the_stored_seq_counts_the_batches_queued_before_the_question() {
         assert!(std::time::Instant::now() < deadline, "the writer never took the other batch");
         tokio::task::yield_now().await;
     }
-    let queued = writer.submit_from(Some(Origin::new("agent-1", 2)), batch(10)).await.unwrap();
+    let mut queued = writer.submit_from(Some(Origin::new("agent-1", 2)), batch(10)).await.unwrap();
     let asking = writer.clone();
-    let mut question = tokio::spawn(async move { asking.stored_seq("agent-1").await });
-    for _ in 0..100 {
-        tokio::task::yield_now().await;
-    }
-    assert!(!question.is_finished(), "answered while batch 2 waits in the queue");
+    let question = tokio::spawn(async move { asking.stored_seq("agent-1").await });
     drop(busy);
-    let seq = (&mut question).await.unwrap().unwrap();
+    // The writer answers only once batch 2 is settled: its ack was sent before.
+    writer.settled().await.unwrap();
+    assert!(queued.try_ack().is_some_and(|a| a.is_ok()), "settled before batch 2 was answered");
+    let seq = question.await.unwrap().unwrap();
     assert_eq!(seq, Some(2), "batch 2, queued before the question, is counted");
-    queued.wait_ack().await.unwrap();
     other.wait_ack().await.unwrap();
     assert_eq!(writer.stored_seq("nobody").await.unwrap(), None);
     control.shutdown().await;
+    let err = writer.stored_seq("agent-1").await.expect_err("the writer has stopped");
+    assert_eq!(err.kind(), ErrorKind::Closed, "not \"nothing stored\": {err}");
 }
