@@ -41,8 +41,8 @@ pub struct NetLimits {
     pub handshake_timeout: Duration,
     /// Native sync subscriptions open at once (default 128).
     pub max_subscribers: usize,
-    /// Ingest calls (streams, unary appends and `StoredSeq`) in progress at once (default 256), and as
-    /// many legacy unary calls, counted apart.
+    /// Ingest calls (streams, unary appends and `StoredSeq`) in progress at once (default
+    /// 256), and as many legacy unary calls, counted apart.
     pub max_ingest_calls: usize,
     /// A connection with no call open for this long is closed (default 5 min); HTTP/2
     /// pings do not count as calls. At most [`MAX_IDLE_TIMEOUT`] (longer counts as that);
